@@ -1,0 +1,182 @@
+"""The queries the seed calls (``queries.obtenerTicket`` and friends), on libSQL.
+
+Every statement is parameterised. Each method does one round trip (an ``execute`` or one
+atomic ``batch``), so the store adds almost nothing over a bare ``client.execute``: what costs
+is the driver and the network, which is exactly what the cache lessons measure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+from ..errors import DatabaseError
+from ..models import PRIORITIES, STATUSES, Interaction, Ticket, User, from_iso, to_iso, utcnow
+from .database import Database, Statement
+
+__all__ = ["TICKET_COLUMNS", "HelpdeskStore"]
+
+USER_COLUMNS = "id, name, email, role, active, created_at"
+TICKET_COLUMNS = (
+    "id, title, description, status, priority, requester_id, owner_id, created_at, "
+    "updated_at, version"
+)
+INTERACTION_COLUMNS = "id, ticket_id, author_id, body, created_at"
+TABLES = ("users", "tickets", "interactions", "interactions_archive", "notifications")
+_TICKET_EDITABLE = ("title", "description", "status", "priority", "owner_id")
+
+
+def user_from_row(row: Sequence[Any]) -> User:
+    return User(row[0], row[1], row[2], row[3], bool(row[4]), from_iso(row[5]))
+
+
+def ticket_from_row(row: Sequence[Any]) -> Ticket:
+    return Ticket(row[0], row[1], row[2], row[3], row[4], row[5], row[6],
+                  from_iso(row[7]), from_iso(row[8]), row[9])
+
+
+def interaction_from_row(row: Sequence[Any]) -> Interaction:
+    return Interaction(row[0], row[1], row[2], row[3], from_iso(row[4]))
+
+
+def _check_choice(name: str, value: str | None, allowed: tuple[str, ...]) -> None:
+    if value is not None and value not in allowed:
+        raise DatabaseError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+
+
+class HelpdeskStore:
+    """The system of record. Build with :func:`helpdesk_kit.db.open_store`."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def __repr__(self) -> str:
+        return f"HelpdeskStore({self.db.url!r})"
+
+    # --- schema -----------------------------------------------------------------------
+    def apply_schema(self) -> None:
+        """Create the tables and indexes if they are missing (safe to run on every start)."""
+        script = resources.files("helpdesk_kit.db").joinpath("schema.sql").read_text()
+        self.db.executescript(script)
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table, in one round trip."""
+        results = self.db.batch([(f"SELECT COUNT(*) FROM {t}", ()) for t in TABLES])
+        return {t: int(r.rows[0][0]) for t, r in zip(TABLES, results, strict=True)}
+
+    # --- users ------------------------------------------------------------------------
+    def get_user(self, user_id: int) -> User | None:
+        rs = self.db.execute(f"SELECT {USER_COLUMNS} FROM users WHERE id = ?", (user_id,))
+        return user_from_row(rs.rows[0]) if rs.rows else None
+
+    def list_users(self, *, active_only: bool = True, limit: int = 1000, offset: int = 0
+                   ) -> list[User]:
+        """The seed's ``listarUsuarios`` (active users by default), ordered by id."""
+        where = "WHERE active = 1" if active_only else ""
+        rs = self.db.execute(
+            f"SELECT {USER_COLUMNS} FROM users {where} ORDER BY id LIMIT ? OFFSET ?",
+            (limit, offset),
+        )
+        return [user_from_row(r) for r in rs.rows]
+
+    def create_user(self, name: str, email: str, role: str = "customer",
+                    now: datetime | None = None) -> User:
+        from ..models import ROLES
+
+        _check_choice("role", role, ROLES)
+        rs = self.db.execute(
+            f"INSERT INTO users (name, email, role, active, created_at) VALUES (?, ?, ?, 1, ?) "
+            f"RETURNING {USER_COLUMNS}",
+            (name, email, role, to_iso(now or utcnow())),
+        )
+        return user_from_row(rs.rows[0])
+
+    # --- tickets ----------------------------------------------------------------------
+    def get_ticket(self, ticket_id: int) -> Ticket | None:
+        """The seed's ``queries.obtenerTicket``."""
+        rs = self.db.execute(f"SELECT {TICKET_COLUMNS} FROM tickets WHERE id = ?", (ticket_id,))
+        return ticket_from_row(rs.rows[0]) if rs.rows else None
+
+    def list_tickets(self, *, status: str | None = None, priority: str | None = None,
+                     owner_id: int | None = None, limit: int = 100, offset: int = 0
+                     ) -> list[Ticket]:
+        """Newest activity first, filtered; the seed's "Listar 100 tickets" is the default."""
+        _check_choice("status", status, STATUSES)
+        _check_choice("priority", priority, PRIORITIES)
+        clauses, args = [], []
+        for column, value in (("status", status), ("priority", priority), ("owner_id", owner_id)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rs = self.db.execute(
+            f"SELECT {TICKET_COLUMNS} FROM tickets {where} "
+            "ORDER BY updated_at DESC, id DESC LIMIT ? OFFSET ?",
+            (*args, limit, offset),
+        )
+        return [ticket_from_row(r) for r in rs.rows]
+
+    def create_ticket(self, requester_id: int, title: str, description: str = "",
+                      priority: str = "medium", owner_id: int | None = None,
+                      now: datetime | None = None) -> Ticket:
+        _check_choice("priority", priority, PRIORITIES)
+        if not title.strip():
+            raise DatabaseError("a ticket needs a title")
+        stamp = to_iso(now or utcnow())
+        rs = self.db.execute(
+            "INSERT INTO tickets (title, description, status, priority, requester_id, owner_id, "
+            "created_at, updated_at) VALUES (?, ?, 'open', ?, ?, ?, ?, ?) "
+            f"RETURNING {TICKET_COLUMNS}",
+            (title, description, priority, requester_id, owner_id, stamp, stamp),
+        )
+        return ticket_from_row(rs.rows[0])
+
+    def update_ticket(self, ticket_id: int, *, now: datetime | None = None,
+                      **changes: Any) -> Ticket | None:
+        """Change some of title/description/status/priority/owner_id; bumps version.
+
+        Returns the new row, or None if the ticket does not exist.
+        """
+        unknown = set(changes) - set(_TICKET_EDITABLE)
+        if unknown:
+            raise DatabaseError(f"cannot update {', '.join(sorted(unknown))} of a ticket; "
+                                f"editable: {', '.join(_TICKET_EDITABLE)}")
+        _check_choice("status", changes.get("status"), STATUSES)
+        _check_choice("priority", changes.get("priority"), PRIORITIES)
+        # Column names come from the fixed allow-list above, values are parameters.
+        sets = "".join(f"{column} = ?, " for column in changes)
+        rs = self.db.execute(
+            f"UPDATE tickets SET {sets}updated_at = ?, version = version + 1 "
+            f"WHERE id = ? RETURNING {TICKET_COLUMNS}",
+            (*changes.values(), to_iso(now or utcnow()), ticket_id),
+        )
+        return ticket_from_row(rs.rows[0]) if rs.rows else None
+
+    # --- interactions (comments) ------------------------------------------------------
+    def add_interaction(self, ticket_id: int, author_id: int, body: str,
+                        now: datetime | None = None) -> Interaction:
+        """Add a comment and bump the ticket's activity time, atomically (one batch)."""
+        if not body.strip():
+            raise DatabaseError("a comment needs a body")
+        stamp = to_iso(now or utcnow())
+        statements: list[Statement] = [
+            ("UPDATE tickets SET updated_at = ?, version = version + 1 WHERE id = ?",
+             (stamp, ticket_id)),
+            ("INSERT INTO interactions (ticket_id, author_id, body, created_at) "
+             f"SELECT ?, ?, ?, ? WHERE changes() = 1 RETURNING {INTERACTION_COLUMNS}",
+             (ticket_id, author_id, body, stamp)),
+        ]
+        rs = self.db.batch(statements)[1]
+        if not rs.rows:
+            raise DatabaseError(f"ticket {ticket_id} does not exist")
+        return interaction_from_row(rs.rows[0])
+
+    def list_interactions(self, ticket_id: int) -> list[Interaction]:
+        rs = self.db.execute(
+            f"SELECT {INTERACTION_COLUMNS} FROM interactions WHERE ticket_id = ? "
+            "ORDER BY created_at, id",
+            (ticket_id,),
+        )
+        return [interaction_from_row(r) for r in rs.rows]

@@ -1,0 +1,87 @@
+"""``helpdesk-kit doctor``: which Redis, which database, what they can do - the first thing to run.
+
+Lesson 00 shows the same report, so a learner and an instructor read the same words.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+
+from .config import BackendChoice, Settings
+from .db import open_store
+from .redis_backend import connect
+
+__all__ = ["DoctorReport", "report"]
+
+_PACKAGES = ("helpdesk-kit", "redis", "fakeredis", "libsql-client", "ipywidgets", "jupyterlab",
+             "nbval")
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+@dataclass
+class DoctorReport:
+    redis_kind: str
+    redis_description: str
+    capabilities: dict[str, object]
+    redis_notice: str | None
+    database: str
+    database_local: bool
+    rows: dict[str, int]
+    settings: str
+    versions: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        caps = self.capabilities
+        yes = {True: "yes", False: "no"}
+        lines = [
+            f"Redis      {self.redis_description}  [backend: {self.redis_kind}]",
+            f"           server version {caps['server_version'] or 'n/a'}; "
+            f"INFO {yes[bool(caps['info'])]}, Lua {yes[bool(caps['lua'])]}, "
+            f"maxmemory configurable {yes[bool(caps['maxmemory_configurable'])]}",
+        ]
+        if self.redis_notice:
+            lines.append(f"           note: {self.redis_notice}")
+        where = "local file" if self.database_local else "remote libSQL"
+        lines += [
+            f"Database   {self.database}  [{where}]",
+            "           rows: " + ", ".join(f"{t} {n:,}" for t, n in self.rows.items()),
+            f"Settings   {self.settings}",
+            "Versions   " + ", ".join(f"{p} {v}" for p, v in self.versions.items()),
+        ]
+        return "\n".join(lines)
+
+
+def report(settings: Settings | None = None, prefer: BackendChoice | None = None
+           ) -> DoctorReport:
+    """Connect to Redis and the database as the kit would, and describe both."""
+    settings = settings or Settings.from_env()
+    backend = connect(settings, prefer)
+    store = open_store(settings)
+    try:
+        rows = store.counts()
+    finally:
+        store.db.close()
+    versions = {"python": platform.python_version()}
+    versions.update({p: _version(p) for p in _PACKAGES})
+    return DoctorReport(
+        redis_kind=backend.kind,
+        redis_description=backend.description,
+        capabilities=asdict(backend.capabilities),
+        redis_notice=backend.notice,
+        database=store.db.url,
+        database_local=store.db.is_local,
+        rows=rows,
+        settings=repr(settings),
+        versions=versions,
+    )

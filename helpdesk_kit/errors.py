@@ -1,0 +1,50 @@
+"""Every exception the kit raises on purpose, in one place.
+
+Each one carries a message written for a learner: what went wrong and what to do about it,
+never a stack of driver internals and never a secret (URLs are redacted before they get here).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CacheError",
+    "ConfigError",
+    "DatabaseError",
+    "HelpdeskError",
+    "InvalidationError",
+    "RedisBackendError",
+    "TaskError",
+    "TaskValidationError",
+]
+
+
+class HelpdeskError(Exception):
+    """Base class: catch this to handle anything the kit raises on purpose."""
+
+
+class ConfigError(HelpdeskError, ValueError):
+    """A setting from the environment has a value the kit cannot use."""
+
+
+class RedisBackendError(HelpdeskError, ConnectionError):
+    """No usable Redis: the configured server is unreachable, refused us, or could not start."""
+
+
+class DatabaseError(HelpdeskError):
+    """The system of record (libSQL) could not be opened or refused a statement."""
+
+
+class CacheError(HelpdeskError):
+    """A cache operation failed in a way the caller must know about."""
+
+
+class InvalidationError(CacheError):
+    """A cache entry could not be invalidated, so stale data may be served: never silent."""
+
+
+class TaskError(HelpdeskError):
+    """Base class for task-queue errors."""
+
+
+class TaskValidationError(TaskError, ValueError):
+    """A task was rejected before it reached Redis (unknown type, bad payload, not JSON)."""

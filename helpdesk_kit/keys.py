@@ -1,0 +1,87 @@
+"""The Redis key schema: every key name the kit uses is built here and nowhere else.
+
+The names are the seed's (``user:{id}``, ``ticket:{id}``, ``tasks:pending``, ``session:{id}``),
+under an optional prefix (``HELPDESK_KEY_PREFIX``) so a class can share one Redis server.
+
+Redis Cluster: commands that touch several keys at once (``LMOVE tasks:pending ->
+tasks:processing:w1``) need all of them in one hash slot. With ``cluster=True`` the queue keys
+share the hash tag ``{tasks}`` (``{tasks}:pending``); the default keeps the seed's names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["KeySchema"]
+
+
+@dataclass(frozen=True)
+class KeySchema:
+    """Builds key names. ``prefix`` is prepended verbatim (use e.g. ``"class42:"``)."""
+
+    prefix: str = ""
+    cluster: bool = False
+
+    # --- cache (strings holding JSON) ---------------------------------------------------
+    def user(self, user_id: int) -> str:
+        """``user:{id}`` - STRING, the cached user row as JSON (seed: ``cacheUser``)."""
+        return f"{self.prefix}user:{user_id}"
+
+    def ticket(self, ticket_id: int) -> str:
+        """``ticket:{id}`` - STRING, the cached ticket row as JSON (seed: ``cacheTicket``)."""
+        return f"{self.prefix}ticket:{ticket_id}"
+
+    def session(self, session_id: str) -> str:
+        """``session:{id}`` - STRING, session data as JSON (optional in the seed)."""
+        return f"{self.prefix}session:{session_id}"
+
+    def entity(self, entity: str, ident: object) -> str:
+        """``{entity}:{id}`` for any cached entity (``user``, ``ticket``, ``tickets``...)."""
+        return f"{self.prefix}{entity}:{ident}"
+
+    def pattern(self, entity: str) -> str:
+        """``{entity}:*`` - a SCAN match pattern for every key of one entity."""
+        return f"{self.prefix}{entity}:*"
+
+    @property
+    def all_keys(self) -> str:
+        """SCAN match pattern for every key under this prefix (tests clean with it)."""
+        return f"{self.prefix}*"
+
+    # --- task queue --------------------------------------------------------------------
+    @property
+    def _tasks(self) -> str:
+        return f"{self.prefix}{{tasks}}" if self.cluster else f"{self.prefix}tasks"
+
+    @property
+    def tasks_pending(self) -> str:
+        """``tasks:pending`` - LIST of task JSON; RPUSH to enqueue, LPOP/LMOVE to take (seed)."""
+        return f"{self._tasks}:pending"
+
+    def tasks_processing(self, worker_id: str) -> str:
+        """``tasks:processing:{worker}`` - LIST, tasks a worker holds but has not acked yet."""
+        return f"{self._tasks}:processing:{worker_id}"
+
+    @property
+    def tasks_delayed(self) -> str:
+        """``tasks:delayed`` - ZSET of task JSON scored by the time (ms) it may run again."""
+        return f"{self._tasks}:delayed"
+
+    @property
+    def tasks_dead(self) -> str:
+        """``tasks:dead`` - LIST of dead letters: the task JSON with its error."""
+        return f"{self._tasks}:dead"
+
+    @property
+    def tasks_workers(self) -> str:
+        """``tasks:workers`` - SET of worker ids that may hold a processing list."""
+        return f"{self._tasks}:workers"
+
+    def worker_heartbeat(self, worker_id: str) -> str:
+        """``tasks:heartbeat:{worker}`` - STRING with a TTL; gone means the worker is dead."""
+        return f"{self._tasks}:heartbeat:{worker_id}"
+
+    @property
+    def tasks_stats(self) -> str:
+        """``tasks:stats`` - HASH of counters (done, failed, dead) for the metrics module."""
+        return f"{self._tasks}:stats"

@@ -1,0 +1,207 @@
+"""One call gives a Redis client, and says which Redis it is and what it can do.
+
+Choice, in order (``HELPDESK_REDIS_BACKEND=auto``):
+
+1. ``url``    - ``REDIS_URL`` is set: that server (``redis://``, ``rediss://``, with password).
+2. ``server`` - a ``redis-server`` binary is on PATH: a private server on a unix socket in a
+   temporary folder, no persistence, stopped when this Python process exits.
+3. ``fake``   - fakeredis, in this process: zero setup, but no INFO, CONFIG or evictions.
+
+Set ``HELPDESK_REDIS_BACKEND`` (or pass ``prefer=``) to force one. Clients decode responses to
+``str``: every value the kit stores is JSON text, and readable text is what a lesson shows.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from .config import BackendChoice, Settings, redact_url
+from .errors import RedisBackendError
+
+__all__ = ["Backend", "Capabilities", "RedisServer", "connect", "probe"]
+
+FAKEREDIS_NOTICE = (
+    "Using fakeredis (in-process): caching and queues work, but INFO memory/stats, "
+    "CONFIG maxmemory and evictions need a real redis-server."
+)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can show a learner; lessons skip or explain what is missing."""
+
+    server_version: str | None
+    info: bool
+    lua: bool
+    maxmemory_configurable: bool
+
+
+@dataclass
+class Backend:
+    """A connected Redis client plus what it is (``kind``) and what it can do."""
+
+    client: redis.Redis
+    kind: str  # "url" | "server" | "fake"
+    description: str
+    capabilities: Capabilities
+    notice: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Backend(kind={self.kind!r}, description={self.description!r})"
+
+
+class RedisServer:
+    """A private ``redis-server`` on a unix socket in a temp folder, with no persistence.
+
+    Tests start one per session; :func:`connect` starts one per process. ``stop()`` (also run
+    at exit) kills it and removes its folder.
+    """
+
+    def __init__(self, binary: str = "redis-server", *extra_args: str) -> None:
+        path = shutil.which(binary)
+        if path is None:
+            raise RedisBackendError(
+                f"{binary!r} is not on PATH: install it (Debian/Ubuntu: apt-get install "
+                "redis-server; macOS: brew install redis) or use fakeredis"
+            )
+        self.binary = path
+        self.extra_args = extra_args
+        self.dir = Path(tempfile.mkdtemp(prefix="helpdesk-redis-"))
+        self.socket = self.dir / "redis.sock"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def start(self, timeout: float = 5.0) -> RedisServer:
+        args = [
+            self.binary, "--port", "0", "--unixsocket", str(self.socket),
+            "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
+            "--dir", str(self.dir), *self.extra_args,
+        ]
+        self.process = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=self.dir
+        )
+        atexit.register(self.stop)
+        deadline = time.monotonic() + timeout
+        probe_client = redis.Redis(unix_socket_path=str(self.socket))
+        try:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    err = self.process.stderr.read().decode() if self.process.stderr else ""
+                    raise RedisBackendError(f"redis-server exited at start: {err.strip()}")
+                try:
+                    if probe_client.ping():
+                        return self
+                except redis.ConnectionError:
+                    time.sleep(0.01)
+        finally:
+            probe_client.close()
+        self.stop()
+        raise RedisBackendError(f"redis-server did not answer within {timeout} s")
+
+    def client(self, **kwargs: Any) -> redis.Redis:
+        return redis.Redis(unix_socket_path=str(self.socket), decode_responses=True, **kwargs)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def probe(client: redis.Redis) -> Capabilities:
+    """Ask the server what it supports; fakeredis and managed services lack some commands."""
+    version: str | None = None
+    info = lua = maxmemory = False
+    with contextlib.suppress(redis.ResponseError):
+        version = str(client.info("server").get("redis_version")) or None
+        info = True
+    with contextlib.suppress(redis.ResponseError, ImportError):  # fakeredis without lupa
+        lua = client.eval("return 1", 0) == 1
+    with contextlib.suppress(redis.ResponseError):
+        current = client.config_get("maxmemory").get("maxmemory")
+        if current is not None:
+            client.config_set("maxmemory", current)  # a no-op write proves CONFIG SET works
+            maxmemory = True
+    return Capabilities(version, info, lua, maxmemory)
+
+
+_private_server: RedisServer | None = None
+_fake_server: Any = None
+
+
+def _connect_url(url: str, timeout: float) -> Backend:
+    try:
+        client = redis.Redis.from_url(
+            url, decode_responses=True, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
+        client.ping()
+    except (ValueError, redis.RedisError) as exc:
+        reason = str(exc).replace(url, redact_url(url))
+        raise RedisBackendError(
+            f"Cannot use REDIS_URL={redact_url(url)}: {type(exc).__name__}: {reason}"
+        ) from None
+    caps = probe(client)
+    return Backend(client, "url", f"Redis at {redact_url(url)}", caps)
+
+
+def _connect_server(timeout: float) -> Backend:
+    global _private_server
+    if _private_server is None or _private_server.process is None:
+        _private_server = RedisServer().start()
+    client = _private_server.client(socket_timeout=timeout)
+    caps = probe(client)
+    return Backend(
+        client, "server", f"private redis-server {caps.server_version} at {_private_server.url}",
+        caps,
+    )
+
+
+def _connect_fake() -> Backend:
+    global _fake_server
+    import fakeredis  # imported late: only the fallback needs it
+
+    if _fake_server is None:
+        _fake_server = fakeredis.FakeServer()
+    client = fakeredis.FakeRedis(server=_fake_server, decode_responses=True)
+    return Backend(client, "fake", "fakeredis (in-process)", probe(client), FAKEREDIS_NOTICE)
+
+
+def connect(settings: Settings | None = None, prefer: BackendChoice | None = None) -> Backend:
+    """Return a connected :class:`Backend` following the order in the module docstring.
+
+    In one process, repeated calls share the same private server (or fake server), so the
+    app, the worker and a notebook's widgets all see the same data.
+    """
+    settings = settings or Settings.from_env()
+    choice = prefer or settings.redis_backend
+    if choice == "url" or (choice == "auto" and settings.redis_url):
+        if not settings.redis_url:
+            raise RedisBackendError("HELPDESK_REDIS_BACKEND=url needs REDIS_URL to be set")
+        return _connect_url(settings.redis_url, settings.redis_socket_timeout)
+    if choice == "server" or (choice == "auto" and shutil.which("redis-server")):
+        return _connect_server(settings.redis_socket_timeout)
+    return _connect_fake()
