@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
 import pkgutil
+import runpy
 import sys
 from pathlib import Path
 
@@ -18,8 +18,7 @@ def main(names: list[str]) -> int:
         return 2
     for name in chosen:
         print(f"\n=== {name} ===", flush=True)
-        module = importlib.import_module(f"bench.{name}")
-        module.main()
+        runpy.run_module(f"bench.{name}", run_name="__main__", alter_sys=True)
     return 0
 
 
