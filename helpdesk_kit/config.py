@@ -7,6 +7,7 @@ lines or in error messages: use :func:`redact_url` whenever a URL is shown.
 
 from __future__ import annotations
 
+import math
 import os
 import urllib.parse
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ __all__ = ["BackendChoice", "Settings", "default_data_dir", "redact_url"]
 
 BackendChoice = Literal["auto", "url", "server", "fake"]
 _BACKENDS: tuple[str, ...] = ("auto", "url", "server", "fake")
+_PREFIX_FORBIDDEN = frozenset("*?[]\\")
 
 #: What each variable means; ``helpdesk-kit doctor`` and the README show this table.
 ENVIRONMENT: dict[str, str] = {
@@ -40,37 +42,52 @@ def default_data_dir() -> Path:
     return Path(base) / "helpdesk-kit"
 
 
+_SECRET_QUERY_KEYS = frozenset({"authtoken", "auth_token", "token", "password"})
+
+
 def redact_url(url: str | None) -> str:
-    """Return ``url`` with any password or token replaced by ``***`` (safe to print or log)."""
+    """Return ``url`` with any password or token replaced by ``***`` (safe to print or log).
+
+    Only the secret parts change; the rest stays exactly as written, so the redacted URL still
+    shows which server and which form (``file:/x`` vs ``file:///x``) was configured.
+    """
     if not url:
         return ""
-    parts = urllib.parse.urlsplit(url)
-    netloc = parts.netloc
+    netloc = urllib.parse.urlsplit(url).netloc
     if "@" in netloc:
         userinfo, host = netloc.rsplit("@", 1)
         if ":" in userinfo:  # user:password@host
-            netloc = f"{userinfo.split(':', 1)[0]}:***@{host}"
-        else:  # redis://TOKEN@host: a lone userinfo is the password in redis URLs
-            netloc = f"***@{host}"
-    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
-    safe_query = [
-        (k, "***" if k.lower() in {"authtoken", "token", "password"} else v) for k, v in query
-    ]
-    return urllib.parse.urlunsplit(
-        (parts.scheme, netloc, parts.path, urllib.parse.urlencode(safe_query, safe="*"), "")
-    )
+            safe_netloc = f"{userinfo.split(':', 1)[0]}:***@{host}"
+        else:  # redis://TOKEN@host: a lone userinfo may be the password, so hide it too
+            safe_netloc = f"***@{host}"
+        url = url.replace(netloc, safe_netloc, 1)
+    head, question, tail = url.partition("?")
+    if not question:
+        return url
+    query, hash_mark, fragment = tail.partition("#")
+    pieces = []
+    for piece in query.split("&"):
+        name, equals, _value = piece.partition("=")
+        secret = urllib.parse.unquote(name).lower() in _SECRET_QUERY_KEYS
+        pieces.append(f"{name}{equals}***" if secret and equals else piece)
+    return f"{head}?{'&'.join(pieces)}{hash_mark}{fragment}"
 
 
-def _float(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
+def _number(env: Mapping[str, str], name: str, default: float, minimum: float,
+            kind: type[int] | type[float]) -> float:
+    """``env[name]`` as a finite number of ``kind`` >= ``minimum``, or ``default`` if unset."""
+    raw = env.get(name, "").strip()
+    if raw == "":
         return default
+    what = "a whole number" if kind is int else "a number"
     try:
-        value = float(raw)
+        value = kind(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+        raise ConfigError(f"{name} must be {what}, got {raw!r}") from None
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {raw!r}")
     if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+        raise ConfigError(f"{name} must be at least {minimum}, got {raw!r}")
     return value
 
 
@@ -96,6 +113,15 @@ class Settings:
         if self.cache_ttl <= 0:
             raise ConfigError(f"HELPDESK_CACHE_TTL must be a positive number of seconds, "
                               f"got {self.cache_ttl}")
+        if not self.redis_socket_timeout > 0:
+            raise ConfigError(f"REDIS_SOCKET_TIMEOUT must be a positive number of seconds, "
+                              f"got {self.redis_socket_timeout}")
+        # The prefix goes verbatim into SCAN patterns: a "*" in it would match (and let
+        # invalidation delete) other people's keys, and blanks are easy to mistype.
+        bad = sorted({c for c in self.key_prefix if c in _PREFIX_FORBIDDEN or c.isspace()})
+        if bad:
+            raise ConfigError(f"HELPDESK_KEY_PREFIX must not contain {' '.join(map(repr, bad))} "
+                              f"(glob characters and blanks); got {self.key_prefix!r}")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -110,12 +136,12 @@ class Settings:
         return cls(
             redis_url=get("REDIS_URL"),
             redis_backend=(get("HELPDESK_REDIS_BACKEND") or "auto").lower(),  # type: ignore[arg-type]
-            redis_socket_timeout=_float(e, "REDIS_SOCKET_TIMEOUT", 2.0, 0.01),
+            redis_socket_timeout=_number(e, "REDIS_SOCKET_TIMEOUT", 2.0, 0.01, float),
             database_url=get("TURSO_DATABASE_URL"),
             auth_token=get("TURSO_AUTH_TOKEN"),
             data_dir=Path(data_dir).expanduser() if data_dir else default_data_dir(),
             key_prefix=get("HELPDESK_KEY_PREFIX") or "",
-            cache_ttl=int(_float(e, "HELPDESK_CACHE_TTL", 300, 1)),
+            cache_ttl=int(_number(e, "HELPDESK_CACHE_TTL", 300, 1, int)),
         )
 
     def with_(self, **changes: object) -> Settings:

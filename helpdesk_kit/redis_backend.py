@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,16 +154,36 @@ _private_server: RedisServer | None = None
 _fake_server: Any = None
 
 
+def _redis_hint(exc: Exception) -> str:
+    """What to do about a failed connection, in the learner's terms."""
+    if isinstance(exc, redis.AuthenticationError):
+        return "the server refused the password: check the password in REDIS_URL"
+    if isinstance(exc, ValueError):
+        return "REDIS_URL must start with redis://, rediss:// or unix://"
+    if isinstance(exc, redis.TimeoutError):
+        return "no answer within REDIS_SOCKET_TIMEOUT: is the host right, is a firewall in the way?"
+    if isinstance(exc, redis.ConnectionError):
+        return "cannot connect: is the server running, are the host and port right?"
+    return "the server answered, but not as a usable Redis"
+
+
 def _connect_url(url: str, timeout: float) -> Backend:
+    client: redis.Redis | None = None
     try:
         client = redis.Redis.from_url(
             url, decode_responses=True, socket_timeout=timeout, socket_connect_timeout=timeout
         )
         client.ping()
     except (ValueError, redis.RedisError) as exc:
+        if client is not None:
+            client.close()
         reason = str(exc).replace(url, redact_url(url))
+        password = urllib.parse.urlsplit(url).password
+        if password:
+            reason = reason.replace(password, "***")
         raise RedisBackendError(
-            f"Cannot use REDIS_URL={redact_url(url)}: {type(exc).__name__}: {reason}"
+            f"Cannot use REDIS_URL={redact_url(url)}: {_redis_hint(exc)} "
+            f"({type(exc).__name__}: {' '.join(reason.split())})"
         ) from None
     caps = probe(client)
     return Backend(client, "url", f"Redis at {redact_url(url)}", caps)

@@ -37,21 +37,31 @@ _SCHEMES = ("file", "libsql", "http", "https", "ws", "wss")
 _BUSY_RETRY_SECONDS = 10.0
 
 
-def _explain(exc: BaseException, token: str | None) -> str:
-    """A one-line reason a learner can act on; never includes the token."""
-    text = str(exc) or type(exc).__name__
+def _secrets(url: str, token: str | None) -> list[str]:
+    """Every secret that could show up in a driver's error text: the token, URL passwords."""
+    parts = urllib.parse.urlsplit(url)
+    found = [token, parts.password]
+    found += [value for name, value in urllib.parse.parse_qsl(parts.query)
+              if name.lower() in {"authtoken", "auth_token", "token", "password"}]
+    return [s for s in found if s]
+
+
+def _explain(exc: BaseException, url: str, token: str | None) -> str:
+    """A one-line reason a learner can act on; never includes the token or the raw URL."""
+    text = (str(exc) or type(exc).__name__).replace(url, redact_url(url))
     lowered = text.lower()
     if "401" in text or "unauthorized" in lowered or "authentication" in lowered:
         reason = "the server refused the credentials (check TURSO_AUTH_TOKEN)"
     elif isinstance(exc, OSError) or "cannot connect" in lowered or "refused" in lowered:
-        reason = f"cannot reach the server ({text}); is it running, is the URL right?"
+        reason = (f"cannot reach the server, or it closed the connection ({text}); is it "
+                  "running, is the URL right, does it accept TURSO_AUTH_TOKEN?")
     elif "unable to open database file" in lowered:
         reason = "cannot open the database file (does its folder exist? is it writable?)"
     else:
         reason = f"{type(exc).__name__}: {text}"
-    if token:
-        reason = reason.replace(token, "***")
-    return reason
+    for secret in _secrets(url, token):
+        reason = reason.replace(secret, "***")
+    return " ".join(reason.split())  # one line, whatever the driver's text looked like
 
 
 def _is_busy(exc: BaseException) -> bool:
@@ -64,6 +74,7 @@ class Database:
 
     def __init__(self, client: libsql_client.ClientSync, url: str, token: str | None) -> None:
         self._client = client
+        self._raw_url = url
         self._token = token
         self.url = redact_url(url)
         self.is_local = url.startswith("file:")
@@ -85,19 +96,19 @@ class Database:
                     time.sleep(pause)
                     pause = min(pause * 2, 0.05)
                     continue
-                raise DatabaseError(f"{what} failed on {self.url}: {_explain(exc, self._token)}"
-                                    ) from None
+                reason = _explain(exc, self._raw_url, self._token)
+                raise DatabaseError(f"Cannot {what} {self.url}: {reason}") from None
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> libsql_client.ResultSet:
         """Run one parameterised statement."""
-        return self._run("query", lambda: self._client.execute(sql, list(args)))
+        return self._run("run a query on", lambda: self._client.execute(sql, list(args)))
 
     def batch(self, statements: Sequence[Statement]) -> list[libsql_client.ResultSet]:
         """Run statements in one transaction: all apply or none (one round trip when remote)."""
         if not statements:
             return []
         stmts = [libsql_client.Statement(sql, list(args)) for sql, args in statements]
-        return self._run("batch", lambda: self._client.batch(stmts))
+        return self._run("run a batch on", lambda: self._client.batch(stmts))
 
     def executescript(self, script: str) -> None:
         """Run a trusted, parameter-free SQL script (the schema), statement by statement."""
@@ -167,15 +178,15 @@ def open_database(url: str, auth_token: str | None = None) -> Database:
         client = libsql_client.create_client_sync(url, auth_token=auth_token)
     except Exception as exc:
         raise DatabaseError(
-            f"Cannot open {redact_url(url)}: {_explain(exc, auth_token)}"
+            f"Cannot open {redact_url(url)}: {_explain(exc, url, auth_token)}"
         ) from None
     db = Database(client, url, auth_token)
     try:
-        db.execute("SELECT 1")
+        db._run("open", lambda: client.execute("SELECT 1"))
         if db.is_local:
             # WAL lets readers (the app) and a writer (the worker) work at the same time.
             db.execute("PRAGMA journal_mode=WAL")
     except DatabaseError:
-        client.close()
+        db.close()
         raise
     return db
