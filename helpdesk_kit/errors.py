@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "CacheError",
+    "CacheValueError",
     "ConfigError",
     "DatabaseError",
     "HelpdeskError",
@@ -36,6 +37,10 @@ class DatabaseError(HelpdeskError):
 
 class CacheError(HelpdeskError):
     """A cache operation failed in a way the caller must know about."""
+
+
+class CacheValueError(CacheError, ValueError):
+    """A cached value is not JSON of the expected shape (the cache treats it as a miss)."""
 
 
 class InvalidationError(CacheError):

@@ -48,6 +48,27 @@ class KeySchema:
         """SCAN match pattern for every key under this prefix (tests clean with it)."""
         return f"{self.prefix}*"
 
+    def ticket_list(self, status: str | None, priority: str | None, owner_id: int | None,
+                    limit: int, offset: int) -> str:
+        """``tickets:status=..:priority=..:owner=..:limit=..:offset=..`` - STRING, one cached
+        page of the seed's "Listar 100 tickets" (JSON with the list generation it was built at).
+        """
+        return (f"{self.prefix}tickets:status={status or 'any'}:priority={priority or 'any'}"
+                f":owner={'any' if owner_id is None else owner_id}:limit={limit}:offset={offset}")
+
+    def generation(self, entity: str, ident: object = None) -> str:
+        """``gen:{entity}:{id}`` (or ``gen:{entity}``) - STRING counter, INCR on invalidation.
+
+        The cache's stale-read guard: a reader notes it before loading from the database and
+        stores only if it has not changed (see :mod:`helpdesk_kit.cache`).
+        """
+        suffix = "" if ident is None else f":{ident}"
+        return f"{self.prefix}gen:{entity}{suffix}"
+
+    def lock(self, entity: str, ident: object) -> str:
+        """``lock:{entity}:{id}`` - STRING with a PX timeout: who is loading this key now."""
+        return f"{self.prefix}lock:{entity}:{ident}"
+
     # --- task queue --------------------------------------------------------------------
     @property
     def _tasks(self) -> str:

@@ -1,0 +1,333 @@
+"""Cache-aside in front of the database: the seed's ``cacheUser`` / ``getCachedUser`` / ...
+
+The read flow is the seed's: try Redis; on a miss ask the database (a *loader* callable),
+store the row with ``SET key value EX ttl``, return it. Around that flow this module adds what
+a real deployment needs, each piece small enough to read in class:
+
+- **JSON values** (:mod:`helpdesk_kit.codec`); a corrupt or foreign value is a miss: counted,
+  deleted and reloaded, never an exception for the caller.
+- **Negative caching**: a row that does not exist is cached as ``null`` for ``negative_ttl``
+  seconds; :meth:`Cache.forget_missing` (or any invalidation) clears it when the row is created.
+- **TTL** per entity (default ``Settings.cache_ttl``, 300 s), optional random **jitter** so
+  keys warmed together do not expire together, optional **XFetch** early refresh: a hit may
+  reload a key shortly before it expires, more likely the closer it is and the slower the load.
+- **Stampede protection**: of N readers missing one key, one loads (holding a short lock),
+  the others poll briefly and read what it stored (:mod:`helpdesk_kit.cache_guard`).
+- **Stale-read guard**: a generation counter per key, checked atomically on set
+  (:mod:`helpdesk_kit.cache_guard` explains the race and the fix).
+- **Ticket lists** (the seed's "Listar 100 tickets"): one key per filter and page. Every list
+  value carries the *list generation* (``gen:tickets``) it was built from; any ticket change
+  bumps that counter, and a read fetches the page and the counter in one ``MGET``: a page built
+  at an older generation is a miss. No list key needs to be found or deleted on a ticket change.
+- **Fail-open reads**: Redis down or slow -> the read goes to the database, the error is
+  counted, the caller gets data; redis-py reconnects by itself when Redis is back.
+  A failed **invalidation** is never silent: it raises
+  :class:`~helpdesk_kit.errors.InvalidationError` (after a retry or two).
+- **Accounting** in-process (:mod:`helpdesk_kit.cache_stats`): no extra round trip on a hit.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import redis
+
+from . import cache_guard, cache_warm
+from .cache_guard import GUARDED_SET, RELEASE_LOCK
+from .cache_stats import CacheStats, StatsBook
+from .codec import CODECS, MISSING, decode_tickets, encode_tickets
+from .config import Settings
+from .errors import CacheValueError, InvalidationError
+from .keys import KeySchema
+from .models import Ticket, User
+
+__all__ = ["Cache", "CacheStats"]
+
+log = logging.getLogger("helpdesk_kit.cache")
+T = TypeVar("T")
+LIST = "tickets"  # the entity name of cached ticket list pages (stats, generation key)
+
+
+class Cache:
+    """One cache object per app: the seed's per-entity operations plus cache-aside reads.
+
+    ``ttls`` overrides ``ttl`` per entity (``{"user": 3600}``); ``jitter`` adds up to that
+    fraction of the TTL at random (0.1 -> up to +10%); ``early_refresh`` turns XFetch on
+    (``xfetch_beta`` > 1 refreshes earlier). ``stale_guard=False`` stores with a plain
+    ``SET`` - the naive cache-aside, kept so lesson 03 can show the race it loses.
+    """
+
+    def __init__(self, client: redis.Redis, keys: KeySchema | None = None, *, ttl: int = 300,
+                 ttls: dict[str, int] | None = None, negative_ttl: int = 30,
+                 jitter: float = 0.0, early_refresh: bool = False, xfetch_beta: float = 1.0,
+                 lock_timeout: float = 2.0, lock_poll: float = 0.005,
+                 generation_ttl: int = 3600, invalidation_retries: int = 2,
+                 stale_guard: bool = True, rng: random.Random | None = None) -> None:
+        if ttl <= 0 or negative_ttl <= 0 or not 0 <= jitter <= 1:
+            raise ValueError("ttl and negative_ttl must be positive, jitter within 0..1")
+        self.client = client
+        self.keys = keys or KeySchema()
+        self.ttl, self.ttls, self.negative_ttl, self.jitter = ttl, dict(ttls or {}), \
+            negative_ttl, jitter
+        self.early_refresh, self.xfetch_beta = early_refresh, xfetch_beta
+        self.lock_timeout, self.lock_poll = lock_timeout, lock_poll
+        self.generation_ttl, self.invalidation_retries = generation_ttl, invalidation_retries
+        self.stale_guard = stale_guard
+        self.rng = rng or random.Random()
+        #: Last measured load time per entity, in seconds: XFetch's "delta".
+        self.load_seconds: dict[str, float] = {}
+        self._stats = StatsBook()
+        self._guarded_set = client.register_script(GUARDED_SET)
+        self._release_lock = client.register_script(RELEASE_LOCK)
+
+    @classmethod
+    def from_settings(cls, client: redis.Redis, settings: Settings, **options: Any) -> Cache:
+        """A cache with the settings' key prefix and TTL (``HELPDESK_CACHE_TTL``)."""
+        return cls(client, KeySchema(prefix=settings.key_prefix), ttl=settings.cache_ttl,
+                   **options)
+
+    def __repr__(self) -> str:
+        return f"Cache(prefix={self.keys.prefix!r}, ttl={self.ttl}, jitter={self.jitter})"
+
+    def ttl_for(self, entity: str) -> int:
+        """The TTL for a new value of ``entity``: its base TTL plus random jitter."""
+        base = self.ttls.get(entity, self.ttl)
+        return base + self.rng.randint(0, int(base * self.jitter)) if self.jitter else base
+
+    # --- the seed's per-entity operations ----------------------------------------------
+    def cache_user(self, user: User) -> None:
+        self.put("user", user.id, user)
+
+    def get_cached_user(self, user_id: int) -> User | None:
+        return self.get_cached("user", user_id)
+
+    def invalidate_user(self, user_id: int) -> None:
+        self.invalidate("user", user_id)
+
+    def cache_ticket(self, ticket: Ticket) -> None:
+        self.put("ticket", ticket.id, ticket)
+
+    def get_cached_ticket(self, ticket_id: int) -> Ticket | None:
+        return self.get_cached("ticket", ticket_id)
+
+    def invalidate_ticket(self, ticket_id: int) -> None:
+        """Delete ``ticket:{id}`` and make every cached ticket list stale."""
+        self.invalidate_tickets([ticket_id])
+
+    def get_user(self, user_id: int, loader: Callable[[], User | None]) -> User | None:
+        """Cache-aside read of a user; ``loader`` is e.g. ``lambda: store.get_user(7)``."""
+        return self.get_or_load("user", user_id, loader)
+
+    def get_ticket(self, ticket_id: int, loader: Callable[[], Ticket | None]) -> Ticket | None:
+        """Cache-aside read of a ticket (the seed's ``obtenerTicket`` flow)."""
+        return self.get_or_load("ticket", ticket_id, loader)
+
+    # --- generic operations ------------------------------------------------------------
+    def put(self, entity: str, ident: object, value: Any) -> None:
+        """``SET {entity}:{id} <json> EX ttl`` (the seed's ``cacheUser``); Redis errors raise."""
+        encode = CODECS[entity][0]
+        self.client.set(self.keys.entity(entity, ident), encode(value), ex=self.ttl_for(entity))
+
+    def get_cached(self, entity: str, ident: object) -> Any:
+        """The cached value or None (the seed's ``getCachedUser``); never asks the database."""
+        key = self.keys.entity(entity, ident)
+        try:
+            raw = self.client.get(key)
+        except redis.RedisError as exc:
+            self._redis_failed(entity, exc)
+            self._stats.count(entity, "misses")
+            return None
+        if raw is not None:
+            found, value = self._decode(entity, key, raw)
+            if found:
+                self._stats.count(entity, "hits")
+                return value
+        self._stats.count(entity, "misses")
+        return None
+
+    def get_or_load(self, entity: str, ident: object, loader: Callable[[], T | None]) -> T | None:
+        """Cache-aside: the cached value, else ``loader()`` stored for next time.
+
+        ``loader`` returns the row or None (no such row: cached as missing for
+        ``negative_ttl``). Exceptions from ``loader`` reach the caller; Redis errors never do.
+        """
+        key = self.keys.entity(entity, ident)
+        try:
+            if self.early_refresh:
+                raw, pttl = self.client.pipeline(transaction=False).get(key).pttl(key).execute()
+            else:
+                raw = self.client.get(key)
+        except redis.RedisError as exc:
+            self._redis_failed(entity, exc)
+            return self._miss(entity, self._load(entity, loader))
+        if raw is not None:
+            found, value = self._decode(entity, key, raw)
+            if found:
+                if self.early_refresh and cache_guard.xfetch_due(self, entity, pttl):
+                    value = cache_guard.refresh(self, entity, ident, key, loader, value)
+                self._stats.count(entity, "hits")
+                return value
+        value, from_cache = cache_guard.load_once(self, entity, ident, key, loader)
+        self._stats.count(entity, "hits" if from_cache else "misses")
+        return value
+
+    def forget_missing(self, entity: str, ident: object) -> None:
+        """Call after creating a row: clears a cached "missing" (and lists, for tickets)."""
+        if entity == "ticket":
+            self.invalidate_tickets([ident])  # type: ignore[list-item]
+        else:
+            self.invalidate(entity, ident)
+
+    # --- the seed's "Listar 100 tickets" -----------------------------------------------
+    def get_ticket_list(self, loader: Callable[[], list[Ticket]], *, status: str | None = None,
+                        priority: str | None = None, owner_id: int | None = None,
+                        limit: int = 100, offset: int = 0) -> list[Ticket]:
+        """A cached page of tickets for these filters; ``loader`` queries the database."""
+        key = self.keys.ticket_list(status, priority, owner_id, limit, offset)
+        try:
+            raw, generation = self.client.mget(key, self.keys.generation(LIST))
+        except redis.RedisError as exc:
+            self._redis_failed(LIST, exc)
+            return self._miss(LIST, self._load(LIST, loader))
+        if raw is not None:
+            try:
+                built_at, tickets = decode_tickets(raw)
+            except CacheValueError as exc:
+                self._corrupt(LIST, key, exc)
+            else:
+                if built_at == generation:
+                    self._stats.count(LIST, "hits")
+                    return tickets
+        tickets = self._load(LIST, loader)
+        try:
+            self.client.set(key, encode_tickets(tickets, generation), ex=self.ttl_for(LIST))
+        except redis.RedisError as exc:
+            self._redis_failed(LIST, exc)
+        return self._miss(LIST, tickets)
+
+    # --- invalidation ------------------------------------------------------------------
+    def invalidate(self, entity: str, ident: object) -> None:
+        """``DEL {entity}:{id}`` and bump its generation, right after the write committed."""
+        key, gen = self.keys.entity(entity, ident), self.keys.generation(entity, ident)
+        self._invalidating(f"{key}", lambda p: p.delete(key).incr(gen).expire(
+            gen, self.generation_ttl))
+
+    def invalidate_tickets(self, ids: Iterable[int]) -> None:
+        """Invalidate many tickets and every cached ticket list, in one MULTI/EXEC."""
+        ids = list(ids)
+
+        def build(pipe: Any) -> None:
+            for ident in ids:
+                gen = self.keys.generation("ticket", ident)
+                pipe.delete(self.keys.ticket(ident)).incr(gen).expire(gen, self.generation_ttl)
+            pipe.incr(self.keys.generation(LIST))
+
+        self._invalidating(f"{len(ids)} ticket(s) and the ticket lists", build)
+
+    def invalidate_ticket_lists(self) -> None:
+        """Make every cached ticket list stale (one INCR; the old pages expire by TTL)."""
+        self._invalidating("the ticket lists", lambda p: p.incr(self.keys.generation(LIST)))
+
+    def invalidate_pattern(self, entity: str) -> int:
+        """Delete every ``{entity}:*`` key, found with SCAN (never KEYS); returns how many."""
+        deleted, batch = 0, []
+        try:
+            for key in self.client.scan_iter(match=self.keys.pattern(entity), count=500):
+                batch.append(key)
+                if len(batch) == 500:
+                    deleted += self.client.delete(*batch)
+                    batch.clear()
+            if batch:
+                deleted += self.client.delete(*batch)
+            if entity == "ticket":
+                self.client.incr(self.keys.generation(LIST))
+        except redis.RedisError as exc:
+            raise InvalidationError(f"could not delete {self.keys.pattern(entity)} keys "
+                                    f"({type(exc).__name__}: {exc})") from exc
+        log.info("invalidated %d %s key(s) by pattern", deleted, entity)
+        return deleted
+
+    def flush_all(self) -> None:
+        """FLUSHDB: the seed's counter-example. Deletes *every* key in the database (other
+        prefixes, the task queue...) and sends every reader to the database at once."""
+        log.warning("FLUSHDB: every key in this Redis database is gone")
+        self.client.flushdb()
+
+    # --- warming (the seed's warmupCache) ----------------------------------------------
+    def warm_users(self, store: Any, **options: Any) -> int:
+        """Load users into the cache; see :func:`helpdesk_kit.cache_warm.warm_users`."""
+        return cache_warm.warm_users(self, store, **options)
+
+    def warm_tickets(self, store: Any, **options: Any) -> int:
+        """Load recent tickets; see :func:`helpdesk_kit.cache_warm.warm_tickets`."""
+        return cache_warm.warm_tickets(self, store, **options)
+
+    # --- accounting --------------------------------------------------------------------
+    def stats(self) -> dict[str, CacheStats]:
+        """Counters per entity (``"user"``, ``"ticket"``, ``"tickets"`` for lists...)."""
+        return self._stats.snapshot()
+
+    def total_stats(self) -> CacheStats:
+        return self._stats.total()
+
+    def reset_stats(self) -> None:
+        self._stats.reset()
+
+    # --- internals ---------------------------------------------------------------------
+    def _decode(self, entity: str, key: str, raw: str) -> tuple[bool, Any]:
+        """(found, value): ``null`` is a found "missing"; a corrupt value is not found."""
+        if raw == MISSING:
+            self._stats.count(entity, "negative_hits")
+            return True, None
+        try:
+            return True, CODECS[entity][1](raw)
+        except CacheValueError as exc:
+            self._corrupt(entity, key, exc)
+            return False, None
+
+    def _corrupt(self, entity: str, key: str, exc: CacheValueError) -> None:
+        self._stats.count(entity, "corrupt")
+        log.warning("deleting corrupt cache value at %s: %s", key, exc)
+        try:
+            self.client.delete(key)
+        except redis.RedisError as err:
+            self._redis_failed(entity, err)
+
+    def _redis_failed(self, entity: str, exc: Exception) -> None:
+        self._stats.count(entity, "errors")
+        log.warning("Redis failed (%s: %s); reading from the database", type(exc).__name__, exc)
+
+    def _miss(self, entity: str, value: T) -> T:
+        self._stats.count(entity, "misses")
+        return value
+
+    def _load(self, entity: str, loader: Callable[[], T]) -> T:
+        started = time.perf_counter()
+        value = loader()
+        self.load_seconds[entity] = time.perf_counter() - started
+        self._stats.count(entity, "loads")
+        return value
+
+    def _invalidating(self, what: str, build: Callable[[Any], Any]) -> None:
+        """Run one MULTI/EXEC of deletes, retrying; raise InvalidationError if it never works."""
+        attempts = self.invalidation_retries + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                pipe = self.client.pipeline(transaction=True)
+                build(pipe)
+                pipe.execute()
+                return
+            except redis.RedisError as exc:
+                error = exc
+                log.warning("invalidating %s failed (attempt %d of %d): %s", what, attempt,
+                            attempts, exc)
+                if attempt < attempts:
+                    time.sleep(0.05 * attempt)
+        raise InvalidationError(
+            f"could not invalidate {what} after {attempts} attempts "
+            f"({type(error).__name__}: {error}); the cached copy may be stale until its TTL "
+            "ends") from error

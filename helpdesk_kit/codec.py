@@ -1,0 +1,116 @@
+"""JSON in and out of the cache: rows become JSON text, and JSON text becomes rows again.
+
+Why JSON and never pickle: any client (redis-cli, a lesson cell, another language) can read
+the value, and unpickling bytes from a shared server would run whatever code they carry.
+
+The stored text is the row itself, as the seed's ``JSON.stringify(userData)``: timestamps are
+ISO 8601 UTC text (:func:`models.to_iso`) and come back as aware ``datetime`` objects.
+The JSON literal ``null`` is the one special value: "the database has no such row" (negative
+caching). Anything that does not decode to the expected shape raises
+:class:`~helpdesk_kit.errors.CacheValueError`; the cache treats that as a miss.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from .errors import CacheValueError
+from .models import Ticket, User, from_iso, to_iso
+
+__all__ = [
+    "CODECS",
+    "MISSING",
+    "Codec",
+    "decode_ticket",
+    "decode_tickets",
+    "decode_user",
+    "encode_ticket",
+    "encode_tickets",
+    "encode_user",
+]
+
+#: Stored under a key when the database has no such row (negative caching).
+MISSING = "null"
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_loads = json.loads
+
+
+def _user_dict(user: User) -> dict[str, Any]:
+    data = asdict(user)
+    data["created_at"] = to_iso(user.created_at)
+    return data
+
+
+def _ticket_dict(ticket: Ticket) -> dict[str, Any]:
+    data = asdict(ticket)
+    data["created_at"] = to_iso(ticket.created_at)
+    data["updated_at"] = to_iso(ticket.updated_at)
+    return data
+
+
+def _user_from(d: dict[str, Any]) -> User:
+    return User(d["id"], d["name"], d["email"], d["role"], d["active"], from_iso(d["created_at"]))
+
+
+def _ticket_from(d: dict[str, Any]) -> Ticket:
+    return Ticket(d["id"], d["title"], d["description"], d["status"], d["priority"],
+                  d["requester_id"], d["owner_id"], from_iso(d["created_at"]),
+                  from_iso(d["updated_at"]), d["version"])
+
+
+def _decoding(what: str, text: str, build: Callable[[Any], Any]) -> Any:
+    """Run ``build`` on the parsed JSON; any failure becomes one clear CacheValueError."""
+    try:
+        return build(_loads(text))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        raise CacheValueError(f"cached value is not a {what}: {shown!r} "
+                              f"({type(exc).__name__}: {exc})") from None
+
+
+def encode_user(user: User) -> str:
+    return _dumps(_user_dict(user))
+
+
+def decode_user(text: str) -> User:
+    return _decoding("user", text, _user_from)
+
+
+def encode_ticket(ticket: Ticket) -> str:
+    return _dumps(_ticket_dict(ticket))
+
+
+def decode_ticket(text: str) -> Ticket:
+    return _decoding("ticket", text, _ticket_from)
+
+
+def encode_tickets(tickets: list[Ticket], generation: str | None) -> str:
+    """A cached list page: the tickets plus the list generation it was built at."""
+    return _dumps({"gen": generation, "tickets": [_ticket_dict(t) for t in tickets]})
+
+
+def decode_tickets(text: str) -> tuple[str | None, list[Ticket]]:
+    """``(generation, tickets)`` of a cached list page."""
+    return _decoding("ticket list", text,
+                     lambda d: (d["gen"], [_ticket_from(t) for t in d["tickets"]]))
+
+
+def _decode_session(text: str) -> dict[str, Any]:
+    def build(d: Any) -> dict[str, Any]:
+        if not isinstance(d, dict):
+            raise TypeError("a session is a JSON object")
+        return d
+    return _decoding("session", text, build)
+
+
+#: (encode, decode) per cached entity; the cache looks codecs up here by entity name.
+Codec = tuple[Callable[[Any], str], Callable[[str], Any]]
+CODECS: dict[str, Codec] = {
+    "user": (encode_user, decode_user),
+    "ticket": (encode_ticket, decode_ticket),
+    "session": (_dumps, _decode_session),
+}
