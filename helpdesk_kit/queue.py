@@ -128,10 +128,17 @@ class TaskQueue:
             raw = self.client.lpop(self.keys.tasks_pending)
             if raw is None:
                 return None
-            try:
-                return Task.from_json(raw)  # type: ignore[arg-type]
-            except TaskValidationError as exc:
-                self._bury(raw, None, str(exc))  # type: ignore[arg-type]
+            parsed = self.parse_or_bury(raw)  # type: ignore[arg-type]
+            if parsed:
+                return parsed[0]
+
+    def parse_or_bury(self, raw: str) -> list[Task]:
+        """``[task]``, or ``[]`` after making an unparsable ``raw`` a dead letter."""
+        try:
+            return [Task.from_json(raw)]
+        except TaskValidationError as exc:
+            self.bury(raw, None, str(exc))
+            return []
 
     # --- reliable mode ------------------------------------------------------------------
     def reserve(self, worker_id: str, timeout: float = 0) -> Task | None:
@@ -169,7 +176,7 @@ class TaskQueue:
         try:
             task = Task.from_json(raw)
         except TaskValidationError as exc:
-            self._bury(raw, None, str(exc), worker_id)
+            self.bury(raw, None, str(exc), worker_id)
             return None
         return task
 
@@ -189,7 +196,7 @@ class TaskQueue:
         task.attempts += 1
         held = self.keys.tasks_processing(worker_id)
         if not retry or task.attempts >= self.retry.max_attempts:
-            self._bury(_raw(task), task, error, worker_id)
+            self.bury(_raw(task), task, error, worker_id)
             return "dead"
         due = now_ms() + int(self.retry.delay_s(task.attempts) * 1000)
         pipe = self.client.pipeline(transaction=True)  # MULTI: both or neither
@@ -199,8 +206,9 @@ class TaskQueue:
         pipe.execute()
         return "retry"
 
-    def _bury(self, raw: str, task: Task | None, error: str, worker_id: str | None = None
-              ) -> None:
+    def bury(self, raw: str, task: Task | None, error: str, worker_id: str | None = None
+             ) -> None:
+        """Make ``raw`` a dead letter (and drop it from ``worker_id``'s list), atomically."""
         letter = DeadLetter(raw, task, error, now_ms())
         pipe = self.client.pipeline(transaction=True)
         pipe.rpush(self.keys.tasks_dead, letter.to_json())
