@@ -106,3 +106,8 @@ class KeySchema:
     def tasks_stats(self) -> str:
         """``tasks:stats`` - HASH of counters (done, failed, dead) for the metrics module."""
         return f"{self._tasks}:stats"
+
+    @property
+    def notifications_channel(self) -> str:
+        """``notifications`` - pub/sub CHANNEL where send_notifications publishes (seed: PubSub)."""
+        return f"{self.prefix}notifications"

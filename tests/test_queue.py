@@ -1,4 +1,4 @@
-"""TaskQueue on real Redis and fakeredis: the seed's RPUSH/LPOP, the reliable lists, dead letters."""
+"""TaskQueue on real Redis and fakeredis: the seed's RPUSH/LPOP, reliable lists, dead letters."""
 
 from __future__ import annotations
 
