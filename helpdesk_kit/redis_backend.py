@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import shutil
 import subprocess
 import tempfile
@@ -30,6 +31,8 @@ from .config import BackendChoice, Settings, redact_url
 from .errors import RedisBackendError
 
 __all__ = ["Backend", "Capabilities", "RedisServer", "connect", "probe"]
+
+log = logging.getLogger(__name__)
 
 FAKEREDIS_NOTICE = (
     "Using fakeredis (in-process): caching and queues work, but INFO memory/stats, "
@@ -225,4 +228,7 @@ def connect(settings: Settings | None = None, prefer: BackendChoice | None = Non
         return _connect_url(settings.redis_url, settings.redis_socket_timeout)
     if choice == "server" or (choice == "auto" and shutil.which("redis-server")):
         return _connect_server(settings.redis_socket_timeout)
-    return _connect_fake()
+    backend = _connect_fake()
+    if choice == "auto":  # a fallback the learner did not ask for: say so, in one line
+        log.warning(FAKEREDIS_NOTICE)
+    return backend
