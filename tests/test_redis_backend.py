@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 import redis
-
 from conftest import free_port, missing
+
 from helpdesk_kit import redis_backend
 from helpdesk_kit.config import Settings
 from helpdesk_kit.errors import RedisBackendError
