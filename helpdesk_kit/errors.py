@@ -11,6 +11,7 @@ __all__ = [
     "CacheValueError",
     "ConfigError",
     "DatabaseError",
+    "FeatureUnavailableError",
     "HelpdeskError",
     "InvalidationError",
     "RedisBackendError",
@@ -29,6 +30,10 @@ class ConfigError(HelpdeskError, ValueError):
 
 class RedisBackendError(HelpdeskError, ConnectionError):
     """No usable Redis: the configured server is unreachable, refused us, or could not start."""
+
+
+class FeatureUnavailableError(HelpdeskError):
+    """This Redis backend cannot do what was asked (fakeredis: INFO, CONFIG, evictions)."""
 
 
 class DatabaseError(HelpdeskError):
