@@ -13,6 +13,7 @@ __all__ = [
     "DatabaseError",
     "FeatureUnavailableError",
     "HelpdeskError",
+    "InputError",
     "InvalidationError",
     "RedisBackendError",
     "TaskError",
@@ -34,6 +35,10 @@ class RedisBackendError(HelpdeskError, ConnectionError):
 
 class FeatureUnavailableError(HelpdeskError):
     """This Redis backend cannot do what was asked (fakeredis: INFO, CONFIG, evictions)."""
+
+
+class InputError(HelpdeskError, ValueError):
+    """An app action got input it cannot accept (unknown id, empty title, bad priority)."""
 
 
 class DatabaseError(HelpdeskError):
