@@ -1,0 +1,126 @@
+"""The worker in this process: the seed's batch loop, retries, bad input, two workers at once."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import pytest
+import redis
+
+from helpdesk_kit.db import HelpdeskStore
+from helpdesk_kit.db.sample import SAMPLE_NOW
+from helpdesk_kit.keys import KeySchema
+from helpdesk_kit.queue import RetryPolicy, TaskQueue
+from helpdesk_kit.task_types import Task
+from helpdesk_kit.tasks import REGISTRY, TaskContext
+from helpdesk_kit.worker import Worker
+
+
+def _recording_queue(client: redis.Redis, keys: KeySchema, fail_times: int = 0) -> TaskQueue:
+    """A queue whose registry adds ``record``: counts each run in a Redis hash by ``n``."""
+    registry = REGISTRY.copy()
+    failures: dict[int, int] = {}
+
+    def record(ctx: TaskContext, task: Task) -> None:
+        n = task.payload["n"]
+        if failures.get(n, 0) < fail_times:
+            failures[n] = failures.get(n, 0) + 1
+            raise RuntimeError(f"flaky {n}")
+        client.hincrby(f"{keys.prefix}runs", str(n), 1)
+
+    registry.register("record", record, {"n": int})
+    return TaskQueue(client, keys, registry=registry, retry=RetryPolicy(3, base_delay_s=0))
+
+
+@pytest.mark.parametrize("mode", ["seed", "reliable"])
+def test_process_all_runs_the_three_seed_tasks(store: HelpdeskStore, redis_client: redis.Redis,
+                                               keys: KeySchema, mode: str,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    queue = TaskQueue(redis_client, keys)
+    queue.enqueue("send_notifications", {"ticketId": 1, "usuarioId": 2, "tipo": "ticket_creado"})
+    queue.enqueue("close_inactive_tickets", {"days": 30})
+    queue.enqueue("archive_old_interactions", {"days": 60})
+    worker = Worker(queue, TaskContext(store, None, redis_client, keys, SAMPLE_NOW), mode=mode)
+    with caplog.at_level(logging.INFO, logger="helpdesk_kit.worker"):
+        assert worker.process_all() == {"processed": 3}
+    assert len([r for r in caplog.records if r.getMessage().startswith("task ")]) == 3
+    stats = queue.inspect()
+    assert (stats.pending, stats.processing, stats.dead, stats.done) == (0, 0, 0, 3)
+    assert store.db.execute("SELECT COUNT(*) FROM notifications").rows[0][0] == 1
+    assert queue.worker_ids() == []
+
+
+def test_flaky_task_is_retried_until_it_succeeds(redis_client: redis.Redis,
+                                                 keys: KeySchema, store: HelpdeskStore) -> None:
+    queue = _recording_queue(redis_client, keys, fail_times=2)
+    queue.enqueue_many([("record", {"n": n}) for n in range(5)])
+    Worker(queue, TaskContext(store), batch=3).process_all()
+    assert redis_client.hgetall(f"{keys.prefix}runs") == {str(n): "1" for n in range(5)}
+    stats = queue.inspect()
+    assert (stats.done, stats.failed, stats.dead, stats.delayed) == (5, 10, 0, 0)
+
+
+def test_always_failing_task_ends_as_a_dead_letter(redis_client: redis.Redis,
+                                                   keys: KeySchema, store: HelpdeskStore) -> None:
+    queue = _recording_queue(redis_client, keys, fail_times=99)
+    queue.enqueue("record", {"n": 1})
+    Worker(queue, TaskContext(store)).process_all()
+    letters = queue.dead_letters()
+    assert len(letters) == 1 and letters[0].error == "RuntimeError: flaky 1"
+    assert letters[0].task is not None and letters[0].task.attempts == 3
+
+
+@pytest.mark.parametrize("mode", ["seed", "reliable"])
+def test_bad_input_never_stops_the_worker(redis_client: redis.Redis, keys: KeySchema,
+                                          store: HelpdeskStore, mode: str) -> None:
+    queue = _recording_queue(redis_client, keys)
+    bad = ['{"broken', Task("no_such_type", {}).to_json(), Task("record", {}).to_json(),
+           Task("record", {"n": "one"}).to_json()]
+    redis_client.rpush(keys.tasks_pending, *bad)
+    queue.enqueue("record", {"n": 1})
+    Worker(queue, TaskContext(store), mode=mode).process_all()
+    assert redis_client.hgetall(f"{keys.prefix}runs") == {"1": "1"}
+    reasons = [d.error for d in queue.dead_letters()]
+    assert len(reasons) == 4
+    assert "not JSON" in reasons[0] and "unknown task type" in reasons[1]
+    assert "missing" in reasons[2] and "must be int" in reasons[3]
+    assert queue.inspect().pending == 0
+
+
+def test_two_workers_share_a_queue_without_doing_a_task_twice(
+        redis_client: redis.Redis, keys: KeySchema, store: HelpdeskStore) -> None:
+    queue = _recording_queue(redis_client, keys)
+    queue.enqueue_many([("record", {"n": n}) for n in range(300)])
+    workers = [Worker(queue, TaskContext(store), batch=b) for b in (1, 7)]
+    results: list[dict[str, int]] = []
+    threads = [threading.Thread(target=lambda w=w: results.append(
+        w.run(burst=True, handle_signals=False))) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    runs = redis_client.hgetall(f"{keys.prefix}runs")
+    assert runs == {str(n): "1" for n in range(300)}
+    assert sum(r["processed"] for r in results) == 300
+    assert queue.inspect().processing == 0
+
+
+def test_stop_hands_back_the_rest_of_a_batch(redis_client: redis.Redis, keys: KeySchema,
+                                            store: HelpdeskStore) -> None:
+    queue = _recording_queue(redis_client, keys)
+    worker = Worker(queue, TaskContext(store), batch=10)
+    ran: list[int] = []
+
+    def stop_after_three(ctx: TaskContext, task: Task) -> None:
+        ran.append(task.payload["n"])
+        if len(ran) == 3:
+            worker.stop()
+
+    queue.registry.register("record", stop_after_three, {"n": int})
+    queue.enqueue_many([("record", {"n": n}) for n in range(10)])
+    assert worker.process_all() == {"processed": 3}
+    assert ran == [0, 1, 2]
+    stats = queue.inspect()
+    assert (stats.pending, stats.processing, stats.done) == (7, 0, 3)
+    assert queue.dequeue().payload == {"n": 3}  # handed back in order, at the front
