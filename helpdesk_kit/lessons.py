@@ -1,0 +1,333 @@
+"""What every lesson notebook shares: one ``setup()`` call, the navigation links, ``check()``.
+
+A lesson must be repeatable and must not disturb anything else, so ``setup("01_cache_aside")``:
+
+* connects Redis the way the kit always does (``HELPDESK_REDIS_BACKEND`` is respected);
+* gives the lesson its **own** key prefix (``lesson01:``) and removes that prefix's old keys
+  with SCAN + DEL - never ``FLUSHALL``: a class may share one Redis server;
+* gives the lesson its **own** database file, ``<data dir>/lessons/01_cache_aside/helpdesk.db``,
+  deleted and re-seeded with the deterministic sample (seed 42) on every run, so stored
+  notebook outputs are the same on every machine. The learner's main database is never touched;
+* sends the kit's log lines (``Cache HIT`` / ``Cache MISS``) to the notebook, without times.
+
+Lessons 06-09 use the same module; add what they need here, small and documented.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import logging
+import math
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from .config import Settings
+from .db import HelpdeskStore, open_store
+from .db.sample import SAMPLE_NOW, SampleSummary, load_sample
+from .keys import KeySchema
+from .redis_backend import Backend, connect
+
+__all__ = [
+    "LESSONS",
+    "SAMPLE_NOW",
+    "CheckResult",
+    "Lesson",
+    "Table",
+    "capture_logs",
+    "check",
+    "clean_prefix",
+    "fmt_seconds",
+    "median_seconds",
+    "nav_markdown",
+    "setup",
+    "show_logs",
+]
+
+#: Every lesson, in order: (notebook file stem, title). The navigation links come from here.
+LESSONS: tuple[tuple[str, str], ...] = (
+    ("00_start_here", "Start here"),
+    ("01_cache_aside", "Cache-aside"),
+    ("02_keys_ttl_serialisation", "Keys, TTL and serialisation"),
+    ("03_invalidation", "Invalidation"),
+    ("04_cache_warming", "Cache warming"),
+    ("05_hit_rate_lab", "Hit-rate lab"),
+    ("06_task_queue", "Task queue"),
+    ("07_reliable_queue", "Reliable queue"),
+    ("08_monitoring_tuning", "Monitoring and tuning"),
+    ("09_with_vs_without_redis", "With vs without Redis"),
+)
+CONTENTS = "README.md"
+
+#: The sample every lesson gets unless it asks otherwise (the CLI's default size).
+SAMPLE_USERS = 200
+SAMPLE_TICKETS = 2000
+SAMPLE_SEED = 42
+
+
+def _index(stem: str) -> int:
+    for i, (name, _) in enumerate(LESSONS):
+        if name == stem:
+            return i
+    raise ValueError(f"unknown lesson {stem!r}; known: {', '.join(n for n, _ in LESSONS)}")
+
+
+def _label(i: int) -> str:
+    stem, title = LESSONS[i]
+    return f"{stem[:2]} {title}"
+
+
+def nav_markdown(stem: str) -> str:
+    """The previous / contents / next line that opens and closes every lesson (Markdown)."""
+    i = _index(stem)
+    parts = []
+    if i > 0:
+        parts.append(f"[← {_label(i - 1)}]({LESSONS[i - 1][0]}.ipynb)")
+    parts.append(f"[Contents]({CONTENTS})")
+    if i + 1 < len(LESSONS):
+        parts.append(f"[{_label(i + 1)} →]({LESSONS[i + 1][0]}.ipynb)")
+    return " | ".join(parts)
+
+
+def clean_prefix(client: redis.Redis, prefix: str) -> int:
+    """Delete every key under ``prefix`` with SCAN + DEL (never FLUSHALL); returns how many."""
+    if not prefix:
+        raise ValueError("refusing to clean an empty prefix: that would be every key")
+    removed = 0
+    batch: list[str] = []
+    for key in client.scan_iter(match=f"{prefix}*", count=500):
+        batch.append(key)
+        if len(batch) == 500:
+            removed += int(client.delete(*batch))
+            batch.clear()
+    if batch:
+        removed += int(client.delete(*batch))
+    return removed
+
+
+# --- logging: the kit's log lines, readable and deterministic in a notebook ---------------
+class _NotebookHandler(logging.Handler):
+    """Prints ``INFO helpdesk_kit.app: Cache HIT`` (no time) to the *current* ``sys.stdout``."""
+
+    muted = 0  # > 0 while capture_logs() collects the lines for a widget instead
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not _NotebookHandler.muted:
+            print(self.format(record), file=sys.stdout)
+
+
+_handler = _NotebookHandler()
+_handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+
+def show_logs(on: bool = True) -> None:
+    """Print the kit's INFO log lines in the notebook (``setup`` turns this on), or stop."""
+    logger = logging.getLogger("helpdesk_kit")
+    if not on:
+        logger.removeHandler(_handler)
+        return
+    if _handler not in logger.handlers:
+        logger.addHandler(_handler)
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+
+
+@contextlib.contextmanager
+def capture_logs(name: str = "helpdesk_kit") -> Iterator[list[str]]:
+    """Collect the kit's log messages into a list (and keep them out of the notebook).
+
+    Widgets use it so a button click shows ``Cache MISS`` inside the widget, not in some
+    other cell's output.
+    """
+    lines: list[str] = []
+
+    class _Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    logger = logging.getLogger(name)
+    collector = _Collect()
+    logger.addHandler(collector)
+    previous = logger.level
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    _NotebookHandler.muted += 1
+    try:
+        yield lines
+    finally:
+        _NotebookHandler.muted -= 1
+        logger.removeHandler(collector)
+        logger.setLevel(previous)
+
+
+# --- the lesson ------------------------------------------------------------------------
+@dataclass
+class Lesson:
+    """Everything a lesson works with. Build it with :func:`setup`."""
+
+    name: str
+    title: str
+    settings: Settings
+    backend: Backend
+    store: HelpdeskStore
+    sample: SampleSummary
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def client(self) -> redis.Redis:
+        return self.backend.client
+
+    @property
+    def keys(self) -> KeySchema:
+        """The seed's key names under this lesson's own prefix (``lesson01:ticket:7``)."""
+        return KeySchema(prefix=self.settings.key_prefix)
+
+    @property
+    def number(self) -> str:
+        return self.name[:2]
+
+    def close(self) -> None:
+        self.store.db.close()
+
+    def __repr__(self) -> str:
+        # Deterministic on every machine and backend: no paths, no server versions.
+        return (
+            f"Lesson {self.number} · {self.title}\n"
+            f"  database: lessons/{self.name}/helpdesk.db, fresh sample "
+            f"({self.sample.users:,} users, {self.sample.tickets:,} tickets, "
+            f"{self.sample.interactions:,} comments, seed {SAMPLE_SEED})\n"
+            f"  Redis keys: under the prefix {self.settings.key_prefix!r}, cleaned at start"
+        )
+
+
+_open: dict[str, Lesson] = {}
+
+
+def setup(lesson: str, *, settings: Settings | None = None, users: int = SAMPLE_USERS,
+          tickets: int = SAMPLE_TICKETS, logs: bool = True) -> Lesson:
+    """Connect Redis, give the lesson a fresh sample database and a clean key prefix.
+
+    Running it again (re-running the first cell) starts the lesson over from the same state.
+    """
+    title = LESSONS[_index(lesson)][1]
+    base = settings or Settings.from_env()
+    if lesson in _open:  # the same lesson set up again in this kernel: close the old one
+        _open.pop(lesson).close()
+    folder = base.data_dir / "lessons" / lesson
+    folder.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):  # a fresh file every run: same rows, same ids
+        (folder / f"helpdesk.db{suffix}").unlink(missing_ok=True)
+    lesson_settings = base.with_(
+        data_dir=folder, database_url=None, auth_token=None,
+        key_prefix=f"{base.key_prefix}lesson{lesson[:2]}:",
+    )
+    backend = connect(lesson_settings)
+    clean_prefix(backend.client, lesson_settings.key_prefix)
+    store = open_store(lesson_settings)
+    summary = load_sample(store, users, tickets, SAMPLE_SEED, progress=False)
+    show_logs(on=logs)
+    result = Lesson(lesson, title, lesson_settings, backend, store, summary)
+    _open[lesson] = result
+    return result
+
+
+# --- check yourself --------------------------------------------------------------------
+@dataclass(frozen=True)
+class CheckResult:
+    """The verdict on one answer: ``ok`` is True, False, or None (not answered yet)."""
+
+    ok: bool | None
+    message: str
+
+    def __repr__(self) -> str:
+        mark = {True: "✅ Right", False: "❌ Not quite", None: "✏️ Not answered yet"}[self.ok]
+        return f"{mark}: {self.message}"
+
+    def __bool__(self) -> bool:
+        return bool(self.ok)
+
+
+def _same(answer: Any, expected: Any, tolerance: float) -> bool:
+    if isinstance(expected, bool) or isinstance(answer, bool):
+        return answer is expected
+    if isinstance(expected, int | float) and isinstance(answer, int | float):
+        return math.isclose(answer, expected, rel_tol=0, abs_tol=tolerance)
+    if isinstance(expected, str) and isinstance(answer, str):
+        return answer.strip().lower() == expected.strip().lower()
+    if isinstance(expected, set | frozenset):
+        return isinstance(answer, set | frozenset | list | tuple) and set(answer) == expected
+    return bool(answer == expected)
+
+
+def check(answer: Any, expected: Any, *, why: str, hint: str = "",
+          tolerance: float = 0.0) -> CheckResult:
+    """Compare a learner's answer with the expected one and say why.
+
+    ``answer`` left as ``...`` means "not answered yet" (the stored notebooks look like that).
+    Numbers match within ``tolerance``; text ignores case and surrounding spaces; a set
+    matches any list with the same members. ``why`` is shown either way: the reason matters
+    more than the mark. A wrong answer gets the ``hint`` (and a new try) when there is one,
+    otherwise the answer and the reason.
+    """
+    if answer is Ellipsis:
+        return CheckResult(None, "replace ... with your answer and run the cell again."
+                           + (f" Hint: {hint}" if hint else ""))
+    if _same(answer, expected, tolerance):
+        return CheckResult(True, why)
+    if hint:  # let the learner try again without giving the answer away
+        return CheckResult(False, f"you answered {answer!r}. Hint: {hint}")
+    return CheckResult(False, f"you answered {answer!r}; the answer is {expected!r}. {why}")
+
+
+# --- measured numbers: timing and tables -----------------------------------------------
+def median_seconds(call: Callable[[], object], repeat: int = 21) -> float:
+    """The median of ``repeat`` timed calls: robust when a shared machine is busy."""
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
+def fmt_seconds(seconds: float) -> str:
+    """``0.084 ms``, ``12.3 µs``, ``1.20 s``: a duration in the unit a reader can picture."""
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds * 1e6:.1f} µs"
+
+
+@dataclass(frozen=True)
+class Table:
+    """A small table that reads well both as HTML (JupyterLab, GitHub) and as plain text."""
+
+    headers: Sequence[str]
+    rows: Sequence[Sequence[object]]
+    caption: str = ""
+
+    def _cells(self) -> list[list[str]]:
+        return [[str(c) for c in row] for row in self.rows]
+
+    def __repr__(self) -> str:
+        cells = self._cells()
+        widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(self.headers)]
+        line = "  ".join(h.ljust(w) for h, w in zip(self.headers, widths, strict=True))
+        lines = [self.caption] if self.caption else []
+        lines += [line, "  ".join("-" * w for w in widths)]
+        lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+        return "\n".join(line.rstrip() for line in lines)
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.headers)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
+                       for r in self._cells())
+        caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
+        return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

@@ -1,0 +1,17 @@
+"""ipywidgets front-ends for the lessons: one module per lesson, thin on purpose.
+
+Each module builds its controls and wires them to *plain functions* that do the work by
+calling the package (the app, the cache, the simulator). Those functions return values or
+text; the widgets only show them. So unit tests call the functions directly, and a callback
+never prints (nbval would store the print inside the widget's state): results go to
+``Label``/``HTML`` widgets.
+
+| lesson | module |
+|---|---|
+| 00 start here | :mod:`.start_here` |
+| 01 cache-aside | :mod:`.cache_aside` |
+| 02 keys, TTL and serialisation | :mod:`.keys_ttl` |
+| 03 invalidation | :mod:`.invalidation` |
+| 04 cache warming | :mod:`.warming` |
+| 05 hit-rate lab | :mod:`.hit_rate_lab` |
+"""
