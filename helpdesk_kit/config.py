@@ -105,6 +105,8 @@ class Settings:
     cache_ttl: int = 300
 
     def __post_init__(self) -> None:
+        # Accept a plain string folder too (a notebook cell often passes one).
+        object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser())
         if self.redis_backend not in _BACKENDS:
             raise ConfigError(
                 f"HELPDESK_REDIS_BACKEND must be one of {', '.join(_BACKENDS)}; "

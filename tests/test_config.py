@@ -127,3 +127,8 @@ def test_secrets_never_in_repr_or_logs(caplog: pytest.LogCaptureFixture) -> None
         logging.getLogger("test").info("settings: %s / %r", settings, settings)
     assert SECRET not in caplog.text
     assert "***" in caplog.text
+
+
+def test_a_string_data_dir_becomes_a_path(tmp_path: Path) -> None:
+    settings = Settings(data_dir=str(tmp_path))  # type: ignore[arg-type]
+    assert settings.local_database_path == tmp_path / "helpdesk.db"

@@ -55,6 +55,9 @@ def _explain(exc: BaseException, url: str, token: str | None) -> str:
     elif isinstance(exc, OSError) or "cannot connect" in lowered or "refused" in lowered:
         reason = (f"cannot reach the server, or it closed the connection ({text}); is it "
                   "running, is the URL right, does it accept TURSO_AUTH_TOKEN?")
+    elif "cannot combine authorization" in lowered:
+        reason = ("credentials both in the URL and in TURSO_AUTH_TOKEN: keep the token in "
+                  "TURSO_AUTH_TOKEN only")
     elif "unable to open database file" in lowered:
         reason = "cannot open the database file (does its folder exist? is it writable?)"
     else:
@@ -85,7 +88,13 @@ class Database:
     def __repr__(self) -> str:
         return f"Database({self.url!r})"
 
+    @property
+    def closed(self) -> bool:
+        return bool(self._client.closed)
+
     def _run(self, what: str, call: Any) -> Any:
+        if self.closed:
+            raise DatabaseError(f"Cannot {what} {self.url}: it was closed; open the store again")
         deadline = time.monotonic() + _BUSY_RETRY_SECONDS
         pause = 0.001
         while True:

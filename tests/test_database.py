@@ -1,0 +1,126 @@
+"""The driver wrapper: atomic batches, busy retries, errors without secrets, clean exit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import free_port
+
+from helpdesk_kit.db import open_database
+from helpdesk_kit.db.database import _split_sql
+from helpdesk_kit.errors import DatabaseError
+
+SECRET = "tok-3f9a-SECRET"
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"file:{tmp_path / 'db.sqlite'}"
+
+
+def test_execute_is_parameterised_and_batch_returns_every_result(url: str) -> None:
+    with open_database(url) as db:
+        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        results = db.batch([("INSERT INTO t (v) VALUES (?)", ("a'; --",)),
+                            ("SELECT v FROM t", ())])
+        assert len(results) == 2 and results[1].rows[0][0] == "a'; --"
+        assert db.batch([]) == []
+
+
+def test_a_failing_batch_applies_nothing(url: str) -> None:
+    with open_database(url) as db:
+        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+        with pytest.raises(DatabaseError, match="Cannot run a batch on"):
+            db.batch([("INSERT INTO t (v) VALUES (?)", ("kept?",)),
+                      ("INSERT INTO t (v) VALUES (?)", (None,))])
+        assert db.execute("SELECT COUNT(*) FROM t").rows[0][0] == 0
+
+
+def test_two_writers_at_once_both_succeed(url: str) -> None:
+    """The driver opens sqlite3 with timeout=0; the wrapper retries "database is locked"."""
+    with open_database(url) as db:
+        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, who TEXT)")
+    errors: list[BaseException] = []
+
+    def write(who: str) -> None:
+        try:
+            with open_database(url) as mine:
+                for _ in range(30):
+                    mine.batch([("INSERT INTO t (who) VALUES (?)", (who,))] * 5)
+        except BaseException as exc:  # reported below, not lost in the thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with open_database(url) as db:
+        assert db.execute("SELECT COUNT(*) FROM t").rows[0][0] == 2 * 30 * 5
+
+
+def test_split_sql_drops_comments() -> None:
+    script = "CREATE TABLE a (x); -- first; really\n-- only a comment;\nCREATE TABLE b (y);"
+    statements = [s.strip() for s in _split_sql(script) if s.strip()]
+    assert statements == ["CREATE TABLE a (x)", "CREATE TABLE b (y)"]
+
+
+@pytest.mark.parametrize("scheme", ["http", "ws", "libsql"])
+def test_unreachable_server_is_one_clear_error_without_secrets(scheme: str) -> None:
+    port = free_port()  # nobody listens here
+    url = f"{scheme}://127.0.0.1:{port}"
+    if scheme == "libsql":
+        url += f"?tls=0&authToken={SECRET}"
+    with pytest.raises(DatabaseError) as info:
+        open_database(url, SECRET)
+    message = str(info.value)
+    assert message.startswith("Cannot open ") and "cannot reach the server" in message
+    assert SECRET not in message and "\n" not in message
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+def test_statement_errors_never_show_the_token(url: str) -> None:
+    with open_database(url, SECRET) as db, pytest.raises(DatabaseError) as info:
+        db.execute("SELECT * FROM no_such_table WHERE x = ?", (SECRET,))
+    assert "no such table" in str(info.value) and SECRET not in str(info.value)
+    assert SECRET not in repr(db)
+
+
+def test_closing_twice_is_harmless(url: str) -> None:
+    db = open_database(url)
+    db.close()
+    db.close()
+    assert db.closed
+    with pytest.raises(DatabaseError, match="it was closed; open the store again"):
+        db.execute("SELECT 1")
+
+
+def test_credentials_in_both_url_and_token_are_explained() -> None:
+    url = f"http://user:{SECRET}@127.0.0.1:{free_port()}"
+    with pytest.raises(DatabaseError, match="TURSO_AUTH_TOKEN only") as info:
+        open_database(url, SECRET)
+    assert SECRET not in str(info.value)
+
+
+def test_a_process_that_never_closes_its_store_still_exits(tmp_path: Path) -> None:
+    """libsql-client's sync client runs a non-daemon thread; without our atexit hook the
+    interpreter would wait for it forever."""
+    script = textwrap.dedent(f"""
+        from pathlib import Path
+        from helpdesk_kit.config import Settings
+        from helpdesk_kit.db import open_store
+        store = open_store(Settings(data_dir=Path({str(tmp_path)!r})))
+        store.create_user("Ana", "ana@example.com")
+        kept = store  # never closed, still referenced at exit
+        print("done", flush=True)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=20)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "done"
