@@ -89,6 +89,7 @@ class LabPhase:
 
     name: str
     written: int
+    rejected: int  # writes Redis refused (OOM: nothing it may evict, or policy noeviction)
     hits: int
     misses: int
     evicted_keys: int  # evictions the server counted during this phase
@@ -112,8 +113,9 @@ class EvictionLab:
         lines = [f"maxmemory {self.limit.maxmemory:,} bytes, policy {self.limit.policy}"]
         for p in self.phases:
             rate = "n/a" if p.hit_rate is None else f"{p.hit_rate:.0%}"
-            lines.append(f"  {p.name:<10} wrote {p.written:>5} tickets, reads: {p.hits} hits "
-                         f"{p.misses} misses (hit rate {rate}), evicted {p.evicted_keys}")
+            lines.append(f"  {p.name:<10} wrote {p.written:>5} tickets ({p.rejected} refused), "
+                         f"reads: {p.hits} hits {p.misses} misses (hit rate {rate}), "
+                         f"evicted {p.evicted_keys}")
         return "\n".join(lines)
 
 
@@ -127,38 +129,43 @@ def _write_and_read(cache: Cache, collector: MetricsCollector, name: str, ids: r
                     size: int) -> LabPhase:
     before_stats = cache.total_stats()
     before = collector.snapshot().value("redis.evicted_keys")
+    rejected = 0
     for ident in ids:
-        cache.put("ticket", ident, _lab_ticket(ident, size))
+        try:
+            cache.put("ticket", ident, _lab_ticket(ident, size))
+        except redis.OutOfMemoryError:  # what noeviction does; LRU can too, with nothing to free
+            rejected += 1
     for ident in reversed(ids):  # newest first; a miss reloads from the loader (the "database")
         cache.get_or_load("ticket", ident, lambda i=ident: _lab_ticket(i, size))
     after = collector.snapshot().value("redis.evicted_keys")
     stats = cache.total_stats()
-    return LabPhase(name, len(ids), stats.hits - before_stats.hits,
+    return LabPhase(name, len(ids) - rejected, rejected, stats.hits - before_stats.hits,
                     stats.misses - before_stats.misses, int(after or 0) - int(before or 0))
 
 
 def eviction_lab(client: redis.Redis, keys: KeySchema | None = None, *,
-                 headroom_bytes: int = 256 * 1024, tickets: int = 600,
+                 headroom_bytes: int = 512 * 1024, tickets: int = 600,
                  value_bytes: int = 2048, policy: str = "allkeys-lru") -> EvictionLab:
     """Fill the cache past a small ``maxmemory`` and measure the damage.
 
-    The limit is the server's current ``used_memory`` plus ``headroom_bytes``. Phase ``fits``
-    writes and reads a tenth of ``tickets`` (they fit: every read is a hit); phase
-    ``overfilled`` writes all ``tickets`` of about ``value_bytes`` each, far more than the
-    headroom, then reads them back newest first: evicted tickets are misses, and reloading
-    them evicts others (Redis's LRU is approximate: it samples a few keys per eviction).
+    Phase ``fits`` writes and reads a tenth of ``tickets`` with no limit: every read is a hit
+    (and Redis has loaded the cache's Lua scripts). Then the limit becomes the server's
+    ``used_memory`` plus ``headroom_bytes``, and phase ``overfilled`` writes all ``tickets``
+    of about ``value_bytes`` each - far more than the headroom - and reads them back newest
+    first: evicted tickets are misses, and reloading them evicts others (Redis's LRU is
+    approximate: it samples a few keys per eviction). Memory that is not keys (clients, Lua)
+    counts against maxmemory too; when nothing is left to evict, writes are refused, and the
+    phase counts them as ``rejected``.
     """
     _config_get(client, "maxmemory")  # fails early, with the reason, on fakeredis
     keys = keys or KeySchema()
     cache = Cache(client, keys, ttl=300)
     collector = MetricsCollector(client, keys, cache=cache)
     before = collector.snapshot()
+    fits = _write_and_read(cache, collector, "fits", range(1, tickets // 10 + 1), value_bytes)
     used = int(client.info("memory")["used_memory"])
     with memory_limit(client, used + headroom_bytes, policy) as limit:
-        phases = (
-            _write_and_read(cache, collector, "fits", range(1, tickets // 10 + 1), value_bytes),
-            _write_and_read(cache, collector, "overfilled", range(1, tickets + 1),
-                            value_bytes),
-        )
+        overfilled = _write_and_read(cache, collector, "overfilled", range(1, tickets + 1),
+                                     value_bytes)
         after = collector.snapshot()
-    return EvictionLab(limit, phases, before, after)
+    return EvictionLab(limit, (fits, overfilled), before, after)

@@ -104,7 +104,7 @@ def serve_in_thread(collector: MetricsCollector, port: int = 0
                     ) -> tuple[MetricsServer, threading.Thread]:
     """Start a server in a background thread (notebooks, tests); stop it with ``shutdown()``."""
     server = make_server(collector, port)
-    thread = threading.Thread(target=server.serve_forever, name="helpdesk-metrics",
-                              daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name="helpdesk-metrics", daemon=True)
     thread.start()
     return server, thread
