@@ -24,7 +24,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 
@@ -33,6 +33,9 @@ from .db import HelpdeskStore, open_store
 from .db.sample import SAMPLE_NOW, SampleSummary, load_sample
 from .keys import KeySchema
 from .redis_backend import Backend, connect
+
+if TYPE_CHECKING:  # the app is imported when a lesson asks for it (lesson 00 does not)
+    from .app import HelpdeskApp
 
 __all__ = [
     "LESSONS",
@@ -191,6 +194,22 @@ class Lesson:
     @property
     def number(self) -> str:
         return self.name[:2]
+
+    def make_app(self, **cache_options: Any) -> HelpdeskApp:
+        """The app over this lesson's store, with a cache and a queue under its prefix.
+
+        ``cache_options`` go to :class:`~helpdesk_kit.cache.Cache` (``ttl=30``,
+        ``jitter=0.1``, ``stale_guard=False``...). New rows are stamped ``SAMPLE_NOW``, so a
+        lesson's output is the same on every run.
+        """
+        from .app import HelpdeskApp
+        from .cache import Cache
+        from .queue import TaskQueue
+
+        options = {"ttl": self.settings.cache_ttl, **cache_options}
+        cache = Cache(self.client, self.keys, **options)
+        return HelpdeskApp(self.store, cache, TaskQueue(self.client, self.keys),
+                           clock=lambda: SAMPLE_NOW)
 
     def close(self) -> None:
         self.store.db.close()

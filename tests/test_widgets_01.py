@@ -1,0 +1,78 @@
+"""Lesson 01's widget functions: fetch, trace, the measurement, the quiz, the explorer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from helpdesk_kit.app import HelpdeskApp
+from helpdesk_kit.cache import Cache
+from helpdesk_kit.db import HelpdeskStore
+from helpdesk_kit.keys import KeySchema
+from helpdesk_kit.queue import TaskQueue
+from helpdesk_kit.widgets import cache_aside as w
+
+
+@pytest.fixture
+def app(store: HelpdeskStore, redis_client: redis.Redis, keys: KeySchema
+        ) -> Iterator[HelpdeskApp]:
+    yield HelpdeskApp(store, Cache(redis_client, keys), TaskQueue(redis_client, keys))
+
+
+def test_fetch_reports_miss_then_hit_with_a_ttl(app: HelpdeskApp) -> None:
+    first, second = w.fetch(app, 5), w.fetch(app, 5)
+    assert (first.outcome, second.outcome) == ("MISS", "HIT")
+    assert first.title == app.store.get_ticket(5).title  # type: ignore[union-attr]
+    assert 0 < second.ttl <= 300 and second.seconds > 0
+
+
+def test_fetch_of_a_missing_ticket(app: HelpdeskApp) -> None:
+    done = w.fetch(app, 99999)
+    assert done.title is None and done.outcome == "MISS"
+
+
+def test_trace_follows_the_diagram(app: HelpdeskApp) -> None:
+    miss = w.trace(app, 9)
+    assert "nil: NO" in miss[0] and "store.get_ticket(9)" in miss[1]
+    assert "EX 300" in miss[2] and miss[-1].endswith("starts its countdown")
+    hit = w.trace(app, 9)
+    assert "YES" in hit[0] and len(hit) == 3
+
+
+def test_measure_gives_one_miss_and_one_hit_per_ticket(app: HelpdeskApp) -> None:
+    samples = w.measure_hit_vs_miss(app, range(1, 11))
+    assert len(samples["MISS"]) == len(samples["HIT"]) == 10
+    assert "faster than a miss" in w.latency_table(samples).caption
+    assert len(w.latency_plot(samples).axes) == 1
+
+
+def test_quiz_answer_matches_what_the_app_does(app: HelpdeskApp) -> None:
+    outcomes = [w.fetch(app, i).outcome for i in w.QUIZ_READS]
+    measured = outcomes.count("HIT") / len(outcomes)
+    assert app.cache.total_stats().hit_rate == measured  # type: ignore[union-attr]
+    assert w.check_quiz(measured).ok is True
+    assert w.check_quiz(0.6).ok is False
+    assert w.check_quiz(...).ok is None
+
+
+def test_explorer_buttons(app: HelpdeskApp) -> None:
+    explorer = w.CacheAsideExplorer(app, first=4, countdown=False)
+    explorer.fetch_button.click()
+    assert "MISS" in explorer.result.value and "TTL of" in explorer.ttl.value
+    explorer.fetch_button.click()
+    assert "HIT" in explorer.result.value
+    explorer.forget_button.click()
+    assert "not in Redis" in explorer.ttl.value
+    assert explorer.fetch().outcome == "MISS"
+    assert [f.outcome for f in explorer.history] == ["MISS", "HIT", "MISS"]
+
+
+def test_explorer_countdown_thread_stops(app: HelpdeskApp) -> None:
+    explorer = w.CacheAsideExplorer(app, first=4)
+    explorer.fetch()
+    assert explorer._thread is not None and explorer._thread.is_alive()
+    explorer.stop()
+    explorer._thread.join(timeout=3)
+    assert not explorer._thread.is_alive()
