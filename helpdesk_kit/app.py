@@ -56,10 +56,17 @@ def show_log(level: int = logging.INFO) -> None:
     log.setLevel(level)
 
 
-def _check_id(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InputError(f"{name} must be a positive integer, got {value!r}")
+def _check_int(name: str, value: object, low: int, high: int | None = None) -> int:
+    """``value`` if it is an int within low..high (True is not a number here)."""
+    if (isinstance(value, bool) or not isinstance(value, int) or value < low
+            or (high is not None and value > high)):
+        span = f"from {low} to {high}" if high is not None else f">= {low}"
+        raise InputError(f"{name} must be an integer {span}, got {value!r}")
     return value
+
+
+def _check_id(name: str, value: object) -> int:
+    return _check_int(name, value, 1)
 
 
 def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
@@ -159,10 +166,8 @@ class HelpdeskApp:
                 _check_choice("priority", priority, PRIORITIES)
             if owner_id is not None:
                 _check_id("owner_id", owner_id)
-            if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
-                raise InputError(f"limit must be an integer from 1 to {MAX_PAGE}, got {limit!r}")
-            if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-                raise InputError(f"offset must be an integer >= 0, got {offset!r}")
+            _check_int("limit", limit, 1, MAX_PAGE)
+            _check_int("offset", offset, 0)
             filters: dict[str, Any] = {"status": status, "priority": priority,
                                        "owner_id": owner_id, "limit": limit, "offset": offset}
             tickets = self._read(

@@ -11,6 +11,7 @@ from helpdesk_kit.app import HelpdeskApp, show_log
 from helpdesk_kit.cache import Cache
 from helpdesk_kit.config import Settings
 from helpdesk_kit.db.sample import SAMPLE_NOW
+from helpdesk_kit.errors import DatabaseError, InvalidationError
 from helpdesk_kit.queue import TaskQueue
 from helpdesk_kit.task_types import Task
 
@@ -139,13 +140,13 @@ def test_add_comment_bumps_activity_invalidates_and_enqueues(app, store) -> None
     ("create_ticket", (4, "   "), "title"),
     ("create_ticket", (4, "Title"), "priority"),
     ("create_ticket", (999, "Title"), "does not exist"),
-    ("create_ticket", (0, "Title"), "positive integer"),
+    ("create_ticket", (0, "Title"), "integer >= 1"),
     ("update_ticket", (99_999,), "does not exist"),
     ("update_ticket", (5,), "nothing to change"),
     ("add_comment", (99_999, 1, "hi"), "does not exist"),
     ("add_comment", (5, 1, ""), "body"),
     ("add_comment", (5, 999, "hi"), "does not exist"),
-    ("get_ticket", ("5",), "positive integer"),
+    ("get_ticket", ("5",), "integer >= 1"),
 ])
 def test_bad_input_is_an_error_result_and_writes_nothing(app, action, args, message) -> None:
     kwargs: dict = {}
@@ -192,8 +193,6 @@ def test_enqueue_failure_falls_back_to_inline(app, store, monkeypatch) -> None:
 
 
 def test_failed_invalidation_is_a_warning_not_silence(app, store, monkeypatch) -> None:
-    from helpdesk_kit.errors import InvalidationError
-
     def broken(_ticket_id):
         raise InvalidationError("Redis refused")
 
@@ -210,6 +209,8 @@ def test_from_settings_and_close(settings: Settings) -> None:
         assert app.redis is not None
     assert app.closed
     assert app.get_ticket(1) == {"success": False, "error": "the app is closed"}
+    with pytest.raises(DatabaseError):  # the store was released, not just forgotten
+        app.store.db.execute("SELECT 1")
     app.close()  # twice is fine
 
 
