@@ -59,6 +59,8 @@ class Cache:
     fraction of the TTL at random (0.1 -> up to +10%); ``early_refresh`` turns XFetch on
     (``xfetch_beta`` > 1 refreshes earlier). ``stale_guard=False`` stores with a plain
     ``SET`` - the naive cache-aside, kept so lesson 03 can show the race it loses.
+    After a Redis failure, reads skip Redis for ``retry_after`` seconds (so a dead server
+    costs one timeout per ``retry_after``, not one per read), then try it again.
     """
 
     def __init__(self, client: redis.Redis, keys: KeySchema | None = None, *, ttl: int = 300,
@@ -66,7 +68,8 @@ class Cache:
                  jitter: float = 0.0, early_refresh: bool = False, xfetch_beta: float = 1.0,
                  lock_timeout: float = 2.0, lock_poll: float = 0.005,
                  generation_ttl: int = 3600, invalidation_retries: int = 2,
-                 stale_guard: bool = True, rng: random.Random | None = None) -> None:
+                 stale_guard: bool = True, retry_after: float = 1.0,
+                 rng: random.Random | None = None) -> None:
         if ttl <= 0 or negative_ttl <= 0 or not 0 <= jitter <= 1:
             raise ValueError("ttl and negative_ttl must be positive, jitter within 0..1")
         self.client = client
@@ -76,7 +79,8 @@ class Cache:
         self.early_refresh, self.xfetch_beta = early_refresh, xfetch_beta
         self.lock_timeout, self.lock_poll = lock_timeout, lock_poll
         self.generation_ttl, self.invalidation_retries = generation_ttl, invalidation_retries
-        self.stale_guard = stale_guard
+        self.stale_guard, self.retry_after = stale_guard, retry_after
+        self._resting_until = 0.0  # after a Redis failure, reads skip Redis until then
         self.rng = rng or random.Random()
         #: Last measured load time per entity, in seconds: XFetch's "delta".
         self.load_seconds: dict[str, float] = {}
@@ -135,12 +139,13 @@ class Cache:
     def get_cached(self, entity: str, ident: object) -> Any:
         """The cached value or None (the seed's ``getCachedUser``); never asks the database."""
         key = self.keys.entity(entity, ident)
+        if self._resting_until and self._resting():
+            return self._miss(entity, None)
         try:
             raw = self.client.get(key)
         except redis.RedisError as exc:
             self._redis_failed(entity, exc)
-            self._stats.count(entity, "misses")
-            return None
+            return self._miss(entity, None)
         if raw is not None:
             found, value = self._decode(entity, key, raw)
             if found:
@@ -156,6 +161,8 @@ class Cache:
         ``negative_ttl``). Exceptions from ``loader`` reach the caller; Redis errors never do.
         """
         key = self.keys.entity(entity, ident)
+        if self._resting_until and self._resting():
+            return self._miss(entity, self._load(entity, loader))
         try:
             if self.early_refresh:
                 raw, pttl = self.client.pipeline(transaction=False).get(key).pttl(key).execute()
@@ -188,6 +195,8 @@ class Cache:
                         limit: int = 100, offset: int = 0) -> list[Ticket]:
         """A cached page of tickets for these filters; ``loader`` queries the database."""
         key = self.keys.ticket_list(status, priority, owner_id, limit, offset)
+        if self._resting_until and self._resting():
+            return self._miss(LIST, self._load(LIST, loader))
         try:
             raw, generation = self.client.mget(key, self.keys.generation(LIST))
         except redis.RedisError as exc:
@@ -297,8 +306,17 @@ class Cache:
         except redis.RedisError as err:
             self._redis_failed(entity, err)
 
+    def _resting(self) -> bool:
+        """True while reads skip Redis after a failure; False (and reset) once it is over."""
+        if time.monotonic() < self._resting_until:
+            return True
+        self._resting_until = 0.0
+        return False
+
     def _redis_failed(self, entity: str, exc: Exception) -> None:
         self._stats.count(entity, "errors")
+        if self.retry_after > 0:
+            self._resting_until = time.monotonic() + self.retry_after
         log.warning("Redis failed (%s: %s); reading from the database", type(exc).__name__, exc)
 
     def _miss(self, entity: str, value: T) -> T:
