@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 from .errors import CacheValueError
@@ -39,27 +39,35 @@ _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _loads = json.loads
 
 
+# Speed matters here: this runs on every cache hit and every warmed row. ``dict(vars(row))``
+# is a shallow copy (``dataclasses.asdict`` deep-copies and costs ~10x more), and ``_utc``
+# skips the time-zone conversion for the "+00:00" text this module itself writes.
 def _user_dict(user: User) -> dict[str, Any]:
-    data = asdict(user)
+    data = dict(vars(user))
     data["created_at"] = to_iso(user.created_at)
     return data
 
 
 def _ticket_dict(ticket: Ticket) -> dict[str, Any]:
-    data = asdict(ticket)
+    data = dict(vars(ticket))
     data["created_at"] = to_iso(ticket.created_at)
     data["updated_at"] = to_iso(ticket.updated_at)
     return data
 
 
+def _utc(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo is UTC else from_iso(text)
+
+
 def _user_from(d: dict[str, Any]) -> User:
-    return User(d["id"], d["name"], d["email"], d["role"], d["active"], from_iso(d["created_at"]))
+    return User(d["id"], d["name"], d["email"], d["role"], d["active"], _utc(d["created_at"]))
 
 
 def _ticket_from(d: dict[str, Any]) -> Ticket:
     return Ticket(d["id"], d["title"], d["description"], d["status"], d["priority"],
-                  d["requester_id"], d["owner_id"], from_iso(d["created_at"]),
-                  from_iso(d["updated_at"]), d["version"])
+                  d["requester_id"], d["owner_id"], _utc(d["created_at"]),
+                  _utc(d["updated_at"]), d["version"])
 
 
 def _decoding(what: str, text: str, build: Callable[[Any], Any]) -> Any:
