@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -111,6 +112,7 @@ def server_env(home: Path) -> dict[str, str]:
 def start_server(args: list[str], *, root: Path, home: Path, port: int, ready_path: str,
                  timeout: float = 60) -> Server:
     """Start ``args`` (a server listening on ``port``) and wait until ``ready_path`` answers."""
+    home.mkdir(parents=True, exist_ok=True)
     log = home / f"server-{port}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(args, cwd=root, env=server_env(home), stdout=out,
@@ -121,6 +123,8 @@ def start_server(args: list[str], *, root: Path, home: Path, port: int, ready_pa
         try:
             with urllib.request.urlopen(server.url + ready_path, timeout=2):  # noqa: S310
                 return server
+        except urllib.error.HTTPError:  # any HTTP answer (even 404) means it is listening
+            return server
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 server.stop()
@@ -154,6 +158,16 @@ def jupyter_lab(notebook_root: Path, tmp_path_factory: pytest.TempPathFactory
         ready_path="/api/status")
     yield server
     server.stop()
+
+
+def start_dashboard(notebook: Path, home: Path) -> Server:
+    """``helpdesk-kit dashboard --notebook NOTEBOOK`` (the documented command) on a free port."""
+    port = free_port()
+    command = Path(sys.executable).parent / "helpdesk-kit"
+    # Voila runs the notebook on each page load, so readiness asks for a path it only routes.
+    return start_server([str(command), "dashboard", "--port", str(port), "--notebook",
+                         str(notebook)], root=notebook.parent, home=home, port=port,
+                        ready_path="/voila/ready-probe")
 
 
 # --- the browser ---------------------------------------------------------------------------
