@@ -24,6 +24,8 @@ from helpdesk_kit.redis_backend import RedisServer
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 STORED = [p for p in (NOTEBOOKS / f"{stem}.ipynb" for stem, _ in LESSONS) if p.exists()]
+#: The caching lessons, whose ignored cells must each be followed by an asserting cell.
+CACHING = [p for p in STORED if p.stem[:2] <= "05"]
 
 
 @pytest.fixture(autouse=True)
@@ -181,7 +183,7 @@ def test_lesson_stored_executed_in_order_without_errors(path: Path) -> None:
             assert not errors, f"error stored in: {_text(cell)[:80]}"
 
 
-@pytest.mark.parametrize("path", STORED, ids=[p.stem for p in STORED])
+@pytest.mark.parametrize("path", CACHING, ids=[p.stem for p in CACHING])
 def test_ignored_outputs_are_followed_by_an_assertion(path: Path) -> None:
     code = [_text(c) for c in _cells(path) if c["cell_type"] == "code"]
     for i, source in enumerate(code):

@@ -15,3 +15,20 @@ never prints (nbval would store the print inside the widget's state): results go
 | 04 cache warming | :mod:`.warming` |
 | 05 hit-rate lab | :mod:`.hit_rate_lab` |
 """
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["Shown"]
+
+
+class Shown:
+    """Base for the lesson widgets: the object displays as its ``widget`` (a VBox) in Jupyter."""
+
+    widget: Any
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from ..app import HelpdeskApp
 from ..lessons import CheckResult, Table, capture_logs, check, fmt_seconds
+from . import Shown
 
 __all__ = [
     "QUIZ_READS",
@@ -126,7 +127,7 @@ def check_quiz(answer: object) -> CheckResult:
                       "a number between 0 and 1.")
 
 
-class CacheAsideExplorer:
+class CacheAsideExplorer(Shown):
     """Choose a ticket, fetch it through the app, see HIT/MISS, latency and the TTL tick."""
 
     def __init__(self, app: HelpdeskApp, first: int = 7, *, countdown: bool = True) -> None:
@@ -187,8 +188,3 @@ class CacheAsideExplorer:
     def stop(self) -> None:
         """End the TTL countdown thread."""
         self._stop.set()
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)

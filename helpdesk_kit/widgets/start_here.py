@@ -10,6 +10,7 @@ import ipywidgets as widgets
 
 from ..db import HelpdeskStore
 from ..lessons import LESSONS, Table
+from . import Shown
 
 __all__ = ["GLOSSARY", "TicketBrowser", "glossary", "lessons_table", "ticket_html"]
 
@@ -67,7 +68,7 @@ def ticket_html(store: HelpdeskStore, ticket_id: int) -> str:
     return "<br>".join(lines)
 
 
-class TicketBrowser:
+class TicketBrowser(Shown):
     """A slider over ticket ids; the HTML below shows the row the store returns."""
 
     def __init__(self, store: HelpdeskStore, first: int = 1) -> None:
@@ -83,8 +84,3 @@ class TicketBrowser:
     def show(self, ticket_id: int) -> str:
         self.view.value = ticket_html(self.store, ticket_id)
         return self.view.value
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
