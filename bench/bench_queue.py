@@ -2,7 +2,9 @@
 
 Enqueue + process of N no-op tasks (jobs/s), each method in interleaved rounds (medians):
 
-- raw:      a bare ``RPUSH`` loop then a bare ``LPOP`` loop (no JSON, no handler): the floor;
+- raw:      a hand-written ``RPUSH`` loop then ``LPOP`` loop carrying the same JSON a seed task
+            carries (id, type, payload, timestamp, attempts: built with ``json.dumps``, read
+            back with ``json.loads``), no validation, no handler: the floor for two round trips;
 - seed:     ``TaskQueue.enqueue`` + ``Worker(mode="seed").process_all()`` (RPUSH / LPOP);
 - reliable: ``enqueue_many`` + ``Worker(mode="reliable", batch=100)`` (LMOVE x100 per round
   trip, one pipelined ack per batch) - at-least-once, as the tests check under SIGKILL;
@@ -15,6 +17,8 @@ done inline (the work the queue moves out of the request).
 
 from __future__ import annotations
 
+import json
+import secrets
 import statistics
 import tempfile
 import time
@@ -50,11 +54,14 @@ def _registry_with_noop() -> TaskQueue:
 
 
 def raw_loop(client: redis.Redis, keys: KeySchema) -> float:
+    """The same payload as a seed-mode task, with nothing else around the two round trips."""
     start = time.perf_counter()
-    for i in range(N):
-        client.rpush(keys.tasks_pending, i)
-    while client.lpop(keys.tasks_pending) is not None:
-        pass
+    for _ in range(N):
+        task = {"id": secrets.token_hex(16), "type": "noop", "payload": {},
+                "timestamp": time.time_ns() // 1_000_000, "attempts": 0}
+        client.rpush(keys.tasks_pending, json.dumps(task, separators=(",", ":")))
+    while (raw := client.lpop(keys.tasks_pending)) is not None:
+        json.loads(raw)  # type: ignore[arg-type]
     return N / (time.perf_counter() - start)
 
 

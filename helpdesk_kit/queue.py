@@ -11,21 +11,23 @@ Reliable mode keeps every task in Redis until it is done:
 3. ``fail`` puts it in ``tasks:delayed`` (a ZSET scored by when it may run again, with
    exponential backoff) or, after ``max_attempts``, in ``tasks:dead`` with its error;
 4. a worker keeps ``tasks:heartbeat:{worker}`` alive with a TTL; ``requeue_orphans`` gives the
-   tasks of a worker whose heartbeat expired back to ``tasks:pending``.
+   tasks of a worker whose heartbeat expired back to ``tasks:pending``, counting the death as a
+   failed attempt: a "poison" task that kills every worker becomes a dead letter too.
 
 So a task is processed *at least once*; handlers must be idempotent (see :mod:`.tasks`).
+Dead letters (``dead_letters``, ``retry_dead``, ``purge_dead``) are in :mod:`.dead_letters`.
 Keys of one command share a hash tag with ``KeySchema(cluster=True)``, for Redis Cluster.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 
+from .dead_letters import DeadLetter, DeadLetterOps
 from .errors import TaskValidationError
 from .keys import KeySchema
 from .task_types import Task, TaskRegistry, now_ms
@@ -60,28 +62,7 @@ class RetryPolicy:
         return min(self.max_delay_s, self.base_delay_s * 2 ** max(0, attempts - 1))
 
 
-@dataclass(frozen=True)
-class DeadLetter:
-    """A task that will not run again by itself: the raw text, the task if it parsed, why."""
-
-    raw: str
-    task: Task | None
-    error: str
-    failed_at: int  # ms
-
-    def to_json(self) -> str:
-        task = self.task.to_dict() if self.task else None
-        return json.dumps({"raw": self.raw, "task": task, "error": self.error,
-                           "failed_at": self.failed_at})
-
-    @classmethod
-    def from_json(cls, text: str) -> DeadLetter:
-        data = json.loads(text)
-        task = Task.from_json(json.dumps(data["task"])) if data.get("task") else None
-        return cls(data["raw"], task, data["error"], int(data["failed_at"]))
-
-
-class TaskQueue:
+class TaskQueue(DeadLetterOps):
     """The queue on one Redis. ``registry`` decides which task types ``enqueue`` accepts."""
 
     def __init__(self, client: redis.Redis, keys: KeySchema | None = None, *,
@@ -96,11 +77,14 @@ class TaskQueue:
 
     # --- producing ----------------------------------------------------------------------
     def make_task(self, type: str, payload: dict[str, Any]) -> Task:
-        """A validated :class:`Task` (raises :class:`TaskValidationError`); touches no Redis."""
+        """A validated :class:`Task` (raises :class:`TaskValidationError`); touches no Redis.
+
+        Its JSON is built once, here, and kept in ``task.raw``: that is the text pushed.
+        """
         self.registry.validate(type, payload)
         task = Task(type, dict(payload))
         try:
-            task.to_json()
+            task.raw = task.to_json()
         except (TypeError, ValueError) as exc:
             raise TaskValidationError(f"{type}: the payload is not JSON-serialisable: {exc}"
                                       ) from None
@@ -109,7 +93,7 @@ class TaskQueue:
     def enqueue(self, type: str, payload: dict[str, Any]) -> Task:
         """The seed's ``enqueueTask``: validate, then ``RPUSH tasks:pending <json>``."""
         task = self.make_task(type, payload)
-        self.client.rpush(self.keys.tasks_pending, task.to_json())
+        self.client.rpush(self.keys.tasks_pending, task.raw)  # type: ignore[arg-type]
         return task
 
     def enqueue_many(self, items: Iterable[tuple[str, dict[str, Any]]], chunk: int = 1000
@@ -118,7 +102,7 @@ class TaskQueue:
         tasks = [self.make_task(kind, payload) for kind, payload in items]
         for start in range(0, len(tasks), chunk):
             self.client.rpush(self.keys.tasks_pending,
-                              *(t.to_json() for t in tasks[start:start + chunk]))
+                              *(_raw(t) for t in tasks[start:start + chunk]))
         return tasks
 
     # --- seed mode ----------------------------------------------------------------------
@@ -132,12 +116,13 @@ class TaskQueue:
             if parsed:
                 return parsed[0]
 
-    def parse_or_bury(self, raw: str) -> list[Task]:
-        """``[task]``, or ``[]`` after making an unparsable ``raw`` a dead letter."""
+    def parse_or_bury(self, raw: str, worker_id: str | None = None) -> list[Task]:
+        """``[task]``, or ``[]`` after making an unparsable ``raw`` a dead letter (taken out
+        of ``worker_id``'s processing list if it was held there)."""
         try:
             return [Task.from_json(raw)]
         except TaskValidationError as exc:
-            self.bury(raw, None, str(exc))
+            self.bury(raw, None, str(exc), worker_id)
             return []
 
     # --- reliable mode ------------------------------------------------------------------
@@ -152,9 +137,9 @@ class TaskQueue:
                 raw = self.client.lmove(self.keys.tasks_pending, processing, "LEFT", "RIGHT")
             if raw is None:
                 return None
-            task = self._parse_held(worker_id, raw)  # type: ignore[arg-type]
-            if task is not None:
-                return task
+            parsed = self.parse_or_bury(raw, worker_id)  # type: ignore[arg-type]
+            if parsed:
+                return parsed[0]
             timeout = 0  # after a malformed entry, do not block again
 
     def reserve_many(self, worker_id: str, count: int) -> list[Task]:
@@ -163,22 +148,12 @@ class TaskQueue:
         pipe = self.client.pipeline(transaction=False)
         for _ in range(count):
             pipe.lmove(self.keys.tasks_pending, processing, "LEFT", "RIGHT")
-        tasks = []
+        tasks: list[Task] = []
         for raw in pipe.execute():
             if raw is None:
                 break
-            task = self._parse_held(worker_id, raw)
-            if task is not None:
-                tasks.append(task)
+            tasks.extend(self.parse_or_bury(raw, worker_id))
         return tasks
-
-    def _parse_held(self, worker_id: str, raw: str) -> Task | None:
-        try:
-            task = Task.from_json(raw)
-        except TaskValidationError as exc:
-            self.bury(raw, None, str(exc), worker_id)
-            return None
-        return task
 
     def ack(self, worker_id: str, tasks: Task | Iterable[Task]) -> None:
         """Done: remove the task(s) from the processing list and count them (one round trip)."""
@@ -205,18 +180,6 @@ class TaskQueue:
         pipe.hincrby(self.keys.tasks_stats, "failed", 1)
         pipe.execute()
         return "retry"
-
-    def bury(self, raw: str, task: Task | None, error: str, worker_id: str | None = None
-             ) -> None:
-        """Make ``raw`` a dead letter (and drop it from ``worker_id``'s list), atomically."""
-        letter = DeadLetter(raw, task, error, now_ms())
-        pipe = self.client.pipeline(transaction=True)
-        pipe.rpush(self.keys.tasks_dead, letter.to_json())
-        if worker_id is not None:
-            pipe.lrem(self.keys.tasks_processing(worker_id), 1, raw)
-        pipe.hincrby(self.keys.tasks_stats, "failed", 1)
-        pipe.hincrby(self.keys.tasks_stats, "dead", 1)
-        pipe.execute()
 
     def promote_due(self, now: int | None = None, limit: int = 100) -> int:
         """Move delayed tasks whose time has come back to ``tasks:pending``; returns how many.
@@ -269,17 +232,57 @@ class TaskQueue:
         return sorted(ids)
 
     def requeue_orphans(self) -> int:
-        """Give back the tasks of workers whose heartbeat expired (they died). Returns count."""
+        """Recover the tasks of workers whose heartbeat expired (they died); returns how many
+        went back to ``tasks:pending``.
+
+        A death counts as a failed attempt of every task the worker held: after
+        ``retry.max_attempts`` a task becomes a dead letter ("worker died N times while
+        processing it") instead of killing workers forever. With ``batch > 1`` the tasks of the
+        batch that never started are counted too: the queue cannot tell which one was running.
+        """
         moved = 0
         for worker_id in self.worker_ids():
-            if not self.client.exists(self.keys.worker_heartbeat(worker_id)):
-                recovered = self.unregister_worker(worker_id)
-                if recovered:
-                    self.client.hincrby(self.keys.tasks_stats, "recovered", recovered)
-                moved += recovered
+            if self.client.exists(self.keys.worker_heartbeat(worker_id)):
+                continue
+            while (outcome := self._recover_one(worker_id)) is not None:
+                moved += outcome == "pending"
+            self.unregister_worker(worker_id)  # its list is empty now: drops its registration
+        if moved:
+            self.client.hincrby(self.keys.tasks_stats, "recovered", moved)
         return moved
 
-    # --- inspection and dead letters ----------------------------------------------------
+    def _recover_one(self, worker_id: str) -> str | None:
+        """A dead worker's newest task to the front of pending with one more attempt, or to
+        the dead letters: "pending", "dead", or None if it held nothing. WATCH/MULTI: two
+        recovering workers never move a task twice."""
+        held = self.keys.tasks_processing(worker_id)
+
+        def move(pipe: Any) -> str | None:
+            raw = pipe.lindex(held, -1)
+            if raw is None:
+                return None
+            try:
+                task: Task | None = Task.from_json(raw)
+            except TaskValidationError:
+                task = None  # not a task: back as it was, the next reserve buries it
+            pipe.multi()
+            pipe.rpop(held)
+            if task is None:
+                pipe.lpush(self.keys.tasks_pending, raw)
+                return "pending"
+            task.attempts += 1
+            task.crashes += 1
+            if task.attempts >= self.retry.max_attempts:
+                self._queue_burial(pipe, raw, task,
+                                   f"worker died {task.crashes} times while processing it")
+                return "dead"
+            pipe.lpush(self.keys.tasks_pending, task.to_json())
+            return "pending"
+
+        outcome: str | None = self.client.transaction(move, held, value_from_callable=True)
+        return outcome
+
+    # --- inspection ----------------------------------------------------------------
     def inspect(self) -> QueueStats:
         """Lengths of every list, the oldest pending task's age, and the counters."""
         workers = self.worker_ids()
@@ -300,42 +303,6 @@ class TaskQueue:
                 age = None
         return QueueStats(pending, sum(held), delayed, dead, age,
                           int(stats.get("done", 0)), int(stats.get("failed", 0)))
-
-    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
-        return [DeadLetter.from_json(t)
-                for t in self.client.lrange(self.keys.tasks_dead, 0, limit - 1)]  # type: ignore[union-attr]
-
-    def retry_dead(self, limit: int = 100) -> int:
-        """Put up to ``limit`` dead letters back in the queue with attempts reset.
-
-        Letters whose text never parsed as a task stay dead (fix and push them by hand).
-        One WATCH/MULTI transaction: a crash halfway cannot lose or double a letter.
-        """
-        dead = self.keys.tasks_dead
-
-        def move(pipe: Any) -> int:
-            texts = pipe.lrange(dead, 0, limit - 1)
-            letters = [DeadLetter.from_json(t) for t in texts]
-            revived = [letter.task for letter in letters if letter.task is not None]
-            kept = [t for t, letter in zip(texts, letters, strict=True) if letter.task is None]
-            pipe.multi()
-            pipe.ltrim(dead, len(texts), -1)
-            for task in revived:
-                task.attempts = 0
-            if revived:
-                pipe.rpush(self.keys.tasks_pending, *(t.to_json() for t in revived))
-            if kept:
-                pipe.lpush(dead, *reversed(kept))
-            return len(revived)
-
-        return int(self.client.transaction(move, dead, value_from_callable=True))
-
-    def purge_dead(self) -> int:
-        """Delete every dead letter; returns how many there were."""
-        pipe = self.client.pipeline(transaction=True)
-        pipe.llen(self.keys.tasks_dead)
-        pipe.delete(self.keys.tasks_dead)
-        return int(pipe.execute()[0])
 
 
 def _raw(task: Task) -> str:

@@ -3,7 +3,7 @@
 The seed's task is ``{type, payload, timestamp}``. We add an ``id`` (so a handler can be
 idempotent: "did I already do task X?") and ``attempts`` (so a retried task knows how often it
 failed). Both have defaults when reading JSON, so a task pushed in the seed's exact shape still
-runs.
+runs. ``crashes`` (how often a worker died holding it) is written only once it is not zero.
 
 A :class:`TaskRegistry` maps a type name to its handler and the payload fields it needs. The
 queue validates against it *before* anything reaches Redis, and the worker validates again on
@@ -13,6 +13,7 @@ the way out (someone may have pushed raw JSON with ``redis-cli``).
 from __future__ import annotations
 
 import json
+import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,7 +27,12 @@ __all__ = ["Task", "TaskRegistry", "TaskType", "now_ms"]
 
 def now_ms() -> int:
     """Milliseconds since the epoch: the seed's ``Date.now()``."""
-    return int(time.time() * 1000)
+    return time.time_ns() // 1_000_000
+
+
+def new_task_id() -> str:
+    """A random 32-hex-digit id (as ``uuid4().hex``, at a third of the cost)."""
+    return secrets.token_hex(16)
 
 
 @dataclass
@@ -36,14 +42,19 @@ class Task:
     type: str
     payload: dict[str, Any]
     timestamp: int = field(default_factory=now_ms)
-    id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    attempts: int = 0  # how many times a handler already failed on it
-    #: The exact text this task was read as (``LREM`` must name it to ack); never serialised.
+    id: str = field(default_factory=new_task_id)
+    attempts: int = 0  # how many times it already failed (a handler error or a worker death)
+    #: The exact text stored in Redis (``LREM`` must name it to ack); never serialised.
     raw: str | None = field(default=None, repr=False, compare=False)
+    #: How many of those attempts ended with the worker dying (see ``requeue_orphans``).
+    crashes: int = field(default=0, kw_only=True)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "type": self.type, "payload": self.payload,
+        data = {"id": self.id, "type": self.type, "payload": self.payload,
                 "timestamp": self.timestamp, "attempts": self.attempts}
+        if self.crashes:
+            data["crashes"] = self.crashes
+        return data
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), separators=(",", ":"))
@@ -63,11 +74,13 @@ class Task:
         if not isinstance(payload, dict):
             raise TaskValidationError("the task's 'payload' must be a JSON object")
         timestamp, attempts = data.get("timestamp", 0), data.get("attempts", 0)
-        if not isinstance(timestamp, int | float) or not isinstance(attempts, int):
-            raise TaskValidationError("'timestamp' and 'attempts' must be numbers")
+        crashes = data.get("crashes", 0)
+        if not isinstance(timestamp, int | float) or not isinstance(attempts, int) \
+                or not isinstance(crashes, int):
+            raise TaskValidationError("'timestamp', 'attempts' and 'crashes' must be numbers")
         # A seed-shaped task has no id: derive a stable one from its text, so retries match.
         ident = data.get("id") or uuid.uuid5(uuid.NAMESPACE_OID, raw).hex
-        return cls(kind, payload, int(timestamp), str(ident), attempts, raw)
+        return cls(kind, payload, int(timestamp), str(ident), attempts, raw, crashes=crashes)
 
 
 Handler = Callable[[Any, Task], Any]  # (context, task) -> a small JSON-able result

@@ -9,7 +9,8 @@ Two modes:
 
 - ``seed``: ``LPOP`` - a task lives only in this process once taken; a crash loses it.
 - ``reliable``: ``LMOVE`` into this worker's processing list, ack after the handler, retries
-  with backoff, dead letters, and a heartbeat so others can recover our tasks if we die.
+  with backoff, dead letters, and a heartbeat so others can recover our tasks if we die (a
+  task that kills ``max_attempts`` workers becomes a dead letter, see ``requeue_orphans``).
 
 Whatever happens in a handler, the worker goes on: a bad task becomes a dead letter with its
 reason, never an exception that stops the loop. Each task gives one log line.
@@ -88,7 +89,13 @@ class Worker:
 
     # --- the long-running loop ----------------------------------------------------------
     def run(self, *, burst: bool = False, handle_signals: bool = True) -> dict[str, int]:
-        """Work until ``stop()`` (or SIGTERM/SIGINT), or with ``burst`` until the queue is empty."""
+        """Work until ``stop()`` (or SIGTERM/SIGINT), or with ``burst`` until the queue is empty.
+
+        Burst mode exits as soon as nothing is pending, delayed-and-due or recoverable *now*: it
+        does not wait for another worker's heartbeat to expire. Tasks held by a worker that died
+        a moment ago are recovered by the next worker that starts (or runs maintenance) after
+        its heartbeat TTL has passed.
+        """
         processed = 0
         with self._signals(handle_signals), self._session():
             log.info("worker %s started (%s mode%s)", self.worker_id, self.mode,
@@ -140,20 +147,22 @@ class Worker:
 
     def _handle(self, task: Task) -> bool:
         """Run one task's handler; on failure retry or bury it. True if it succeeded."""
-        start = time.perf_counter()
+        logged = log.isEnabledFor(logging.INFO)  # time and describe it only if it is logged
+        start = time.perf_counter() if logged else 0.0
         outcome, detail = "done", ""
         try:
             task_type = self.queue.registry.validate(task.type, task.payload)
             result: Any = task_type.handler(self.context, task)
-            detail = "" if result is None else str(result)
+            detail = "" if result is None or not logged else str(result)
         except TaskValidationError as exc:  # bad input: retrying cannot help
             outcome, detail = self._failed(task, str(exc), retry=False), str(exc)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             outcome, detail = self._failed(task, error, retry=True), error
-        ms = (time.perf_counter() - start) * 1000
-        log.info("task %s %s attempt=%d %s in %.1f ms %s", task.type, task.id,
-                 task.attempts + (outcome == "done"), outcome, ms, detail)
+        if logged:
+            log.info("task %s %s attempt=%d %s in %.1f ms %s", task.type, task.id,
+                     task.attempts + (outcome == "done"), outcome,
+                     (time.perf_counter() - start) * 1000, detail)
         return outcome == "done"
 
     def _failed(self, task: Task, error: str, *, retry: bool) -> str:
