@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -206,3 +207,12 @@ def test_lesson_00_runs_on_the_binder_redis(binder_env: dict[str, str], repo_cop
     result = _run(["binder/start", "python", "-c", _EXECUTE, str(LESSON_00)], cwd=repo_copy,
                   env=binder_env, timeout=240)
     assert "REDIS-KIND url" in result.stdout, result.stdout[-2000:]
+
+
+def test_voila_serves_inside_binders_jupyter(binder_env: dict[str, str], repo_copy: Path
+                                             ) -> None:
+    """The instructors' Binder link (``?urlpath=voila/render/...``) needs Voila's extension."""
+    result = _run(["jupyter", "server", "extension", "list"], cwd=repo_copy, env=binder_env,
+                  timeout=60)
+    listing = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)  # no colours
+    assert re.search(r"voila\.server_extension\s+enabled", listing), listing[-2000:]
