@@ -96,7 +96,13 @@ def close_inactive_tickets(ctx: TaskContext, task: Task) -> dict[str, Any]:
 
 
 def send_notifications(ctx: TaskContext, task: Task) -> dict[str, Any]:
-    """Record a notification (one row per task) and publish it on the notifications channel."""
+    """Record a notification (one row per task) and publish it on the notifications channel.
+
+    At least once, not exactly once: the row is written once per task (``task_id`` is UNIQUE,
+    ``INSERT OR IGNORE``), but the Redis message is published again on every retry - a worker
+    that dies after ``PUBLISH`` and before its ack hands the task to another worker, which
+    publishes it a second time. The message carries ``taskId``: subscribers drop repeats.
+    """
     p = task.payload
     exists = ctx.store.db.execute("SELECT 1 FROM tickets WHERE id = ?", (p["ticketId"],))
     if not exists.rows:

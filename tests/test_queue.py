@@ -176,3 +176,59 @@ def test_cluster_keys_share_one_hash_tag(redis_client: redis.Redis, key_prefix: 
     task = queue.reserve("w")
     assert task is not None and queue.fail("w", task, "x") == "retry"
     assert queue.promote_due() == 1 and queue.inspect().pending == 1
+
+
+def test_a_task_that_kills_its_workers_becomes_a_dead_letter(queue: TaskQueue,
+                                                             redis_client: redis.Redis,
+                                                             keys: KeySchema) -> None:
+    poison = queue.enqueue("close_inactive_tickets", {"days": 1})
+    queue.enqueue("close_inactive_tickets", {"days": 2})
+    for death in range(1, queue.retry.max_attempts + 1):
+        worker = f"doomed-{death}"
+        queue.register_worker(worker, ttl_s=30)
+        held = queue.reserve(worker)  # taken, never acked: the worker dies in the handler
+        assert held is not None and held.id == poison.id and held.crashes == death - 1
+        redis_client.delete(keys.worker_heartbeat(worker))  # as if its TTL ran out
+        back = queue.requeue_orphans()
+        assert back == (1 if death < queue.retry.max_attempts else 0)
+    stats = queue.inspect()
+    assert (stats.pending, stats.processing, stats.dead) == (1, 0, 1)
+    letter = queue.dead_letters()[0]
+    assert letter.error == "worker died 3 times while processing it"
+    assert letter.task is not None and letter.task.id == poison.id
+    assert (letter.task.attempts, letter.task.crashes) == (3, 3)
+    assert queue.dequeue().payload == {"days": 2}  # the healthy task was never charged
+    assert queue.worker_ids() == []
+    assert queue.retry_dead() == 1  # a person decided to try again: counts start over
+    revived = queue.dequeue()
+    assert revived is not None and (revived.attempts, revived.crashes) == (0, 0)
+
+
+def test_handler_failures_and_deaths_share_the_attempt_budget(queue: TaskQueue,
+                                                              redis_client: redis.Redis,
+                                                              keys: KeySchema) -> None:
+    queue.enqueue("close_inactive_tickets", {"days": 1})
+    task = queue.reserve("w1")
+    assert task is not None and queue.fail("w1", task, "boom") == "retry"
+    assert queue.promote_due() == 1
+    queue.register_worker("w2", ttl_s=30)
+    assert queue.reserve("w2") is not None
+    redis_client.delete(keys.worker_heartbeat("w2"))
+    assert queue.requeue_orphans() == 1
+    again = queue.reserve("w3")
+    assert again is not None and (again.attempts, again.crashes) == (2, 1)
+    assert queue.fail("w3", again, "boom again") == "dead"  # 3 attempts: 2 errors, 1 death
+
+
+def test_graceful_hand_back_is_not_an_attempt(queue: TaskQueue, redis_client: redis.Redis,
+                                              keys: KeySchema) -> None:
+    queue.enqueue("close_inactive_tickets", {"days": 1})
+    redis_client.rpush(keys.tasks_processing("ghost"), "{not a task")  # died mid-reserve
+    queue.register_worker("w", ttl_s=30)
+    queue.reserve_many("w", 1)
+    assert queue.unregister_worker("w") == 1  # SIGTERM path: release, no death counted
+    assert queue.requeue_orphans() == 1  # the ghost's garbage goes back unchanged...
+    first, second = queue.dequeue(), queue.dequeue()  # ...and is buried when taken again
+    assert first is not None and (first.attempts, first.crashes) == (0, 0)
+    assert second is None and [d.raw for d in queue.dead_letters()] == ["{not a task"]
+    assert "crashes" not in first.to_dict()  # the seed's shape until a worker dies

@@ -26,13 +26,18 @@ from helpdesk_kit.tasks import REGISTRY
 pytestmark = pytest.mark.slow
 
 #: Registers ``record``: marks the task started, works 2 ms, then counts it done (durably).
+#: With ``"poison": true`` it SIGKILLs its own worker instead (as a segfault or the OOM killer).
 TASKS_MODULE = textwrap.dedent('''
+    import os
+    import signal
     import time
     from helpdesk_kit.tasks import REGISTRY
 
     def record(ctx, task):
         n, prefix = task.payload["n"], ctx.keys.prefix
         ctx.redis.sadd(prefix + "started", n)
+        if task.payload.get("poison"):
+            os.kill(os.getpid(), signal.SIGKILL)
         time.sleep(task.payload.get("sleep", 0.002))
         ctx.redis.hincrby(prefix + "done", n, 1)
 
@@ -66,6 +71,12 @@ def _wait_for(condition, timeout: float = 10.0) -> None:  # type: ignore[no-unty
         time.sleep(0.02)
 
 
+def _wait_for_heartbeats_to_expire(queue: TaskQueue) -> None:
+    """Until every registered worker's heartbeat is gone (TTL 1 s after it died)."""
+    beats = [queue.keys.worker_heartbeat(w) for w in queue.worker_ids()]
+    _wait_for(lambda: not any(queue.client.exists(b) for b in beats))
+
+
 def _kill_mid_task(process: subprocess.Popen[bytes], client: redis.Redis, prefix: str) -> None:
     """SIGKILL while the worker is inside a handler (checked while it is SIGSTOPped)."""
     _wait_for(lambda: client.hlen(prefix + "done") >= 100)
@@ -89,8 +100,7 @@ def test_sigkill_in_reliable_mode_loses_nothing(tmp_path: Path, redis_server: Re
     first = _start_worker(tmp_path, redis_server, key_prefix, "--burst", "--batch", "5")
     _kill_mid_task(first, real_redis, key_prefix)
     assert queue.inspect().processing >= 1  # the dead worker still holds its batch
-    dead_ids = queue.worker_ids()
-    _wait_for(lambda: not any(real_redis.exists(keys.worker_heartbeat(w)) for w in dead_ids))
+    _wait_for_heartbeats_to_expire(queue)
 
     second = _start_worker(tmp_path, redis_server, key_prefix, "--burst")
     _out, err = second.communicate(timeout=30)
@@ -137,3 +147,28 @@ def test_sigterm_finishes_the_current_task_and_hands_back_the_rest(
     stats = queue.inspect()
     assert (stats.pending, stats.processing, stats.done) == (20 - done, 0, done)
     assert queue.worker_ids() == [] and "SIGTERM" in err.decode()
+
+
+def test_a_task_that_kills_every_worker_ends_as_a_dead_letter(
+        tmp_path: Path, redis_server: RedisServer, real_redis: redis.Redis, keys: KeySchema,
+        key_prefix: str) -> None:
+    queue = _queue(real_redis, keys)
+    queue.enqueue("record", {"n": 0, "poison": True})
+    queue.enqueue_many([("record", {"n": n}) for n in range(1, 6)])
+    deaths = 0
+    for _ in range(5):  # max_attempts (3) deaths, then one worker that buries it and goes on
+        worker = _start_worker(tmp_path, redis_server, key_prefix, "--burst",
+                               "--max-attempts", "3")
+        _out, err = worker.communicate(timeout=30)
+        if worker.returncode == 0:
+            break
+        assert worker.returncode == -signal.SIGKILL, err.decode()[-2000:]
+        deaths += 1
+        _wait_for_heartbeats_to_expire(queue)
+    assert deaths == 3 and worker.returncode == 0
+    letters = queue.dead_letters()
+    assert [d.error for d in letters] == ["worker died 3 times while processing it"]
+    assert letters[0].task is not None and letters[0].task.payload["n"] == 0
+    assert real_redis.hgetall(key_prefix + "done") == {str(n): "1" for n in range(1, 6)}
+    stats = queue.inspect()
+    assert (stats.pending, stats.processing, stats.dead, stats.done) == (0, 0, 1, 5)
