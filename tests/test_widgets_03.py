@@ -1,0 +1,96 @@
+"""Lesson 03's functions: stale reads, FLUSHDB vs selective, the staged race, the playground."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from helpdesk_kit.app import HelpdeskApp
+from helpdesk_kit.cache import Cache
+from helpdesk_kit.config import Settings
+from helpdesk_kit.lessons import Lesson, setup, show_logs
+from helpdesk_kit.redis_backend import RedisServer
+from helpdesk_kit.widgets import invalidation as w
+
+
+@pytest.fixture(params=["server", "fake"])
+def lesson(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Lesson]:
+    settings = Settings(data_dir=tmp_path, redis_backend="fake")
+    if request.param == "server":  # FLUSHDB needs a server of our own, not the shared one
+        server = RedisServer().start()
+        request.addfinalizer(server.stop)
+        settings = settings.with_(redis_url=server.url, redis_backend="url")
+    result = setup("03_invalidation", settings=settings, users=20, tickets=200, logs=False)
+    if request.param == "server":
+        result.backend.kind = "server"  # a private server: FLUSHDB is allowed here
+    yield result
+    result.close()
+    show_logs(False)
+
+
+@pytest.fixture
+def app(lesson: Lesson) -> HelpdeskApp:
+    return lesson.make_app()
+
+
+def test_naive_update_gives_a_stale_read_and_update_ticket_fixes_it(lesson: Lesson,
+                                                                      app: HelpdeskApp) -> None:
+    original = w.cached_status(app, 5)
+    new = "waiting" if original != "waiting" else "open"
+    w.naive_update(lesson.store, 5, status=new)
+    assert w.cached_status(app, 5) == original  # stale
+    app.update_ticket(5, status=new)
+    assert w.cached_status(app, 5) == new
+
+
+def test_flushdb_collapses_the_hit_rate_and_selective_does_not(lesson: Lesson,
+                                                                app: HelpdeskApp) -> None:
+    reads = w.zipf_reads(600, ticket_count=200)
+    app.cache.warm_tickets(lesson.store, limit=None, progress=False)  # type: ignore[union-attr]
+    selective = w.hit_rate_windows(lesson, app, reads, 100, 3, how="selective")
+    app.cache.warm_tickets(lesson.store, limit=None, progress=False)  # type: ignore[union-attr]
+    flushed = w.hit_rate_windows(lesson, app, reads, 100, 3, how="flushdb")
+    assert selective.hit_rates[3] > flushed.hit_rates[3]
+    assert flushed.hit_rates[2] == 1.0 and flushed.hit_rates[3] < 0.8
+    assert "FLUSHDB" in flushed.note and "DEL" in selective.note
+    assert len(w.measured_table(selective, flushed).rows) == 2
+    assert len(w.collapse_plot(selective, flushed, 3).axes) == 1
+
+
+def test_shared_redis_is_never_flushed(lesson: Lesson) -> None:
+    lesson.client.set("someone-else:key", "theirs")
+    lesson.backend.kind = "url"  # what a REDIS_URL server looks like
+    cache = Cache(lesson.client, lesson.keys)
+    lesson.client.set(lesson.keys.ticket(1), "x")
+    assert "instead of FLUSHDB" in w.flush_everything(lesson, cache)
+    assert lesson.client.get("someone-else:key") == "theirs"
+    assert lesson.client.get(lesson.keys.ticket(1)) is None
+    lesson.client.delete("someone-else:key")
+
+
+def test_race_is_stale_without_the_guard_and_fresh_with_it(lesson: Lesson) -> None:
+    naive = Cache(lesson.client, lesson.keys, stale_guard=False)
+    old = lesson.store.get_ticket(7).status  # type: ignore[union-attr]
+    new = "closed" if old != "closed" else "open"
+    steps, served = w.stale_read_race(lesson.store, naive, 7, new_status=new)
+    assert served == old and "STALE" in steps[-1]
+    assert lesson.store.get_ticket(7).status == new  # type: ignore[union-attr]
+    guarded = Cache(lesson.client, lesson.keys)
+    steps, served = w.stale_read_race(lesson.store, guarded, 8, new_status="waiting")
+    assert served == "waiting" and "refused" in steps[2]
+
+
+def test_playground_buttons(app: HelpdeskApp) -> None:
+    playground = w.InvalidationPlayground(app, ticket_id=9)
+    playground.status.value = "in_progress" if "in_progress" not in playground.view.value \
+        else "waiting"
+    playground.naive_button.click()
+    assert "STALE" in playground.view.value
+    playground.seed_button.click()
+    assert "fresh" in playground.view.value
+
+
+def test_quiz() -> None:
+    assert w.check_quiz("C").ok is True and w.check_quiz("a").ok is False
