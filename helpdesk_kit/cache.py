@@ -15,10 +15,9 @@ a real deployment needs, each piece small enough to read in class:
   the others poll briefly and read what it stored (:mod:`helpdesk_kit.cache_guard`).
 - **Stale-read guard**: a generation counter per key, checked atomically on set
   (:mod:`helpdesk_kit.cache_guard` explains the race and the fix).
-- **Ticket lists** (the seed's "Listar 100 tickets"): one key per filter and page. Every list
-  value carries the *list generation* (``gen:tickets``) it was built from; any ticket change
-  bumps that counter, and a read fetches the page and the counter in one ``MGET``: a page built
-  at an older generation is a miss. No list key needs to be found or deleted on a ticket change.
+- **Ticket lists** (the seed's "Listar 100 tickets"): one key per filter and page, made stale
+  by one counter bump on any ticket change (:mod:`helpdesk_kit.cache_lists`).
+- **Warming** one page per round trip, with a Lua script (:mod:`helpdesk_kit.cache_warm`).
 - **Fail-open reads**: Redis down or slow -> the read goes to the database, the error is
   counted, the caller gets data; redis-py reconnects by itself when Redis is back.
   A failed **invalidation** is never silent: it raises
@@ -36,12 +35,14 @@ from typing import Any, TypeVar
 
 import redis
 
-from . import cache_guard, cache_warm
+from . import cache_guard, cache_invalidation, cache_lists, cache_warm
 from .cache_guard import GUARDED_SET, RELEASE_LOCK
+from .cache_lists import LIST
 from .cache_stats import CacheStats, StatsBook
-from .codec import CODECS, MISSING, decode_tickets, encode_tickets
+from .cache_warm import WARM_SET
+from .codec import CODECS, MISSING
 from .config import Settings
-from .errors import CacheValueError, InvalidationError
+from .errors import CacheValueError
 from .keys import KeySchema
 from .models import Ticket, User
 
@@ -49,7 +50,6 @@ __all__ = ["Cache", "CacheStats"]
 
 log = logging.getLogger("helpdesk_kit.cache")
 T = TypeVar("T")
-LIST = "tickets"  # the entity name of cached ticket list pages (stats, generation key)
 
 
 class Cache:
@@ -61,6 +61,7 @@ class Cache:
     ``SET`` - the naive cache-aside, kept so lesson 03 can show the race it loses.
     After a Redis failure, reads skip Redis for ``retry_after`` seconds (so a dead server
     costs one timeout per ``retry_after``, not one per read), then try it again.
+    ``lua`` says whether warming may use a Lua script: None finds out on first use.
     """
 
     def __init__(self, client: redis.Redis, keys: KeySchema | None = None, *, ttl: int = 300,
@@ -69,7 +70,7 @@ class Cache:
                  lock_timeout: float = 2.0, lock_poll: float = 0.005,
                  generation_ttl: int = 3600, invalidation_retries: int = 2,
                  stale_guard: bool = True, retry_after: float = 1.0,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, lua: bool | None = None) -> None:
         if ttl <= 0 or negative_ttl <= 0 or not 0 <= jitter <= 1:
             raise ValueError("ttl and negative_ttl must be positive, jitter within 0..1")
         self.client = client
@@ -87,6 +88,8 @@ class Cache:
         self._stats = StatsBook()
         self._guarded_set = client.register_script(GUARDED_SET)
         self._release_lock = client.register_script(RELEASE_LOCK)
+        self._warm_set = client.register_script(WARM_SET)
+        self.lua = lua
 
     @classmethod
     def from_settings(cls, client: redis.Redis, settings: Settings, **options: Any) -> Cache:
@@ -190,33 +193,11 @@ class Cache:
             self.invalidate(entity, ident)
 
     # --- the seed's "Listar 100 tickets" -----------------------------------------------
-    def get_ticket_list(self, loader: Callable[[], list[Ticket]], *, status: str | None = None,
-                        priority: str | None = None, owner_id: int | None = None,
-                        limit: int = 100, offset: int = 0) -> list[Ticket]:
-        """A cached page of tickets for these filters; ``loader`` queries the database."""
-        key = self.keys.ticket_list(status, priority, owner_id, limit, offset)
-        if self._resting_until and self._resting():
-            return self._miss(LIST, self._load(LIST, loader))
-        try:
-            raw, generation = self.client.mget(key, self.keys.generation(LIST))
-        except redis.RedisError as exc:
-            self._redis_failed(LIST, exc)
-            return self._miss(LIST, self._load(LIST, loader))
-        if raw is not None:
-            try:
-                built_at, tickets = decode_tickets(raw)
-            except CacheValueError as exc:
-                self._corrupt(LIST, key, exc)
-            else:
-                if built_at == generation:
-                    self._stats.count(LIST, "hits")
-                    return tickets
-        tickets = self._load(LIST, loader)
-        try:
-            self.client.set(key, encode_tickets(tickets, generation), ex=self.ttl_for(LIST))
-        except redis.RedisError as exc:
-            self._redis_failed(LIST, exc)
-        return self._miss(LIST, tickets)
+    def get_ticket_list(self, loader: Callable[[], list[Ticket]], **filters: Any
+                        ) -> list[Ticket]:
+        """A cached page of tickets; filters: ``status``, ``priority``, ``owner_id``,
+        ``limit`` (100), ``offset`` (0). See :func:`helpdesk_kit.cache_lists.get_ticket_list`."""
+        return cache_lists.get_ticket_list(self, loader, **filters)
 
     # --- invalidation ------------------------------------------------------------------
     def invalidate(self, entity: str, ident: object) -> None:
@@ -242,23 +223,9 @@ class Cache:
         self._invalidating("the ticket lists", lambda p: p.incr(self.keys.generation(LIST)))
 
     def invalidate_pattern(self, entity: str) -> int:
-        """Delete every ``{entity}:*`` key, found with SCAN (never KEYS); returns how many."""
-        deleted, batch = 0, []
-        try:
-            for key in self.client.scan_iter(match=self.keys.pattern(entity), count=500):
-                batch.append(key)
-                if len(batch) == 500:
-                    deleted += self.client.delete(*batch)
-                    batch.clear()
-            if batch:
-                deleted += self.client.delete(*batch)
-            if entity == "ticket":
-                self.client.incr(self.keys.generation(LIST))
-        except redis.RedisError as exc:
-            raise InvalidationError(f"could not delete {self.keys.pattern(entity)} keys "
-                                    f"({type(exc).__name__}: {exc})") from exc
-        log.info("invalidated %d %s key(s) by pattern", deleted, entity)
-        return deleted
+        """Delete every ``{entity}:*`` key (SCAN, never KEYS); returns how many.
+        See :func:`helpdesk_kit.cache_invalidation.invalidate_pattern`."""
+        return cache_invalidation.invalidate_pattern(self, entity)
 
     def flush_all(self) -> None:
         """FLUSHDB: the seed's counter-example. Deletes *every* key in the database (other
@@ -331,21 +298,4 @@ class Cache:
         return value
 
     def _invalidating(self, what: str, build: Callable[[Any], Any]) -> None:
-        """Run one MULTI/EXEC of deletes, retrying; raise InvalidationError if it never works."""
-        attempts = self.invalidation_retries + 1
-        for attempt in range(1, attempts + 1):
-            try:
-                pipe = self.client.pipeline(transaction=True)
-                build(pipe)
-                pipe.execute()
-                return
-            except redis.RedisError as exc:
-                error = exc
-                log.warning("invalidating %s failed (attempt %d of %d): %s", what, attempt,
-                            attempts, exc)
-                if attempt < attempts:
-                    time.sleep(0.05 * attempt)
-        raise InvalidationError(
-            f"could not invalidate {what} after {attempts} attempts "
-            f"({type(error).__name__}: {error}); the cached copy may be stale until its TTL "
-            "ends") from error
+        cache_invalidation.run(self, what, build)

@@ -6,6 +6,11 @@ under an optional prefix (``HELPDESK_KEY_PREFIX``) so a class can share one Redi
 Redis Cluster: commands that touch several keys at once (``LMOVE tasks:pending ->
 tasks:processing:w1``) need all of them in one hash slot. With ``cluster=True`` the queue keys
 share the hash tag ``{tasks}`` (``{tasks}:pending``); the default keeps the seed's names.
+The cache's pairs get a tag too: a cached row and its generation counter (the guard script
+reads one and writes the other) are ``{ticket:5}`` and ``gen:{ticket:5}``; a cached list page
+and the list generation (one ``MGET``, one guarded set) are ``{tickets}:status=..`` and
+``gen:{tickets}``. Redis hashes only the text inside the first ``{...}``, so each pair lands
+in one slot.
 """
 
 from __future__ import annotations
@@ -25,23 +30,28 @@ class KeySchema:
     # --- cache (strings holding JSON) ---------------------------------------------------
     def user(self, user_id: int) -> str:
         """``user:{id}`` - STRING, the cached user row as JSON (seed: ``cacheUser``)."""
-        return f"{self.prefix}user:{user_id}"
+        return self.entity("user", user_id)
 
     def ticket(self, ticket_id: int) -> str:
         """``ticket:{id}`` - STRING, the cached ticket row as JSON (seed: ``cacheTicket``)."""
-        return f"{self.prefix}ticket:{ticket_id}"
+        return self.entity("ticket", ticket_id)
 
     def session(self, session_id: str) -> str:
         """``session:{id}`` - STRING, session data as JSON (optional in the seed)."""
         return f"{self.prefix}session:{session_id}"
 
     def entity(self, entity: str, ident: object) -> str:
-        """``{entity}:{id}`` for any cached entity (``user``, ``ticket``, ``tickets``...)."""
-        return f"{self.prefix}{entity}:{ident}"
+        """``{entity}:{id}`` for any cached entity (``user``, ``ticket``, ``tickets``...);
+        with ``cluster=True`` the hash-tagged ``{{entity}:{id}}``."""
+        return f"{self.prefix}{self._tagged(f'{entity}:{ident}')}"
 
     def pattern(self, entity: str) -> str:
         """``{entity}:*`` - a SCAN match pattern for every key of one entity."""
-        return f"{self.prefix}{entity}:*"
+        return f"{self.prefix}{'{' if self.cluster else ''}{entity}:*"
+
+    def _tagged(self, name: str) -> str:
+        """``name`` as a hash tag (``{name}``) on Redis Cluster; unchanged on one server."""
+        return f"{{{name}}}" if self.cluster else name
 
     @property
     def all_keys(self) -> str:
@@ -52,8 +62,16 @@ class KeySchema:
                     limit: int, offset: int) -> str:
         """``tickets:status=..:priority=..:owner=..:limit=..:offset=..`` - STRING, one cached
         page of the seed's "Listar 100 tickets" (JSON with the list generation it was built at).
+        With ``cluster=True``: ``{tickets}:status=..``, in the slot of ``gen:{tickets}``.
         """
-        return (f"{self.prefix}tickets:status={status or 'any'}:priority={priority or 'any'}"
+        page = self.ticket_list_page(status, priority, owner_id, limit, offset)
+        return f"{self.prefix}{self._tagged('tickets')}:{page}"
+
+    @staticmethod
+    def ticket_list_page(status: str | None, priority: str | None, owner_id: int | None,
+                         limit: int, offset: int) -> str:
+        """``status=..:priority=..:owner=..:limit=..:offset=..``: names one page (and its lock)."""
+        return (f"status={status or 'any'}:priority={priority or 'any'}"
                 f":owner={'any' if owner_id is None else owner_id}:limit={limit}:offset={offset}")
 
     def generation(self, entity: str, ident: object = None) -> str:
@@ -61,13 +79,24 @@ class KeySchema:
 
         The cache's stale-read guard: a reader notes it before loading from the database and
         stores only if it has not changed (see :mod:`helpdesk_kit.cache`).
+
+        With ``cluster=True``: ``gen:{{entity}:{id}}`` (the slot of its value) or
+        ``gen:{{entity}}`` (the slot of the list pages, for ``tickets``).
         """
-        suffix = "" if ident is None else f":{ident}"
-        return f"{self.prefix}gen:{entity}{suffix}"
+        name = entity if ident is None else f"{entity}:{ident}"
+        return f"{self.prefix}gen:{self._tagged(name)}"
+
+    def entity_generation(self, entity: str) -> str:
+        """``gen:{entity}:all`` - STRING counter, INCR when ``invalidate_pattern(entity)`` runs.
+
+        Readers note it before loading and drop what they stored if it moved (the per-key
+        counters cannot be bumped for keys a SCAN does not see).
+        """
+        return f"{self.prefix}gen:{entity}:all"
 
     def lock(self, entity: str, ident: object) -> str:
         """``lock:{entity}:{id}`` - STRING with a PX timeout: who is loading this key now."""
-        return f"{self.prefix}lock:{entity}:{ident}"
+        return f"{self.prefix}lock:{self._tagged(f'{entity}:{ident}')}"
 
     # --- task queue --------------------------------------------------------------------
     @property

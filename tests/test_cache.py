@@ -247,3 +247,42 @@ def test_stats_accounting(cache: Cache) -> None:
     cache.reset_stats()
     assert cache.stats() == {}
     assert cache.total_stats().hit_rate is None
+
+
+def test_cluster_keys_of_each_multi_key_command_share_one_slot() -> None:
+    from redis.crc import key_slot
+
+    cluster, single = KeySchema("c:", cluster=True), KeySchema("c:")
+    for entity, ident in (("ticket", 5), ("user", 12), ("ticket", 99999)):
+        # the guard script: the value and its generation counter
+        assert key_slot(cluster.entity(entity, ident).encode()) == key_slot(
+            cluster.generation(entity, ident).encode())
+    pages = [cluster.ticket_list(None, None, None, 100, 0),
+             cluster.ticket_list("open", "high", 3, 20, 40)]
+    # the list read (MGET page + list generation) and the list's guarded set
+    assert {key_slot(k.encode()) for k in [*pages, cluster.generation("tickets")]} == {
+        key_slot(cluster.generation("tickets").encode())}
+    # tasks: LMOVE pending -> processing
+    assert key_slot(cluster.tasks_pending.encode()) == key_slot(
+        cluster.tasks_processing("w1").encode())
+    # without cluster the names stay the seed's
+    assert (single.ticket(5), single.generation("ticket", 5)) == ("c:ticket:5", "c:gen:ticket:5")
+    assert single.ticket_list(None, None, None, 100, 0).startswith("c:tickets:status=any")
+    # and a pattern still finds exactly one entity's keys
+    assert cluster.pattern("ticket") == "c:{ticket:*"
+    assert cluster.ticket(5) == "c:{ticket:5}" and cluster.user(5) == "c:{user:5}"
+
+
+def test_cluster_names_work_end_to_end(redis_client: redis.Redis, key_prefix: str,
+                                       store) -> None:
+    cache = Cache(redis_client, KeySchema(key_prefix, cluster=True))
+    loader = Loader(make_ticket())
+    assert cache.get_ticket(7, loader) == cache.get_ticket(7, loader) == make_ticket()
+    assert redis_client.exists(f"{key_prefix}{{ticket:7}}") == 1
+    first = cache.get_ticket_list(lambda: store.list_tickets(limit=10), limit=10)
+    assert cache.get_ticket_list(lambda: [], limit=10) == first  # a hit
+    cache.invalidate_ticket(7)
+    assert redis_client.exists(f"{key_prefix}{{ticket:7}}") == 0
+    assert cache.get_ticket_list(lambda: [], limit=10) == []  # stale page: reloaded
+    assert cache.invalidate_pattern("ticket") == 0
+    assert loader.calls == 1

@@ -225,3 +225,64 @@ def test_a_stalled_redis_times_out_and_reads_fail_open(redis_server) -> None:
         calls = loader.calls
         assert cache.get_ticket(7, loader) == TICKET
         assert loader.calls == calls  # the cached copy is served again
+
+
+def test_a_stampede_on_one_ticket_list_page_loads_once(redis_client: redis.Redis,
+                                                        keys: KeySchema) -> None:
+    cache = Cache(redis_client, keys)
+    loader = CountingLoader([TICKET], delay=0.2)
+    start = threading.Barrier(20)
+    results: list[object] = []
+
+    def read() -> None:
+        start.wait()
+        results.append(cache.get_ticket_list(loader, status="open"))
+
+    threads = [threading.Thread(target=read) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert loader.calls == 1
+    assert results == [[TICKET]] * 20
+    assert redis_client.exists(keys.lock("tickets", keys.ticket_list_page(
+        "open", None, None, 100, 0))) == 0
+
+
+@pytest.mark.parametrize("what", ["ticket", "list"])
+def test_a_load_in_flight_during_a_pattern_invalidation_is_not_kept(
+        redis_client: redis.Redis, keys: KeySchema, store, what: str) -> None:
+    """Reader loads the old row; the writer commits and invalidates by *pattern* (which
+    cannot see the reader's missing key); the reader's store must not survive."""
+    cache = Cache(redis_client, keys)
+    loaded, go_on = threading.Event(), threading.Event()
+
+    def slow(read):
+        def load():
+            row = read()
+            loaded.set()
+            go_on.wait(5)
+            return row
+        return load
+
+    if what == "ticket":
+        reader = threading.Thread(target=cache.get_ticket,
+                                  args=(1, slow(lambda: store.get_ticket(1))))
+    else:
+        reader = threading.Thread(target=cache.get_ticket_list,
+                                  args=(slow(lambda: store.list_tickets(limit=5)),),
+                                  kwargs={"limit": 5})
+    reader.start()
+    assert loaded.wait(5)
+    store.update_ticket(store.list_tickets(limit=1)[0].id if what == "list" else 1,
+                        title="Renamed during a pattern invalidation")
+    cache.invalidate_pattern("ticket" if what == "ticket" else "tickets")
+    go_on.set()
+    reader.join(5)
+    if what == "ticket":
+        assert cache.get_cached_ticket(1) is None
+        assert cache.get_ticket(1, lambda: store.get_ticket(1)) == store.get_ticket(1)
+    else:
+        assert redis_client.exists(keys.ticket_list(None, None, None, 5, 0)) == 0
+        assert cache.get_ticket_list(lambda: store.list_tickets(limit=5), limit=5) == \
+            store.list_tickets(limit=5)

@@ -44,3 +44,30 @@ def test_warming_everything_and_bad_batch_size(redis_client: redis.Redis, keys: 
     assert cache.warm_tickets(store, limit=None, progress=False) == store.counts()["tickets"]
     with pytest.raises(ValueError, match="batch_size"):
         cache.warm_users(store, batch_size=0, progress=False)
+
+
+@pytest.mark.parametrize("lua", [None, False], ids=["lua-script", "pipeline-fallback"])
+def test_warming_by_script_or_pipeline_keeps_each_keys_jittered_ttl(
+        redis_client: redis.Redis, keys: KeySchema, store, lua: bool | None) -> None:
+    cache = Cache(redis_client, keys, ttl=300, jitter=0.5, lua=lua)
+    count = cache.warm_users(store, active_only=False, batch_size=9, progress=False)
+    assert count == store.counts()["users"]
+    assert cache.lua is (lua is None)
+    ttls = {redis_client.ttl(keys.user(u.id)) for u in store.list_users(active_only=False)}
+    assert min(ttls) >= 295 and max(ttls) <= 450 and len(ttls) > 3  # jitter survived
+    user = store.list_users(limit=1)[0]
+    assert cache.get_cached_user(user.id) == user
+
+
+def test_warming_falls_back_to_pipelines_when_scripts_are_refused(
+        redis_client: redis.Redis, keys: KeySchema, store,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = Cache(redis_client, keys)
+
+    def refused(**kwargs: object) -> None:
+        raise redis.ResponseError("unknown command 'evalsha'")
+
+    monkeypatch.setattr(cache, "_warm_set", refused)
+    assert cache.warm_tickets(store, limit=30, batch_size=10, progress=False) == 30
+    assert cache.lua is False  # remembered: later pages go straight to the pipeline
+    assert all(cache.get_cached_ticket(t.id) == t for t in store.list_tickets(limit=30))
