@@ -8,7 +8,7 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -38,6 +38,22 @@ class CountingLoader:
             self.calls += 1
         time.sleep(self.delay)
         return self.value
+
+
+def all_at_once(readers: int, read: Callable[[], object]) -> list[object]:
+    """Start ``readers`` threads that call ``read`` at the same moment; their results."""
+    start, results = threading.Barrier(readers), []
+
+    def run() -> None:
+        start.wait()
+        results.append(read())
+
+    threads = [threading.Thread(target=run) for _ in range(readers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    return results
 
 
 @pytest.mark.parametrize("guard", [True, False], ids=["guarded", "naive"])
@@ -131,18 +147,7 @@ def test_hammering_reads_and_writes_leaves_no_stale_entry(real_redis: redis.Redi
 def test_stampede_of_50_readers_loads_once(redis_client: redis.Redis, keys: KeySchema) -> None:
     cache = Cache(redis_client, keys)
     loader = CountingLoader(TICKET, delay=0.2)
-    start = threading.Barrier(50)
-    results: list[object] = []
-
-    def read() -> None:
-        start.wait()
-        results.append(cache.get_ticket(7, loader))
-
-    threads = [threading.Thread(target=read) for _ in range(50)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(10)
+    results = all_at_once(50, lambda: cache.get_ticket(7, loader))
     assert loader.calls == 1
     assert results == [TICKET] * 50
     stats = cache.stats()["ticket"]
@@ -231,18 +236,7 @@ def test_a_stampede_on_one_ticket_list_page_loads_once(redis_client: redis.Redis
                                                         keys: KeySchema) -> None:
     cache = Cache(redis_client, keys)
     loader = CountingLoader([TICKET], delay=0.2)
-    start = threading.Barrier(20)
-    results: list[object] = []
-
-    def read() -> None:
-        start.wait()
-        results.append(cache.get_ticket_list(loader, status="open"))
-
-    threads = [threading.Thread(target=read) for _ in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(10)
+    results = all_at_once(20, lambda: cache.get_ticket_list(loader, status="open"))
     assert loader.calls == 1
     assert results == [[TICKET]] * 20
     assert redis_client.exists(keys.lock("tickets", keys.ticket_list_page(
