@@ -7,6 +7,7 @@ Widgets are found by their visible labels and button texts - what the learner re
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .conftest import Server, run_all_cells
@@ -40,3 +41,57 @@ def test_lesson_01_fetch_misses_then_hits(page: Any, jupyter_lab: Server) -> Non
            ).to_be_visible()
     fetch.click()
     expect(result).to_contain_text("Cache MISS")
+
+
+def _verdict(page: Any) -> Any:
+    return page.locator(".jp-OutputArea .widget-html", has_text="hit rate").first
+
+
+def _hit_rate(page: Any) -> str:
+    """The hit rate the lab's verdict reports, as shown ("19.6%": its first 'hit rate N%')."""
+    text = _verdict(page).inner_text()
+    found = re.search(r"hit rate (\d+(?:\.\d+)?%)", text)
+    assert found, f"no hit rate in {text!r}"
+    return found.group(1)
+
+
+def _percent(shown: str) -> float:
+    return float(shown.rstrip("%"))
+
+
+def _slider(page: Any, label: str) -> Any:
+    return page.locator(".jp-OutputArea .widget-slider",
+                        has=page.locator(".widget-label", has_text=label))
+
+
+def _simulate(page: Any, before: str) -> str:
+    """Press simulate and wait until the verdict reports another hit rate than ``before``."""
+    from playwright.sync_api import expect
+
+    page.locator(".jp-OutputArea").get_by_role("button", name="simulate").click()
+    expect(_verdict(page)).not_to_contain_text(f"hit rate {before}")
+    return _hit_rate(page)
+
+
+def test_lesson_05_memory_and_ttl_sliders_move_the_hit_rate(page: Any, jupyter_lab: Server
+                                                            ) -> None:
+    from playwright.sync_api import expect
+
+    run_all_cells(page, jupyter_lab, "05_hit_rate_lab.ipynb")
+    # The notebook leaves the lab at uniform access with memory for 20% of the keys.
+    small_memory = _hit_rate(page)
+    memory = _slider(page, "memory")
+    expect(memory.locator(".widget-readout")).to_have_text("20")
+
+    memory.locator(".noUi-handle").focus()
+    page.keyboard.press("End")  # no memory limit: nothing is evicted any more
+    expect(memory.locator(".widget-readout")).to_have_text("100")
+    unlimited = _simulate(page, small_memory)
+    assert _percent(unlimited) > _percent(small_memory), "more memory must raise the hit rate"
+
+    ttl = _slider(page, "TTL")
+    ttl.locator(".noUi-handle").focus()
+    page.keyboard.press("Home")  # TTL 5 s: most keys expire before they are read again
+    expect(ttl.locator(".widget-readout")).to_have_text("5")
+    short_ttl = _simulate(page, unlimited)
+    assert _percent(short_ttl) < _percent(unlimited), "a shorter TTL must lower the hit rate"
