@@ -141,7 +141,8 @@ def probe(client: redis.Redis) -> Capabilities:
     version: str | None = None
     info = lua = maxmemory = False
     with contextlib.suppress(redis.ResponseError):
-        version = str(client.info("server").get("redis_version")) or None
+        reported = client.info("server").get("redis_version")
+        version = str(reported) if reported else None  # some managed services leave it out
         info = True
     with contextlib.suppress(redis.ResponseError, ImportError):  # fakeredis without lupa
         lua = client.eval("return 1", 0) == 1

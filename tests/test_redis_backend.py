@@ -240,3 +240,21 @@ def test_backend_roundtrip_on_both(backend: Backend, keys: KeySchema) -> None:
     backend.client.set(keys.ticket(1), '{"id": 1}', ex=300)
     assert backend.client.get(keys.ticket(1)) == '{"id": 1}'  # decoded str, not bytes
     assert 0 < backend.client.ttl(keys.ticket(1)) <= 300
+
+
+def test_probe_without_a_reported_version_says_none() -> None:
+    """Some managed services answer INFO without redis_version: no "None" string."""
+
+    class Quiet:
+        def info(self, section: str) -> dict[str, str]:
+            return {}
+
+        def eval(self, script: str, numkeys: int) -> int:
+            raise redis.ResponseError("unknown command 'eval'")
+
+        def config_get(self, name: str) -> dict[str, str]:
+            raise redis.ResponseError("unknown command 'config'")
+
+    caps = probe(Quiet())  # type: ignore[arg-type]
+    assert (caps.server_version, caps.info, caps.lua, caps.maxmemory_configurable) == (
+        None, True, False, False)
