@@ -110,12 +110,16 @@ def server_env(home: Path) -> dict[str, str]:
 
 
 def start_server(args: list[str], *, root: Path, home: Path, port: int, ready_path: str,
-                 timeout: float = 60) -> Server:
-    """Start ``args`` (a server listening on ``port``) and wait until ``ready_path`` answers."""
+                 timeout: float = 60, env: dict[str, str] | None = None) -> Server:
+    """Start ``args`` (a server listening on ``port``) and wait until ``ready_path`` answers.
+
+    ``env`` adds variables (``REDIS_URL``...) to the isolated environment of :func:`server_env`.
+    """
     home.mkdir(parents=True, exist_ok=True)
     log = home / f"server-{port}.log"
     with log.open("wb") as out:
-        process = subprocess.Popen(args, cwd=root, env=server_env(home), stdout=out,
+        process = subprocess.Popen(args, cwd=root, env={**server_env(home), **(env or {})},
+                                   stdout=out,
                                    stderr=subprocess.STDOUT)
     server = Server(f"http://127.0.0.1:{port}", root, log, process)
     deadline = time.monotonic() + timeout
@@ -160,14 +164,20 @@ def jupyter_lab(notebook_root: Path, tmp_path_factory: pytest.TempPathFactory
     server.stop()
 
 
-def start_dashboard(notebook: Path, home: Path) -> Server:
-    """``helpdesk-kit dashboard --notebook NOTEBOOK`` (the documented command) on a free port."""
+def start_dashboard(home: Path, notebook: Path | None = None,
+                    env: dict[str, str] | None = None) -> Server:
+    """``helpdesk-kit dashboard`` (the documented command) on a free port.
+
+    Without ``notebook`` it runs in the repository folder and finds the instructor's notebook
+    by itself, as an instructor's call would; Voila only reads it.
+    """
     port = free_port()
-    command = Path(sys.executable).parent / "helpdesk-kit"
+    args = [str(Path(sys.executable).parent / "helpdesk-kit"), "dashboard", "--port", str(port)]
+    if notebook is not None:
+        args += ["--notebook", str(notebook)]
     # Voila runs the notebook on each page load, so readiness asks for a path it only routes.
-    return start_server([str(command), "dashboard", "--port", str(port), "--notebook",
-                         str(notebook)], root=notebook.parent, home=home, port=port,
-                        ready_path="/voila/ready-probe")
+    return start_server(args, root=ROOT if notebook is None else notebook.parent, home=home,
+                        port=port, ready_path="/voila/ready-probe", env=env)
 
 
 # --- the browser ---------------------------------------------------------------------------

@@ -54,7 +54,7 @@ def test_a_slider_moved_in_jupyterlab_reaches_the_kernel(page: Any, jupyter_lab:
 
 def test_the_dashboard_command_serves_a_live_notebook(page: Any, tmp_path: Path,
                                                       request: pytest.FixtureRequest) -> None:
-    server = start_dashboard(write_probe(tmp_path), tmp_path / "home")
+    server = start_dashboard(tmp_path / "home", write_probe(tmp_path))
     request.addfinalizer(server.stop)
     try:
         page.goto(server.url + "/")
