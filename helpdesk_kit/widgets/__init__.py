@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Shown"]
+__all__ = ["Shown", "seed_thresholds"]
 
 
 class Shown:
@@ -32,3 +32,13 @@ class Shown:
         from IPython.display import display
 
         display(self.widget)
+
+
+def seed_thresholds(ax: Any, xlabel: str) -> None:
+    """Dress a hit-rate plot: 0..1 axis, the seed's > 80% and < 50% lines, a legend."""
+    ax.axhline(0.8, color="green", linewidth=0.8, linestyle="--", label="seed: > 80% good")
+    ax.axhline(0.5, color="red", linewidth=0.8, linestyle="--", label="seed: < 50% poor")
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("hit rate")
+    ax.legend(loc="lower right", fontsize=8)

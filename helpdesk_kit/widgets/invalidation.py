@@ -28,7 +28,7 @@ from ..lessons import (
     fmt_seconds,
 )
 from ..models import STATUSES, Ticket
-from . import Shown
+from . import Shown, seed_thresholds
 
 __all__ = [
     "InvalidationPlayground",
@@ -115,12 +115,7 @@ def collapse_plot(selective: Windows, flushed: Windows, invalidate_at: int) -> F
     ax.plot(x, selective.hit_rates, marker="o", label="invalidate one ticket (selective)")
     ax.plot(x, flushed.hit_rates, marker="s", label="FLUSHDB")
     ax.axvline(invalidate_at + 0.5, color="grey", linestyle=":")
-    ax.axhline(0.8, color="green", linewidth=0.8, linestyle="--", label="seed: > 80% good")
-    ax.axhline(0.5, color="red", linewidth=0.8, linestyle="--", label="seed: < 50% poor")
-    ax.set_ylim(0, 1.05)
-    ax.set_xlabel("window of reads")
-    ax.set_ylabel("hit rate")
-    ax.legend(loc="lower right", fontsize=8)
+    seed_thresholds(ax, "window of reads")
     fig.tight_layout()
     return fig
 

@@ -1,0 +1,108 @@
+"""Lesson 04: cache warming (the seed's ``warmupCache``): cold vs warm start, loop vs pipeline.
+
+Reads follow a skew by *recency*: the tickets with the latest activity are the hot ones, as on
+a real helpdesk. So warming the most recently active tickets (``warm_tickets``' default order)
+covers most reads without caching the whole database.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+
+import ipywidgets as widgets
+from matplotlib.figure import Figure
+
+from ..app import HelpdeskApp
+from ..lessons import CheckResult, Lesson, capture_logs, check, clean_prefix
+from . import Shown, seed_thresholds
+
+__all__ = ["WarmupLab", "check_quiz", "hit_rates", "recent_first_reads", "start_plot",
+           "time_warmups"]
+
+
+def recent_first_reads(lesson: Lesson, n: int, seed: int = 4, s: float = 1.1) -> list[int]:
+    """``n`` ticket ids, Zipf-skewed so the most recently active tickets are read most."""
+    order = [t.id for t in lesson.store.list_tickets(limit=lesson.sample.tickets)]
+    weights = [1 / rank ** s for rank in range(1, len(order) + 1)]
+    return random.Random(seed).choices(order, weights=weights, k=n)
+
+
+def hit_rates(app: HelpdeskApp, reads: list[int], window: int) -> list[float]:
+    """Replay ``reads`` through the app; the hit rate of each window of ``window`` reads."""
+    assert app.cache is not None
+    rates = []
+    with capture_logs():
+        for start in range(0, len(reads), window):
+            before = app.cache.total_stats().hits
+            chunk = reads[start:start + window]
+            for ticket_id in chunk:
+                app.get_ticket(ticket_id)
+            rates.append((app.cache.total_stats().hits - before) / len(chunk))
+    return rates
+
+
+def start(lesson: Lesson, app: HelpdeskApp, reads: list[int], window: int, warm: int
+          ) -> list[float]:
+    """Empty this lesson's keys, warm the ``warm`` most recent tickets, replay the reads."""
+    assert app.cache is not None
+    clean_prefix(lesson.client, lesson.keys.prefix)
+    if warm:
+        with capture_logs():
+            app.cache.warm_tickets(lesson.store, limit=warm, progress=False)
+    return hit_rates(app, reads, window)
+
+
+def start_plot(curves: dict[str, list[float]]) -> Figure:
+    fig = Figure(figsize=(7, 3.2))
+    ax = fig.subplots()
+    for label, rates in curves.items():
+        ax.plot(range(1, len(rates) + 1), rates, marker="o", label=label)
+    seed_thresholds(ax, "window of 100 reads after start")
+    fig.tight_layout()
+    return fig
+
+
+def time_warmups(lesson: Lesson, app: HelpdeskApp, repeat: int = 3, progress: bool = False
+                 ) -> dict[str, float]:
+    """Median seconds to warm every ticket one SET at a time (the seed) and pipelined."""
+    assert app.cache is not None
+    samples: dict[str, list[float]] = {"one by one (seed)": [], "pipelined": []}
+    with capture_logs():
+        for _ in range(repeat):  # interleaved, so a busy machine slows both alike
+            for label, pipelined in (("one by one (seed)", False), ("pipelined", True)):
+                clean_prefix(lesson.client, lesson.keys.prefix)
+                started = time.perf_counter()
+                app.cache.warm_tickets(lesson.store, limit=None, pipelined=pipelined,
+                                       progress=progress)
+                samples[label].append(time.perf_counter() - started)
+    return {label: statistics.median(values) for label, values in samples.items()}
+
+
+def check_quiz(answer: object) -> CheckResult:
+    return check(answer, 1.0, tolerance=0.001,
+                 why="every ticket is in Redis and nothing expires or is evicted within a "
+                     "minute of a 300 s TTL, so every read hits: 100%.",
+                 hint="which reads could miss if every row is already cached and none "
+                      "has expired?")
+
+
+class WarmupLab(Shown):
+    """Choose how many recent tickets to warm, then replay 1,000 reads: see the hit rate."""
+
+    def __init__(self, lesson: Lesson, app: HelpdeskApp, reads: list[int]) -> None:
+        self.lesson, self.app, self.reads = lesson, app, reads
+        self.warm = widgets.IntSlider(value=500, min=0, max=lesson.sample.tickets, step=100,
+                                      description="warm N")
+        self.button = widgets.Button(description="restart and replay")
+        self.result = widgets.HTML("<i>press the button</i>")
+        self.button.on_click(lambda _: self.run())
+        self.widget = widgets.VBox([widgets.HBox([self.warm, self.button]), self.result])
+
+    def run(self) -> float:
+        rates = start(self.lesson, self.app, self.reads, 100, self.warm.value)
+        overall = sum(rates) / len(rates)
+        self.result.value = (f"warmed {self.warm.value} tickets: first 100 reads "
+                             f"{rates[0]:.0%} hits, all {len(self.reads)} reads {overall:.0%}")
+        return overall

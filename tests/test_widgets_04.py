@@ -1,0 +1,64 @@
+"""Lesson 04's functions: recency-skewed reads, cold vs warm start, loop vs pipeline, lab."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from helpdesk_kit.app import HelpdeskApp
+from helpdesk_kit.config import Settings
+from helpdesk_kit.lessons import Lesson, setup, show_logs
+from helpdesk_kit.redis_backend import RedisServer
+from helpdesk_kit.widgets import warming as w
+
+
+@pytest.fixture(params=["real", "fake"])
+def lesson(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Lesson]:
+    settings = Settings(data_dir=tmp_path, redis_backend="fake")
+    if request.param == "real":
+        server: RedisServer = request.getfixturevalue("redis_server")
+        settings = settings.with_(redis_url=server.url, redis_backend="url")
+    result = setup("04_cache_warming", settings=settings, users=20, tickets=300, logs=False)
+    yield result
+    result.close()
+    show_logs(False)
+
+
+@pytest.fixture
+def app(lesson: Lesson) -> HelpdeskApp:
+    return lesson.make_app()
+
+
+def test_reads_favour_recent_tickets(lesson: Lesson) -> None:
+    reads = w.recent_first_reads(lesson, 2000)
+    newest = lesson.store.list_tickets(limit=1)[0].id
+    assert reads.count(newest) == max(reads.count(i) for i in set(reads))
+    assert reads == w.recent_first_reads(lesson, 2000)  # seeded
+
+
+def test_warm_start_beats_cold_start(lesson: Lesson, app: HelpdeskApp) -> None:
+    reads = w.recent_first_reads(lesson, 300)
+    cold = w.start(lesson, app, reads, 100, warm=0)
+    warm = w.start(lesson, app, reads, 100, warm=300)
+    assert cold[0] < warm[0] == 1.0 and len(cold) == 3
+    assert len(w.start_plot({"cold": cold, "warm": warm}).axes) == 1
+
+
+def test_time_warmups_warms_everything_both_ways(lesson: Lesson, app: HelpdeskApp) -> None:
+    timings = w.time_warmups(lesson, app, repeat=1)
+    assert set(timings) == {"one by one (seed)", "pipelined"}
+    assert all(t > 0 for t in timings.values())
+    assert lesson.client.exists(lesson.keys.ticket(300))
+
+
+def test_lab_button(lesson: Lesson, app: HelpdeskApp) -> None:
+    lab = w.WarmupLab(lesson, app, w.recent_first_reads(lesson, 200))
+    lab.warm.value = 300
+    lab.button.click()
+    assert "warmed 300 tickets: first 100 reads 100% hits" in lab.result.value
+
+
+def test_quiz() -> None:
+    assert w.check_quiz(1).ok is True and w.check_quiz(0.8).ok is False

@@ -1,0 +1,87 @@
+"""The hit-rate simulator (helpdesk_kit.simulate) and lesson 05's lab widget."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from helpdesk_kit.simulate import POLICIES, SimConfig, advice, simulate, verdict
+from helpdesk_kit.widgets import hit_rate_lab as w
+
+SMALL = SimConfig(key_space=500, rate=20, duration=300)
+
+
+def test_same_config_same_result_and_counts_add_up() -> None:
+    a, b = simulate(SMALL), simulate(SMALL)
+    assert a.hit_rates == b.hit_rates and a.misses == b.misses
+    assert a.hits + a.total_misses == SMALL.requests
+    assert simulate(replace(SMALL, seed=7)).hit_rates != a.hit_rates
+
+
+def test_every_key_read_once_is_a_cold_miss() -> None:
+    result = simulate(SimConfig(pattern="uniform", key_space=10**6, rate=10, duration=10))
+    assert result.misses["cold"] > 0.99 * result.total_misses
+
+
+def test_short_ttl_gives_expired_misses() -> None:
+    short, long = simulate(replace(SMALL, ttl=5)), simulate(replace(SMALL, ttl=10_000))
+    assert short.misses["expired"] > 0 == long.misses["expired"]
+    assert short.hit_rate < long.hit_rate
+
+
+def test_memory_limit_is_respected_by_every_policy() -> None:
+    for policy in POLICIES:
+        result = simulate(replace(SMALL, capacity=50, policy=policy))
+        assert result.peak_keys <= 50, policy
+        if policy == "noeviction":
+            assert result.evictions == 0 and result.misses["rejected"] > 0
+        else:
+            assert result.evictions > 0 and result.misses["evicted"] > 0
+
+
+def test_lfu_keeps_hot_keys_better_than_random_under_skew() -> None:
+    lfu = simulate(replace(SMALL, capacity=50, policy="allkeys-lfu"))
+    rnd = simulate(replace(SMALL, capacity=50, policy="allkeys-random"))
+    assert lfu.hit_rate > rnd.hit_rate
+
+
+def test_warming_removes_cold_misses() -> None:
+    assert simulate(replace(SMALL, warm=500)).misses["cold"] == 0
+
+
+@pytest.mark.parametrize("bad", [{"pattern": "gauss"}, {"policy": "lru"}, {"ttl": 0},
+                                 {"key_space": 0}, {"capacity": 0}, {"warm": -1}])
+def test_bad_configs_are_refused(bad: dict) -> None:
+    with pytest.raises(ValueError):
+        SimConfig(**bad)
+
+
+def test_verdict_uses_the_seed_thresholds() -> None:
+    assert verdict(0.95).startswith("optimal") and verdict(0.85).startswith("good")
+    assert verdict(0.6).startswith("fair") and verdict(0.3).startswith("poor")
+
+
+def test_advice_follows_the_main_kind_of_miss() -> None:
+    assert any("TTL" in t for t in advice(simulate(replace(SMALL, ttl=2))))
+    assert any("noeviction" in t for t in advice(simulate(replace(SMALL, capacity=20,
+                                                                    policy="noeviction"))))
+    assert advice(simulate(replace(SMALL, warm=500, ttl=10**6)))[0].startswith("Nothing")
+
+
+def test_lab_controls_drive_the_simulation() -> None:
+    lab = w.HitRateLab(SMALL)
+    lab.memory.value = 20
+    lab.pattern.value = "uniform"
+    config = lab.config()
+    assert config.capacity == SMALL.key_space * 20 // 100 and config.pattern == "uniform"
+    lab.button.click()
+    assert lab.last is not None and lab.last.hit_rate == simulate(config).hit_rate
+    assert bytes(lab.plot.value).startswith(b"\x89PNG") and "hit rate" in lab.verdict.value
+
+
+def test_table_plot_and_quiz() -> None:
+    results = {"a": simulate(SMALL), "b": simulate(replace(SMALL, ttl=5))}
+    assert [r[0] for r in w.compare_table(results).rows] == ["a", "b"]
+    assert len(w.plot_results(results).axes) == 1
+    assert w.check_quiz("b").ok is True and w.check_quiz("c").ok is False
