@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from .config import BackendChoice, Settings, redact_url
 from .errors import RedisBackendError
@@ -33,6 +35,16 @@ from .errors import RedisBackendError
 __all__ = ["Backend", "Capabilities", "RedisServer", "connect", "probe"]
 
 log = logging.getLogger(__name__)
+
+def fail_fast_retry() -> Retry:
+    """One immediate retry, then the error: the kit's clients fail fast on purpose.
+
+    redis-py's default retries with exponential backoff for seconds, which turns "Redis is down"
+    into a frozen notebook. One retry still survives a dropped idle connection; after that the
+    cache counts the error and reads fall through to the database (fail-open).
+    """
+    return Retry(NoBackoff(), 1)
+
 
 FAKEREDIS_NOTICE = (
     "Using fakeredis (in-process): caching and queues work, but INFO memory/stats, "
@@ -116,6 +128,7 @@ class RedisServer:
         raise RedisBackendError(f"redis-server did not answer within {timeout} s")
 
     def client(self, **kwargs: Any) -> redis.Redis:
+        kwargs.setdefault("retry", fail_fast_retry())
         return redis.Redis(unix_socket_path=str(self.socket), decode_responses=True, **kwargs)
 
     def stop(self) -> None:
@@ -175,7 +188,8 @@ def _connect_url(url: str, timeout: float) -> Backend:
     client: redis.Redis | None = None
     try:
         client = redis.Redis.from_url(
-            url, decode_responses=True, socket_timeout=timeout, socket_connect_timeout=timeout
+            url, decode_responses=True, socket_timeout=timeout, socket_connect_timeout=timeout,
+            retry=fail_fast_retry(),
         )
         client.ping()
     except (ValueError, redis.RedisError) as exc:

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from helpdesk_kit.config import Settings
 from helpdesk_kit.db import HelpdeskStore, open_store
@@ -122,6 +124,15 @@ def real_redis(redis_server: RedisServer, key_prefix: str) -> Iterator[redis.Red
     client = redis_server.client()
     yield client
     _clean_prefix(client, key_prefix)
+    client.close()
+
+
+@pytest.fixture
+def dead_redis(tmp_path: Path) -> Iterator[redis.Redis]:
+    """A client whose server does not exist: every command fails at once (Redis is down)."""
+    client = redis.Redis(unix_socket_path=str(tmp_path / "nobody.sock"), decode_responses=True,
+                         socket_timeout=0.2, retry=Retry(NoBackoff(), 0))
+    yield client
     client.close()
 
 

@@ -11,8 +11,6 @@ from datetime import UTC, datetime
 import fakeredis
 import pytest
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from helpdesk_kit.cache import Cache, CacheStats
 from helpdesk_kit.codec import decode_ticket, decode_user, encode_ticket, encode_user
@@ -213,10 +211,8 @@ def test_flush_all_is_the_seeds_counter_example() -> None:
     assert client.dbsize() == 0
 
 
-def test_failed_invalidation_is_loud(tmp_path) -> None:
-    down = redis.Redis(unix_socket_path=str(tmp_path / "nothing.sock"), decode_responses=True,
-                       retry=Retry(NoBackoff(), 0))
-    cache = Cache(down, KeySchema("t:"), invalidation_retries=1, retry_after=0)
+def test_failed_invalidation_is_loud(dead_redis: redis.Redis) -> None:
+    cache = Cache(dead_redis, KeySchema("t:"), invalidation_retries=1, retry_after=0)
     with pytest.raises(InvalidationError, match="after 2 attempts"):
         cache.invalidate_ticket(7)
     with pytest.raises(InvalidationError):

@@ -162,17 +162,8 @@ def test_prefix_says_which_numbers_are_server_wide(backend: Backend, keys: KeySc
     assert snapshot(backend.client, KeySchema()).value("prefix.keys") is None  # no prefix
 
 
-def dead_client(tmp_path) -> redis.Redis:
-    """A client whose server does not exist (no retries, so the failure is immediate)."""
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
-    return redis.Redis(unix_socket_path=str(tmp_path / "nobody.sock"), socket_timeout=0.2,
-                       retry=Retry(NoBackoff(), 0))
-
-
-def test_redis_down_raises_a_kit_error(tmp_path) -> None:
-    dead = dead_client(tmp_path)
+def test_redis_down_raises_a_kit_error(dead_redis: redis.Redis) -> None:
+    dead = dead_redis
     with pytest.raises(RedisBackendError, match="did not answer"):
         snapshot(dead, KeySchema("x:"))
 

@@ -258,3 +258,14 @@ def test_probe_without_a_reported_version_says_none() -> None:
     caps = probe(Quiet())  # type: ignore[arg-type]
     assert (caps.server_version, caps.info, caps.lua, caps.maxmemory_configurable) == (
         None, True, False, False)
+
+
+def test_kit_clients_fail_fast_instead_of_retrying_for_seconds(redis_server, settings) -> None:
+    """redis-py retries with backoff by default; the kit's clients retry once, immediately."""
+    from helpdesk_kit.redis_backend import connect
+
+    for client in (redis_server.client(),
+                   connect(settings.with_(redis_url=redis_server.url), prefer="url").client):
+        retry = client.get_retry()
+        assert retry is not None and retry.get_retries() == 1
+        client.close()

@@ -9,8 +9,8 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
+import redis
 from prometheus_client.parser import text_string_to_metric_families
-from test_metrics import dead_client
 
 from helpdesk_kit.cache import Cache
 from helpdesk_kit.keys import KeySchema
@@ -87,8 +87,8 @@ def test_other_paths_are_404(server: MetricsServer) -> None:
     assert "/api/metrics" in json.loads(body)["paths"]
 
 
-def test_redis_failure_is_503_and_the_server_lives_on(tmp_path) -> None:
-    started, thread = serve_in_thread(MetricsCollector(dead_client(tmp_path), KeySchema("x:")))
+def test_redis_failure_is_503_and_the_server_lives_on(dead_redis: redis.Redis) -> None:
+    started, thread = serve_in_thread(MetricsCollector(dead_redis, KeySchema("x:")))
     try:
         for path in ("/api/metrics", "/metrics"):
             status, content_type, body = get(started.url + path)
