@@ -18,6 +18,7 @@ import redis
 
 from .cache_lists import LIST
 from .errors import InvalidationError
+from .redis_backend import delete_matching
 
 if TYPE_CHECKING:
     from .cache import Cache
@@ -33,16 +34,9 @@ def invalidate_pattern(cache: Cache, entity: str) -> int:
     It first bumps ``gen:{entity}:all``, so a read loading while the SCAN runs drops
     what it stores (see :mod:`helpdesk_kit.cache_guard`).
     """
-    deleted, batch = 0, []
     try:
         cache.client.incr(cache.keys.entity_generation(entity))
-        for key in cache.client.scan_iter(match=cache.keys.pattern(entity), count=500):
-            batch.append(key)
-            if len(batch) == 500:
-                deleted += cache.client.delete(*batch)
-                batch.clear()
-        if batch:
-            deleted += cache.client.delete(*batch)
+        deleted = delete_matching(cache.client, cache.keys.pattern(entity))
         if entity == "ticket":
             cache.client.incr(cache.keys.generation(LIST))
     except redis.RedisError as exc:

@@ -238,7 +238,7 @@ def compare_sandboxed(settings: Settings | None = None, prefer: BackendChoice | 
     Your own database is never touched (the comparison writes comments); the Redis keys it
     made are deleted afterwards (SCAN, never FLUSHDB). ``options`` go to :func:`compare`.
     """
-    from .redis_backend import connect
+    from .redis_backend import connect, delete_matching
 
     settings = settings or Settings.from_env()
     keys = KeySchema(prefix=f"{settings.key_prefix}bench:{uuid.uuid4().hex[:8]}:")
@@ -253,6 +253,5 @@ def compare_sandboxed(settings: Settings | None = None, prefer: BackendChoice | 
             finally:
                 store.db.close()
     finally:
-        for key in backend.client.scan_iter(match=keys.all_keys, count=500):
-            backend.client.delete(key)
+        delete_matching(backend.client, keys.all_keys)
         backend.client.close()

