@@ -67,11 +67,14 @@ def report(settings: Settings | None = None, prefer: BackendChoice | None = None
     """Connect to Redis and the database as the kit would, and describe both."""
     settings = settings or Settings.from_env()
     backend = connect(settings, prefer)
-    store = open_store(settings)
     try:
-        rows = store.counts()
+        store = open_store(settings)
+        try:
+            rows = store.counts()
+        finally:
+            store.db.close()
     finally:
-        store.db.close()
+        backend.client.close()  # a report is a one-off: leave no connection behind
     versions = {"python": platform.python_version()}
     versions.update({p: _version(p) for p in _PACKAGES})
     return DoctorReport(

@@ -80,7 +80,8 @@ class RedisServer:
     """A private ``redis-server`` on a unix socket in a temp folder, with no persistence.
 
     Tests start one per session; :func:`connect` starts one per process. ``stop()`` (also run
-    at exit) kills it and removes its folder.
+    at exit) kills it and removes its folder; a failed ``start()`` stops it too, so nothing
+    is left behind.
     """
 
     def __init__(self, binary: str = "redis-server", *extra_args: str) -> None:
@@ -95,36 +96,48 @@ class RedisServer:
         self.dir = Path(tempfile.mkdtemp(prefix="helpdesk-redis-"))
         self.socket = self.dir / "redis.sock"
         self.process: subprocess.Popen[bytes] | None = None
+        self._atexit_registered = False
 
     @property
     def url(self) -> str:
         return f"unix://{self.socket}"
 
     def start(self, timeout: float = 5.0) -> RedisServer:
+        """Start the server and wait until it answers PING; raise RedisBackendError if not."""
         args = [
             self.binary, "--port", "0", "--unixsocket", str(self.socket),
             "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
             "--dir", str(self.dir), *self.extra_args,
         ]
-        self.process = subprocess.Popen(
-            args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=self.dir
-        )
-        atexit.register(self.stop)
+        self.dir.mkdir(parents=True, exist_ok=True)  # again, after a stop()
+        if not self._atexit_registered:  # once per server, however often it is restarted
+            atexit.register(self.stop)
+            self._atexit_registered = True
+        try:
+            self.process = subprocess.Popen(
+                args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=self.dir
+            )
+            self._wait_until_ready(self.process, timeout)
+        except BaseException:
+            self.stop()  # no orphan process, no leftover temp folder
+            raise
+        return self
+
+    def _wait_until_ready(self, process: subprocess.Popen[bytes], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         probe_client = redis.Redis(unix_socket_path=str(self.socket))
         try:
             while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    err = self.process.stderr.read().decode() if self.process.stderr else ""
+                if process.poll() is not None:
+                    err = process.stderr.read().decode() if process.stderr else ""
                     raise RedisBackendError(f"redis-server exited at start: {err.strip()}")
                 try:
                     if probe_client.ping():
-                        return self
+                        return
                 except redis.ConnectionError:
                     time.sleep(0.01)
         finally:
             probe_client.close()
-        self.stop()
         raise RedisBackendError(f"redis-server did not answer within {timeout} s")
 
     def client(self, **kwargs: Any) -> redis.Redis:
@@ -150,7 +163,13 @@ class RedisServer:
 
 
 def probe(client: redis.Redis) -> Capabilities:
-    """Ask the server what it supports; fakeredis and managed services lack some commands."""
+    """Ask the server what it supports; fakeredis and managed services lack some commands.
+
+    Read-only: it never changes the server, which may be a shared or production one (your
+    ``REDIS_URL``). ``maxmemory_configurable`` means the CONFIG command is allowed (CONFIG GET
+    answers ``maxmemory``); many managed services disable CONFIG altogether. It does not prove
+    that CONFIG SET would be accepted - a server may still refuse it by ACL.
+    """
     version: str | None = None
     info = lua = maxmemory = False
     with contextlib.suppress(redis.ResponseError):
@@ -160,10 +179,7 @@ def probe(client: redis.Redis) -> Capabilities:
     with contextlib.suppress(redis.ResponseError, ImportError):  # fakeredis without lupa
         lua = client.eval("return 1", 0) == 1
     with contextlib.suppress(redis.ResponseError):
-        current = client.config_get("maxmemory").get("maxmemory")
-        if current is not None:
-            client.config_set("maxmemory", current)  # a no-op write proves CONFIG SET works
-            maxmemory = True
+        maxmemory = client.config_get("maxmemory").get("maxmemory") is not None
     return Capabilities(version, info, lua, maxmemory)
 
 
@@ -214,6 +230,7 @@ def _connect_url(url: str, timeout: float) -> Backend:
             retry=fail_fast_retry(),
         )
         client.ping()
+        caps = probe(client)
     except (ValueError, redis.RedisError) as exc:
         if client is not None:
             client.close()
@@ -225,7 +242,6 @@ def _connect_url(url: str, timeout: float) -> Backend:
             f"Cannot use REDIS_URL={redact_url(url)}: {_redis_hint(exc)} "
             f"({type(exc).__name__}: {' '.join(reason.split())})"
         ) from None
-    caps = probe(client)
     return Backend(client, "url", f"Redis at {redact_url(url)}", caps)
 
 
@@ -234,7 +250,14 @@ def _connect_server(timeout: float) -> Backend:
     if _private_server is None or _private_server.process is None:
         _private_server = RedisServer().start()
     client = _private_server.client(socket_timeout=timeout)
-    caps = probe(client)
+    try:
+        caps = probe(client)
+    except redis.RedisError as exc:
+        client.close()
+        raise RedisBackendError(
+            f"the private redis-server at {_private_server.url} stopped answering "
+            f"({type(exc).__name__}: {exc})"
+        ) from exc
     return Backend(
         client, "server", f"private redis-server {caps.server_version} at {_private_server.url}",
         caps,

@@ -50,6 +50,21 @@ def test_doctor_on_each_backend(env: pytest.MonkeyPatch, redis_server: RedisServ
     assert ("note: Using fakeredis" in out) == (choice == "fake")
 
 
+def test_doctor_report_closes_its_redis_client(env: pytest.MonkeyPatch) -> None:
+    import fakeredis
+
+    from helpdesk_kit import doctor
+    from helpdesk_kit.redis_backend import Backend, probe
+
+    client = fakeredis.FakeRedis(decode_responses=True)
+    closed: list[bool] = []
+    env.setattr(client, "close", lambda: closed.append(True))
+    env.setattr(doctor, "connect", lambda settings, prefer: Backend(
+        client, "fake", "fakeredis (test)", probe(client)))
+    assert doctor.report().redis_kind == "fake"
+    assert closed == [True]
+
+
 def test_doctor_json(env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     env.setenv("TURSO_AUTH_TOKEN", SECRET)
     assert main(["doctor", "--backend", "fake", "--json"]) == 0

@@ -236,6 +236,56 @@ def test_probe_leaves_maxmemory_as_it_was(real_redis: redis.Redis) -> None:
     assert real_redis.config_get("maxmemory")["maxmemory"] == before
 
 
+def test_probe_never_writes_to_the_server(real_redis: redis.Redis,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """REDIS_URL may be a shared or production server: probing must only read."""
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("probe() must not run CONFIG SET")
+
+    monkeypatch.setattr(real_redis, "config_set", forbidden)
+    assert probe(real_redis).maxmemory_configurable
+
+
+def test_a_server_that_exits_at_start_leaves_nothing_behind() -> None:
+    if shutil.which("redis-server") is None:
+        missing("redis", "install redis-server")
+    server = RedisServer("redis-server", "--no-such-option", "yes")
+    with pytest.raises(RedisBackendError, match="exited at start"):
+        server.start()
+    assert server.process is None
+    assert not server.dir.exists()
+
+
+def test_restarting_a_server_registers_one_exit_handler(monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    if shutil.which("redis-server") is None:
+        missing("redis", "install redis-server")
+    registered: list[object] = []
+    monkeypatch.setattr(redis_backend.atexit, "register", registered.append)
+    server = RedisServer()
+    for _ in range(2):
+        with server:
+            assert server.client().ping()
+    assert registered == [server.stop]
+    assert not server.dir.exists()
+
+
+def test_a_failing_probe_closes_the_client_and_says_so(
+        redis_server: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    probed: list[redis.Redis] = []
+    closed: list[bool] = []
+
+    def broken_probe(client: redis.Redis) -> None:
+        probed.append(client)
+        monkeypatch.setattr(client, "close", lambda: closed.append(True))
+        raise redis.ConnectionError("connection dropped while probing")
+
+    monkeypatch.setattr(redis_backend, "probe", broken_probe)
+    with pytest.raises(RedisBackendError, match="Cannot use REDIS_URL=unix://"):
+        connect(_settings(redis_server.url, tmp_path), prefer="url")
+    assert len(probed) == 1 and closed == [True]
+
+
 def test_backend_roundtrip_on_both(backend: Backend, keys: KeySchema) -> None:
     backend.client.set(keys.ticket(1), '{"id": 1}', ex=300)
     assert backend.client.get(keys.ticket(1)) == '{"id": 1}'  # decoded str, not bytes
