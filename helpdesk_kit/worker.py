@@ -68,7 +68,11 @@ class Worker:
         return f"Worker({self.worker_id!r}, mode={self.mode!r})"
 
     def stop(self) -> None:
-        """Ask the worker to stop after the task in hand (safe from a signal handler)."""
+        """Ask the worker to stop after the task in hand (safe from a signal handler).
+
+        A stopped Worker stays stopped: a ``stop()`` that comes before ``run()`` or
+        ``process_all()`` makes them return at once. Build a new Worker to work again.
+        """
         self._stop.set()
 
     @property
@@ -190,7 +194,6 @@ class Worker:
     @contextmanager
     def _session(self) -> Iterator[None]:
         """Register and keep a heartbeat (reliable mode); on exit hand back what we hold."""
-        self._stop.clear()
         if self.mode == "seed":
             try:
                 yield

@@ -124,3 +124,24 @@ def test_stop_hands_back_the_rest_of_a_batch(redis_client: redis.Redis, keys: Ke
     stats = queue.inspect()
     assert (stats.pending, stats.processing, stats.done) == (7, 0, 3)
     assert queue.dequeue().payload == {"n": 3}  # handed back in order, at the front
+
+
+def test_a_stop_before_the_run_is_not_lost(redis_client: redis.Redis, keys: KeySchema,
+                                           store: HelpdeskStore) -> None:
+    queue = _recording_queue(redis_client, keys)
+    queue.enqueue_many([("record", {"n": n}) for n in range(3)])
+    worker = Worker(queue, TaskContext(store), poll_timeout_s=0.05)
+    worker.stop()
+    results: list[dict[str, int]] = []
+    # without burst, run() would work forever if the early stop() were forgotten
+    runner = threading.Thread(target=lambda: results.append(worker.run(handle_signals=False)))
+    runner.start()
+    runner.join(timeout=10)
+    forgotten = runner.is_alive()
+    worker.stop()  # let a buggy run() end, so the test fails instead of hanging
+    runner.join()
+    assert not forgotten
+    assert results == [{"processed": 0}]
+    assert worker.process_all() == {"processed": 0}
+    assert worker.stopping
+    assert queue.inspect().pending == 3  # nothing taken, nothing lost
