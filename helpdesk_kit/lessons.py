@@ -3,26 +3,29 @@
 A lesson must be repeatable and must not disturb anything else, so ``setup("01_cache_aside")``:
 
 * connects Redis the way the kit always does (``HELPDESK_REDIS_BACKEND`` is respected);
-* gives the lesson its **own** key prefix (``lesson01:``) and removes that prefix's old keys
-  with SCAN + DEL - never ``FLUSHALL``: a class may share one Redis server;
+* gives the lesson its **own** key prefix (``lesson01:``; on a ``REDIS_URL`` server with no
+  ``HELPDESK_KEY_PREFIX``, ``<your user name>:lesson01:``, see :func:`lesson_prefix`) and
+  removes that prefix's old keys with SCAN + UNLINK - never ``FLUSHALL``: a class may share
+  one Redis server;
 * gives the lesson its **own** database file, ``<data dir>/lessons/01_cache_aside/helpdesk.db``,
   deleted and re-seeded with the deterministic sample (seed 42) on every run, so stored
   notebook outputs are the same on every machine. The learner's main database is never touched;
 * sends the kit's log lines (``Cache HIT`` / ``Cache MISS``) to the notebook, without times.
 
-Lessons 06-09 use the same module; add what they need here, small and documented.
+Lessons 06-09 use the same module; add what they need here, small and documented. What a
+lesson *shows* (log lines, tables, timings) lives in :mod:`helpdesk_kit.lesson_output` and is
+re-exported here, so ``from helpdesk_kit.lessons import Table`` keeps working.
 """
 
 from __future__ import annotations
 
 import contextlib
-import html
-import logging
+import getpass
 import math
-import statistics
-import sys
+import os
+import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,7 +36,15 @@ from .config import Settings
 from .db import HelpdeskStore, open_store
 from .db.sample import SAMPLE_NOW, SampleSummary, load_sample
 from .keys import KeySchema
-from .redis_backend import Backend, connect
+from .lesson_output import (
+    Table,
+    capture_logs,
+    fmt_seconds,
+    median_seconds,
+    replay_hit_rates,
+    show_logs,
+)
+from .redis_backend import Backend, connect, delete_matching
 
 if TYPE_CHECKING:  # the app is imported when a lesson asks for it (lesson 00 does not)
     from .app import HelpdeskApp
@@ -48,9 +59,11 @@ __all__ = [
     "check",
     "clean_prefix",
     "fmt_seconds",
+    "lesson_prefix",
     "local_sqld",
     "median_seconds",
     "nav_markdown",
+    "replay_hit_rates",
     "setup",
     "show_logs",
 ]
@@ -101,74 +114,34 @@ def nav_markdown(stem: str) -> str:
 
 
 def clean_prefix(client: redis.Redis, prefix: str) -> int:
-    """Delete every key under ``prefix`` with SCAN + DEL (never FLUSHALL); returns how many."""
+    """Delete every key under ``prefix`` with SCAN + UNLINK (never FLUSHALL); returns how many."""
     if not prefix:
         raise ValueError("refusing to clean an empty prefix: that would be every key")
-    removed = 0
-    batch: list[str] = []
-    for key in client.scan_iter(match=f"{prefix}*", count=500):
-        batch.append(key)
-        if len(batch) == 500:
-            removed += int(client.delete(*batch))
-            batch.clear()
-    if batch:
-        removed += int(client.delete(*batch))
-    return removed
+    return delete_matching(client, f"{prefix}*")
 
 
-# --- logging: the kit's log lines, readable and deterministic in a notebook ---------------
-class _NotebookHandler(logging.Handler):
-    """Prints ``INFO helpdesk_kit.app: Cache HIT`` (no time) to the *current* ``sys.stdout``."""
-
-    muted = 0  # > 0 while capture_logs() collects the lines for a widget instead
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if not _NotebookHandler.muted:
-            print(self.format(record), file=sys.stdout)
-
-
-_handler = _NotebookHandler()
-_handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-
-
-def show_logs(on: bool = True) -> None:
-    """Print the kit's INFO log lines in the notebook (``setup`` turns this on), or stop."""
-    logger = logging.getLogger("helpdesk_kit")
-    if not on:
-        logger.removeHandler(_handler)
-        return
-    if _handler not in logger.handlers:
-        logger.addHandler(_handler)
-    if logger.getEffectiveLevel() > logging.INFO:
-        logger.setLevel(logging.INFO)
-
-
-@contextlib.contextmanager
-def capture_logs(name: str = "helpdesk_kit") -> Iterator[list[str]]:
-    """Collect the kit's log messages into a list (and keep them out of the notebook).
-
-    Widgets use it so a button click shows ``Cache MISS`` inside the widget, not in some
-    other cell's output.
-    """
-    lines: list[str] = []
-
-    class _Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            lines.append(record.getMessage())
-
-    logger = logging.getLogger(name)
-    collector = _Collect()
-    logger.addHandler(collector)
-    previous = logger.level
-    if logger.getEffectiveLevel() > logging.INFO:
-        logger.setLevel(logging.INFO)
-    _NotebookHandler.muted += 1
+def _user_part() -> str:
+    """This account's name, safe in a key and a SCAN pattern (letters, digits, ``_.-``)."""
     try:
-        yield lines
-    finally:
-        _NotebookHandler.muted -= 1
-        logger.removeHandler(collector)
-        logger.setLevel(previous)
+        name = getpass.getuser()
+    except (OSError, KeyError):  # no user name (some containers): the numeric id will do
+        name = f"uid{os.getuid()}" if hasattr(os, "getuid") else "learner"
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "learner"
+
+
+def lesson_prefix(base_prefix: str, lesson: str, backend_kind: str) -> str:
+    """The key prefix a lesson works under: ``<base>lessonNN:``.
+
+    On a Redis reached through ``REDIS_URL`` (``backend_kind == "url"``) the server may be a
+    class's shared one; with no ``HELPDESK_KEY_PREFIX`` every learner would get the same
+    ``lesson01:`` and each ``setup()`` would delete the classmates' keys. So there, an empty
+    base prefix becomes this account's name (``alice:lesson01:``). A private redis-server or
+    fakeredis is one learner's alone and keeps the short ``lesson01:``. Set
+    ``HELPDESK_KEY_PREFIX`` (e.g. ``alice:``) to choose the prefix yourself.
+    """
+    if not base_prefix and backend_kind == "url":
+        base_prefix = f"{_user_part()}:"
+    return f"{base_prefix}lesson{lesson[:2]}:"
 
 
 # --- the lesson ------------------------------------------------------------------------
@@ -213,8 +186,15 @@ class Lesson:
         return HelpdeskApp(self.store, cache, TaskQueue(self.client, self.keys),
                            clock=lambda: SAMPLE_NOW)
 
+    @property
+    def shared_redis(self) -> bool:
+        """True when Redis came from ``REDIS_URL`` (it may be shared: never FLUSHDB there)."""
+        return self.backend.kind == "url"
+
     def close(self) -> None:
+        """Close the database and this lesson's Redis connections (never the data in Redis)."""
         self.store.db.close()
+        self.client.close()
 
     def __repr__(self) -> str:
         # Deterministic on every machine and backend: no paths, no server versions.
@@ -244,11 +224,11 @@ def setup(lesson: str, *, settings: Settings | None = None, users: int = SAMPLE_
     folder.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):  # a fresh file every run: same rows, same ids
         (folder / f"helpdesk.db{suffix}").unlink(missing_ok=True)
+    backend = connect(base)  # the prefix depends on which Redis this is
     lesson_settings = base.with_(
         data_dir=folder, database_url=None, auth_token=None,
-        key_prefix=f"{base.key_prefix}lesson{lesson[:2]}:",
+        key_prefix=lesson_prefix(base.key_prefix, lesson, backend.kind),
     )
-    backend = connect(lesson_settings)
     clean_prefix(backend.client, lesson_settings.key_prefix)
     store = open_store(lesson_settings)
     summary = load_sample(store, users, tickets, SAMPLE_SEED, progress=False)
@@ -304,54 +284,6 @@ def check(answer: Any, expected: Any, *, why: str, hint: str = "",
     if hint:  # let the learner try again without giving the answer away
         return CheckResult(False, f"you answered {answer!r}. Hint: {hint}")
     return CheckResult(False, f"you answered {answer!r}; the answer is {expected!r}. {why}")
-
-
-# --- measured numbers: timing and tables -----------------------------------------------
-def median_seconds(call: Callable[[], object], repeat: int = 21) -> float:
-    """The median of ``repeat`` timed calls: robust when a shared machine is busy."""
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        call()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
-
-
-def fmt_seconds(seconds: float) -> str:
-    """``0.084 ms``, ``12.3 µs``, ``1.20 s``: a duration in the unit a reader can picture."""
-    if seconds >= 1:
-        return f"{seconds:.2f} s"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.2f} ms"
-    return f"{seconds * 1e6:.1f} µs"
-
-
-@dataclass(frozen=True)
-class Table:
-    """A small table that reads well both as HTML (JupyterLab, GitHub) and as plain text."""
-
-    headers: Sequence[str]
-    rows: Sequence[Sequence[object]]
-    caption: str = ""
-
-    def _cells(self) -> list[list[str]]:
-        return [[str(c) for c in row] for row in self.rows]
-
-    def __repr__(self) -> str:
-        cells = self._cells()
-        widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(self.headers)]
-        line = "  ".join(h.ljust(w) for h, w in zip(self.headers, widths, strict=True))
-        lines = [self.caption] if self.caption else []
-        lines += [line, "  ".join("-" * w for w in widths)]
-        lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
-        return "\n".join(line.rstrip() for line in lines)
-
-    def _repr_html_(self) -> str:
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.headers)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
-                       for r in self._cells())
-        caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
-        return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 # --- a real libSQL server, when installed (lesson 09) ------------------------------------

@@ -1,9 +1,12 @@
 """A hit-rate simulator: what access pattern, TTL, memory limit and eviction do to a cache.
 
-The seed says "Hit Rate = Hits / (Hits + Misses); optimal > 80%, poor < 50%; if it is low,
-raise the TTL for stable data, warm the cache, review access patterns". Whether that advice
-helps depends on *why* reads miss, so this model runs the seed's cache-aside loop on a
-simulated clock (read; on a miss load and ``SET EX ttl``) and labels every miss:
+The seed says "Hit Rate = Hits / (Hits + Misses)", optimal above 80% (its cache section) or
+90% (its tuning table), poor below 50%, and "if it is low, raise the TTL for stable data, warm
+the cache, review access patterns". The levels come from
+:class:`~helpdesk_kit.tuning.Thresholds` (default: the tuning table's 90%;
+``HELPDESK_HIT_RATE_OPTIMAL=80`` gives the cache section's). Whether the advice helps
+depends on *why* reads miss, so this model runs the seed's cache-aside loop on a simulated
+clock (read; on a miss load and ``SET EX ttl``) and labels every miss:
 
 * **cold**    - the key was never cached (warming helps);
 * **expired** - it was cached, its TTL ran out (a longer TTL helps, if the data allows);
@@ -20,15 +23,19 @@ simplification of Redis's active expiry.
 
 from __future__ import annotations
 
-import bisect
 import heapq
-import itertools
 import random
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
-__all__ = ["POLICIES", "SimConfig", "SimResult", "advice", "simulate", "verdict"]
+from .tuning import Thresholds
+
+__all__ = ["POLICIES", "SimConfig", "SimResult", "advice", "hit_rate_levels", "simulate",
+           "verdict", "zipf_sample"]
+
+T = TypeVar("T")
 
 Pattern = Literal["uniform", "zipf"]
 Policy = Literal["allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-ttl", "noeviction"]
@@ -36,9 +43,22 @@ Policy = Literal["allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-ttl",
 #: so volatile-ttl may evict any of them: the one closest to expiring).
 POLICIES: tuple[str, ...] = ("allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-ttl",
                              "noeviction")
-#: The seed's thresholds: the tuning table's "> 90%" optimal, the cache section's "> 80%",
-#: and "< 50%" poor for both.
-OPTIMAL, GOOD, POOR = 0.90, 0.80, 0.50
+
+
+def hit_rate_levels(thresholds: Thresholds | None = None) -> tuple[float, float]:
+    """(optimal, poor) hit rates as fractions, from ``thresholds`` or the environment."""
+    t = thresholds or Thresholds.from_env()
+    return t.hit_rate_optimal / 100, t.hit_rate_deficient / 100
+
+
+def zipf_sample(population: Sequence[T], n: int, rng: random.Random, s: float = 1.1) -> list[T]:
+    """``n`` picks from ``population``, Zipf-skewed: the first item is the hottest.
+
+    The item of rank ``r`` is read in proportion to ``1 / r**s`` (``s`` about 1 is typical
+    web traffic). The same ``rng`` state gives the same picks.
+    """
+    weights = [1 / rank ** s for rank in range(1, len(population) + 1)]
+    return rng.choices(population, weights=weights, k=n)
 
 
 @dataclass(frozen=True)
@@ -119,20 +139,19 @@ class SimResult:
                 f"peak {self.peak_keys:,} keys -> {verdict(self.hit_rate)}")
 
 
-def verdict(hit_rate: float) -> str:
-    """The seed's words for a hit rate."""
-    if hit_rate > OPTIMAL:
-        return "optimal (> 90%, óptimo)"
-    if hit_rate > GOOD:
-        return "good (> 80%)"
-    if hit_rate < POOR:
-        return "poor (< 50%, deficiente)"
-    return "fair (50-80%: room to improve)"
+def verdict(hit_rate: float, thresholds: Thresholds | None = None) -> str:
+    """The seed's words for a hit rate, at the configured levels (default > 90%, < 50%)."""
+    optimal, poor = hit_rate_levels(thresholds)
+    if hit_rate > optimal:
+        return f"optimal (> {optimal:.0%}, óptimo)"
+    if hit_rate < poor:
+        return f"poor (< {poor:.0%}, deficiente)"
+    return f"acceptable ({poor:.0%}-{optimal:.0%}: room to improve)"
 
 
-def advice(result: SimResult) -> list[str]:
+def advice(result: SimResult, thresholds: Thresholds | None = None) -> list[str]:
     """The seed's advice, picked by which kind of miss dominates."""
-    if result.hit_rate > OPTIMAL or result.total_misses == 0:
+    if result.hit_rate > hit_rate_levels(thresholds)[0] or result.total_misses == 0:
         return ["Nothing to do: the cache serves almost every read."]
     tips = []
     ranked = sorted(result.misses.items(), key=lambda kv: kv[1], reverse=True)
@@ -231,10 +250,7 @@ def _sampler(config: SimConfig, rng: random.Random) -> list[int]:
     n = config.requests
     if config.pattern == "uniform" or config.zipf_s == 0:
         return [rng.randrange(config.key_space) for _ in range(n)]
-    weights = (1 / (rank ** config.zipf_s) for rank in range(1, config.key_space + 1))
-    cumulative = list(itertools.accumulate(weights))
-    total = cumulative[-1]
-    return [bisect.bisect_left(cumulative, rng.random() * total) for _ in range(n)]
+    return zipf_sample(range(config.key_space), n, rng, config.zipf_s)
 
 
 def simulate(config: SimConfig) -> SimResult:

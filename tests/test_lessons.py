@@ -16,6 +16,7 @@ from helpdesk_kit.lessons import (
     capture_logs,
     check,
     clean_prefix,
+    lesson_prefix,
     nav_markdown,
     setup,
     show_logs,
@@ -99,6 +100,45 @@ def test_clean_prefix_removes_many_keys(redis_client, key_prefix: str) -> None: 
     redis_client.mset({f"{key_prefix}k{i}": i for i in range(1234)})
     assert clean_prefix(redis_client, key_prefix) == 1234
     assert list(redis_client.scan_iter(match=f"{key_prefix}*")) == []
+
+
+def test_a_redis_url_without_a_prefix_gets_this_users_name(
+        redis_server: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("getpass.getuser", lambda: "ana maría*")
+    shared = Settings(data_dir=tmp_path, redis_url=redis_server.url, redis_backend="url")
+    classmate = redis_server.client()
+    classmate.set("lesson01:ticket:1", "a classmate's key, made without a prefix")
+    lesson = setup("01_cache_aside", settings=shared, users=10, tickets=5)
+    assert lesson.shared_redis
+    assert lesson.settings.key_prefix == "ana_mar_a_:lesson01:"  # safe in a SCAN pattern
+    assert classmate.get("lesson01:ticket:1") is not None  # setup() did not delete it
+    assert "ana_mar_a_:lesson01:" in repr(lesson)
+    lesson.close()
+    classmate.delete("lesson01:ticket:1")
+    classmate.close()
+
+
+def test_prefix_is_short_on_a_private_redis_and_chosen_when_set() -> None:
+    assert lesson_prefix("", "01_cache_aside", "server") == "lesson01:"
+    assert lesson_prefix("", "01_cache_aside", "fake") == "lesson01:"
+    assert lesson_prefix("bob:", "01_cache_aside", "url") == "bob:lesson01:"
+
+
+def test_close_closes_the_redis_connection_but_keeps_the_data(
+        redis_server: RedisServer, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, redis_url=redis_server.url, redis_backend="url",
+                        key_prefix="class7:")
+    watcher = redis_server.client()
+    lesson = setup("00_start_here", settings=settings, users=10, tickets=5)
+    lesson.client.client_setname("lesson-close-test")
+    lesson.client.set("class7:outside", "kept")
+    names = [c["name"] for c in watcher.client_list()]
+    assert "lesson-close-test" in names
+    lesson.close()
+    assert "lesson-close-test" not in [c["name"] for c in watcher.client_list()]
+    assert watcher.get("class7:outside") == "kept"  # closing the client lost no data
+    watcher.delete("class7:outside")
+    watcher.close()
 
 
 # --- logs ----------------------------------------------------------------------------------

@@ -23,8 +23,6 @@ def lesson(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Lesson]:
         request.addfinalizer(server.stop)
         settings = settings.with_(redis_url=server.url, redis_backend="url")
     result = setup("03_invalidation", settings=settings, users=20, tickets=200, logs=False)
-    if request.param == "server":
-        result.backend.kind = "server"  # a private server: FLUSHDB is allowed here
     yield result
     result.close()
     show_logs(False)
@@ -51,23 +49,47 @@ def test_flushdb_collapses_the_hit_rate_and_selective_does_not(lesson: Lesson,
     app.cache.warm_tickets(lesson.store, limit=None, progress=False)  # type: ignore[union-attr]
     selective = w.hit_rate_windows(lesson, app, reads, 100, 3, how="selective")
     app.cache.warm_tickets(lesson.store, limit=None, progress=False)  # type: ignore[union-attr]
-    flushed = w.hit_rate_windows(lesson, app, reads, 100, 3, how="flushdb")
+    # Both backends here are this test's own, so FLUSHDB is allowed (shared=False).
+    flushed = w.hit_rate_windows(lesson, app, reads, 100, 3, how="flushdb", shared=False)
     assert selective.hit_rates[3] > flushed.hit_rates[3]
     assert flushed.hit_rates[2] == 1.0 and flushed.hit_rates[3] < 0.8
-    assert "FLUSHDB" in flushed.note and "DEL" in selective.note
+    assert flushed.note.startswith("FLUSHDB") and "DEL" in selective.note
     assert len(w.measured_table(selective, flushed).rows) == 2
     assert len(w.collapse_plot(selective, flushed, 3).axes) == 1
 
 
 def test_shared_redis_is_never_flushed(lesson: Lesson) -> None:
     lesson.client.set("someone-else:key", "theirs")
-    lesson.backend.kind = "url"  # what a REDIS_URL server looks like
     cache = Cache(lesson.client, lesson.keys)
     lesson.client.set(lesson.keys.ticket(1), "x")
-    assert "instead of FLUSHDB" in w.flush_everything(lesson, cache)
+    assert "instead of FLUSHDB" in w.flush_everything(cache, shared=True)
     assert lesson.client.get("someone-else:key") == "theirs"
     assert lesson.client.get(lesson.keys.ticket(1)) is None
     lesson.client.delete("someone-else:key")
+
+
+def test_a_lesson_on_redis_url_counts_as_shared(lesson: Lesson, app: HelpdeskApp) -> None:
+    lesson.client.set("someone-else:key", "theirs")
+    reads = w.zipf_reads(200, ticket_count=200)
+    result = w.hit_rate_windows(lesson, app, reads, 100, 1, how="flushdb")
+    assert lesson.shared_redis is (lesson.backend.kind == "url")
+    assert ("instead of FLUSHDB" in result.note) is lesson.shared_redis
+    if lesson.shared_redis:
+        assert lesson.client.get("someone-else:key") == "theirs"
+    lesson.client.delete("someone-else:key")
+
+
+def test_the_last_short_window_is_rated_over_its_own_reads(lesson: Lesson,
+                                                            app: HelpdeskApp) -> None:
+    app.cache.warm_tickets(lesson.store, limit=None, progress=False)  # type: ignore[union-attr]
+    result = w.hit_rate_windows(lesson, app, w.zipf_reads(250, ticket_count=200), 100, 9,
+                                how="selective")
+    assert result.hit_rates == [1.0, 1.0, 1.0]  # 100, 100 and 50 reads, all cached
+
+
+def test_hit_rate_windows_refuses_an_unknown_method(lesson: Lesson, app: HelpdeskApp) -> None:
+    with pytest.raises(ValueError, match="selective"):
+        w.hit_rate_windows(lesson, app, [1, 2], 1, 0, how="flushall")
 
 
 def test_race_is_stale_without_the_guard_and_fresh_with_it(lesson: Lesson) -> None:

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 
 import pytest
 
-from helpdesk_kit.simulate import POLICIES, SimConfig, advice, simulate, verdict
+from helpdesk_kit.simulate import (
+    POLICIES,
+    SimConfig,
+    advice,
+    hit_rate_levels,
+    simulate,
+    verdict,
+    zipf_sample,
+)
+from helpdesk_kit.tuning import Thresholds
 from helpdesk_kit.widgets import hit_rate_lab as w
 
 SMALL = SimConfig(key_space=500, rate=20, duration=300)
@@ -57,9 +67,23 @@ def test_bad_configs_are_refused(bad: dict) -> None:
         SimConfig(**bad)
 
 
-def test_verdict_uses_the_seed_thresholds() -> None:
-    assert verdict(0.95).startswith("optimal") and verdict(0.85).startswith("good")
-    assert verdict(0.6).startswith("fair") and verdict(0.3).startswith("poor")
+def test_verdict_uses_the_tuning_thresholds(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HELPDESK_HIT_RATE_OPTIMAL", "HELPDESK_HIT_RATE_DEFICIENT"):
+        monkeypatch.delenv(name, raising=False)
+    assert hit_rate_levels() == (Thresholds().hit_rate_optimal / 100,
+                                 Thresholds().hit_rate_deficient / 100)
+    assert verdict(0.95).startswith("optimal") and verdict(0.85).startswith("acceptable")
+    assert verdict(0.6).startswith("acceptable") and verdict(0.3).startswith("poor")
+    monkeypatch.setenv("HELPDESK_HIT_RATE_OPTIMAL", "80")  # the seed's cache-section figure
+    assert verdict(0.85) == "optimal (> 80%, óptimo)"
+    assert verdict(0.85, Thresholds(hit_rate_optimal=90)).startswith("acceptable")
+
+
+def test_zipf_sample_is_seeded_and_skewed() -> None:
+    picks = zipf_sample(range(100), 5000, random.Random(1))
+    assert picks == zipf_sample(range(100), 5000, random.Random(1))
+    assert picks.count(0) > picks.count(1) > picks.count(50)
+    assert set(zipf_sample(["a"], 3, random.Random(1))) == {"a"}
 
 
 def test_advice_follows_the_main_kind_of_miss() -> None:

@@ -35,9 +35,17 @@ class Shown:
 
 
 def seed_thresholds(ax: Any, xlabel: str) -> None:
-    """Dress a hit-rate plot: 0..1 axis, the seed's > 80% and < 50% lines, a legend."""
-    ax.axhline(0.8, color="green", linewidth=0.8, linestyle="--", label="seed: > 80% good")
-    ax.axhline(0.5, color="red", linewidth=0.8, linestyle="--", label="seed: < 50% poor")
+    """Dress a hit-rate plot: 0..1 axis, the optimal and poor lines, a legend.
+
+    The levels are :class:`~helpdesk_kit.tuning.Thresholds` (``HELPDESK_HIT_RATE_*``): by
+    default the seed's tuning table, > 90% optimal and < 50% deficient.
+    """
+    from ..simulate import hit_rate_levels
+
+    optimal, poor = hit_rate_levels()
+    ax.axhline(optimal, color="green", linewidth=0.8, linestyle="--",
+               label=f"> {optimal:.0%} optimal")
+    ax.axhline(poor, color="red", linewidth=0.8, linestyle="--", label=f"< {poor:.0%} poor")
     ax.set_ylim(0, 1.05)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("hit rate")

@@ -13,8 +13,8 @@ import ipywidgets as widgets
 from matplotlib.figure import Figure
 
 from ..lessons import CheckResult, Table, check
-from ..simulate import GOOD, POLICIES, POOR, SimConfig, SimResult, advice, simulate
-from . import Shown
+from ..simulate import POLICIES, SimConfig, SimResult, advice, hit_rate_levels, simulate
+from . import Shown, seed_thresholds
 
 __all__ = ["HitRateLab", "check_quiz", "compare_table", "plot_results", "verdict_html"]
 
@@ -23,17 +23,14 @@ def plot_results(results: dict[str, SimResult]) -> Figure:
     """Hit rate over simulated time, one line per scenario, with the seed's thresholds."""
     fig = Figure(figsize=(7.5, 3.4))
     ax = fig.subplots()
+    optimal, poor = hit_rate_levels()
     for label, result in results.items():
         ax.plot(result.times, result.hit_rates, label=f"{label} ({result.hit_rate:.0%})")
-    ax.axhspan(GOOD, 1.0, color="green", alpha=0.08)
-    ax.axhspan(0, POOR, color="red", alpha=0.08)
-    ax.axhline(GOOD, color="green", linewidth=0.8, linestyle="--")
-    ax.axhline(POOR, color="red", linewidth=0.8, linestyle="--")
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel("simulated seconds")
-    ax.set_ylabel("hit rate")
-    ax.set_title("green: > 80% (óptimo)   red: < 50% (deficiente)", fontsize=9)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.axhspan(optimal, 1.0, color="green", alpha=0.08)
+    ax.axhspan(0, poor, color="red", alpha=0.08)
+    seed_thresholds(ax, "simulated seconds")
+    ax.set_title(f"green: > {optimal:.0%} (óptimo)   red: < {poor:.0%} (deficiente)",
+                 fontsize=9)
     fig.tight_layout()
     return fig
 

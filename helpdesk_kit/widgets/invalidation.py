@@ -26,8 +26,10 @@ from ..lessons import (
     check,
     clean_prefix,
     fmt_seconds,
+    replay_hit_rates,
 )
 from ..models import STATUSES, Ticket
+from ..simulate import zipf_sample
 from . import Shown, seed_thresholds
 
 __all__ = [
@@ -54,13 +56,14 @@ def cached_status(app: HelpdeskApp, ticket_id: int) -> str:
     return ticket.status if ticket else "(none)"
 
 
-def flush_everything(lesson: Lesson, cache: Cache) -> str:
-    """FLUSHDB on a private Redis; on a shared one (REDIS_URL) delete only this lesson's keys.
+def flush_everything(cache: Cache, *, shared: bool) -> str:
+    """FLUSHDB on a private Redis; on a ``shared`` one delete only this cache's keys.
 
     A class may share one server: FLUSHDB there would wipe everybody's cache and queues.
-    The effect on *this* lesson's hit rate is the same either way.
+    The effect on *this* lesson's hit rate is the same either way. A lesson passes
+    ``shared=lesson.shared_redis`` (True for a ``REDIS_URL`` server).
     """
-    if lesson.backend.kind == "url":
+    if shared:
         clean_prefix(cache.client, cache.keys.prefix)
         return "shared Redis: deleted this lesson's keys (SCAN + DEL) instead of FLUSHDB"
     with capture_logs():
@@ -70,9 +73,7 @@ def flush_everything(lesson: Lesson, cache: Cache) -> str:
 
 def zipf_reads(n: int, ticket_count: int, seed: int = 3, s: float = 1.1) -> list[int]:
     """``n`` ticket ids, a few hot and many rare (Zipf), the same for the same seed."""
-    rng = random.Random(seed)
-    weights = [1 / rank ** s for rank in range(1, ticket_count + 1)]
-    return rng.choices(range(1, ticket_count + 1), weights=weights, k=n)
+    return zipf_sample(range(1, ticket_count + 1), n, random.Random(seed), s)
 
 
 @dataclass(frozen=True)
@@ -85,26 +86,31 @@ class Windows:
 
 
 def hit_rate_windows(lesson: Lesson, app: HelpdeskApp, reads: list[int], window: int,
-                     invalidate_at: int, how: str) -> Windows:
+                     invalidate_at: int, how: str, *, shared: bool | None = None) -> Windows:
     """Replay ``reads`` through ``app``; before window ``invalidate_at`` invalidate one ticket
-    (``how="selective"``) or everything (``how="flushdb"``)."""
-    assert app.cache is not None
-    rates, seconds, note = [], 0.0, ""
-    with capture_logs():
-        for index in range(0, len(reads), window):
-            if index // window == invalidate_at:
-                started = time.perf_counter()
-                if how == "selective":
-                    app.cache.invalidate_ticket(reads[index])
-                    note = f"DEL {app.cache.keys.ticket(reads[index])} (+ its generation)"
-                else:
-                    note = flush_everything(lesson, app.cache)
-                seconds = time.perf_counter() - started
-            before = app.cache.stats().get("ticket")
-            hits_before = before.hits if before else 0
-            for ticket_id in reads[index:index + window]:
-                app.get_ticket(ticket_id)
-            rates.append((app.cache.stats()["ticket"].hits - hits_before) / window)
+    (``how="selective"``) or everything (``how="flushdb"``; on a ``shared`` Redis - default:
+    ``lesson.shared_redis`` - only this lesson's keys)."""
+    if how not in ("selective", "flushdb"):
+        raise ValueError(f"how must be 'selective' or 'flushdb', got {how!r}")
+    cache = app.cache
+    if cache is None:
+        raise ValueError("the app has no cache to invalidate")
+    seconds, note = 0.0, ""
+
+    def invalidate(number: int, first_read: int) -> None:
+        nonlocal seconds, note
+        if number != invalidate_at:
+            return
+        started = time.perf_counter()
+        if how == "selective":
+            cache.invalidate_ticket(first_read)
+            note = f"DEL {cache.keys.ticket(first_read)} (+ its generation)"
+        else:
+            note = flush_everything(
+                cache, shared=lesson.shared_redis if shared is None else shared)
+        seconds = time.perf_counter() - started
+
+    rates = replay_hit_rates(app, reads, window, before_window=invalidate)
     return Windows(rates, seconds, note)
 
 

@@ -15,7 +15,8 @@ import ipywidgets as widgets
 from matplotlib.figure import Figure
 
 from ..app import HelpdeskApp
-from ..lessons import CheckResult, Lesson, capture_logs, check, clean_prefix
+from ..lessons import CheckResult, Lesson, capture_logs, check, clean_prefix, replay_hit_rates
+from ..simulate import zipf_sample
 from . import Shown, seed_thresholds
 
 __all__ = ["WarmupLab", "check_quiz", "hit_rates", "recent_first_reads", "start_plot",
@@ -25,22 +26,11 @@ __all__ = ["WarmupLab", "check_quiz", "hit_rates", "recent_first_reads", "start_
 def recent_first_reads(lesson: Lesson, n: int, seed: int = 4, s: float = 1.1) -> list[int]:
     """``n`` ticket ids, Zipf-skewed so the most recently active tickets are read most."""
     order = [t.id for t in lesson.store.list_tickets(limit=lesson.sample.tickets)]
-    weights = [1 / rank ** s for rank in range(1, len(order) + 1)]
-    return random.Random(seed).choices(order, weights=weights, k=n)
+    return zipf_sample(order, n, random.Random(seed), s)
 
 
-def hit_rates(app: HelpdeskApp, reads: list[int], window: int) -> list[float]:
-    """Replay ``reads`` through the app; the hit rate of each window of ``window`` reads."""
-    assert app.cache is not None
-    rates = []
-    with capture_logs():
-        for start in range(0, len(reads), window):
-            before = app.cache.total_stats().hits
-            chunk = reads[start:start + window]
-            for ticket_id in chunk:
-                app.get_ticket(ticket_id)
-            rates.append((app.cache.total_stats().hits - before) / len(chunk))
-    return rates
+#: Replay reads through the app, the hit rate per window (the package's one replay loop).
+hit_rates = replay_hit_rates
 
 
 def start(lesson: Lesson, app: HelpdeskApp, reads: list[int], window: int, warm: int
