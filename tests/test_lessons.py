@@ -17,6 +17,7 @@ from helpdesk_kit.lessons import (
     check,
     clean_prefix,
     lesson_prefix,
+    local_sqld,
     nav_markdown,
     setup,
     show_logs,
@@ -230,3 +231,11 @@ def test_ignored_outputs_are_followed_by_an_assertion(path: Path) -> None:
         if source.startswith("# NBVAL_IGNORE_OUTPUT"):
             assert i + 1 < len(code) and "assert" in code[i + 1], \
                 f"the cell after this ignored one should assert what matters: {source[:80]}"
+
+
+# --- sqld ----------------------------------------------------------------------------------
+def test_local_sqld_yields_none_without_the_binary(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("helpdesk_kit.lessons.SQLD_BINARY", tmp_path / "no-sqld")
+    with local_sqld() as url:
+        assert url is None
