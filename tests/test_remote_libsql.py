@@ -15,7 +15,7 @@ import pytest
 from conftest import missing
 
 from helpdesk_kit.config import Settings
-from helpdesk_kit.db import HelpdeskStore, open_database, open_store
+from helpdesk_kit.db import HelpdeskStore, open_database, open_store, sample
 from helpdesk_kit.db.sample import SAMPLE_NOW, load_sample
 from helpdesk_kit.db.sqld import SqldServer
 from helpdesk_kit.errors import DatabaseError
@@ -129,3 +129,20 @@ def test_sqld_server_cleans_up_and_reports_a_failed_start(tmp_path: Path) -> Non
         folder = running.dir
         assert folder is not None and folder.exists()
     assert running.process is None and not folder.exists()
+
+
+def test_a_large_remote_load_in_parts_completes(sqld_url: str, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sample, "ATOMIC_ROWS", 10)  # force the split path on a small sample
+    store = open_store(Settings(database_url=sqld_url, data_dir=tmp_path))
+    try:
+        summary = load_sample(store, 12, 50, seed=4, progress=False)
+        counts = store.counts()
+        assert (counts["users"], counts["tickets"], counts["interactions"]) == (
+            summary.users, summary.tickets, summary.interactions)
+        assert not sample.interrupted_load(store)
+        names = {row[0] for row in store.db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL").rows}
+        assert names == {name for name, _ in sample.schema_indexes()}
+    finally:
+        store.db.close()

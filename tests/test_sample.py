@@ -6,9 +6,16 @@ from datetime import timedelta
 
 import pytest
 
-from helpdesk_kit.db import HelpdeskStore
-from helpdesk_kit.db.sample import SAMPLE_NOW, ensure_sample, generate, load_sample
-from helpdesk_kit.errors import ConfigError
+from helpdesk_kit.db import HelpdeskStore, sample
+from helpdesk_kit.db.sample import (
+    SAMPLE_NOW,
+    ensure_sample,
+    generate,
+    interrupted_load,
+    load_sample,
+    schema_indexes,
+)
+from helpdesk_kit.errors import ConfigError, DatabaseError
 from helpdesk_kit.models import PRIORITIES, STATUSES, from_iso, to_iso
 
 INACTIVE_BEFORE = to_iso(SAMPLE_NOW - timedelta(days=30))
@@ -100,3 +107,54 @@ def test_ensure_sample_only_fills_an_empty_database(empty_store: HelpdeskStore) 
     empty_store.create_ticket(2, "mine")
     assert ensure_sample(empty_store, 10, 20) is None
     assert empty_store.counts()["tickets"] == 21  # nothing lost
+
+
+def _index_names(store: HelpdeskStore) -> set[str]:
+    query = "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+    return {row[0] for row in store.db.execute(query).rows}
+
+
+def test_a_failing_load_keeps_the_old_rows(store: HelpdeskStore,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    before, ticket = store.counts(), store.get_ticket(1)
+    real_generate = sample.generate
+
+    def broken(users: int, tickets: int, seed: int):  # type: ignore[no-untyped-def]
+        user_rows, ticket_rows, interaction_rows = real_generate(users, tickets, seed)
+        return user_rows, ticket_rows, [*interaction_rows, interaction_rows[0]]  # duplicate id
+
+    monkeypatch.setattr(sample, "generate", broken)
+    with pytest.raises(DatabaseError):
+        load_sample(store, 10, 30, seed=3, progress=False)
+    assert store.counts() == before and store.get_ticket(1) == ticket
+    assert _index_names(store) == {name for name, _ in schema_indexes()}
+
+
+def test_load_leaves_your_own_indexes_alone(store: HelpdeskStore) -> None:
+    store.db.execute("CREATE INDEX my_tickets_title ON tickets (title)")
+    load_sample(store, 10, 30, seed=1, progress=False)
+    assert _index_names(store) == {"my_tickets_title", *(name for name, _ in schema_indexes())}
+
+
+def test_an_interrupted_split_load_is_reloaded_by_ensure_sample(
+        store: HelpdeskStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sample, "_fits_one_batch", lambda store, rows: False)
+    monkeypatch.setattr(sample, "INSERTS_PER_BATCH", 1)
+    real_batch, calls = store.db.batch, []
+
+    def dies_on_the_third_batch(statements):  # type: ignore[no-untyped-def]
+        calls.append(len(statements))
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # the learner pressed Stop
+        return real_batch(statements)
+
+    monkeypatch.setattr(store.db, "batch", dies_on_the_third_batch)
+    with pytest.raises(KeyboardInterrupt):
+        load_sample(store, 10, 30, seed=2, progress=False)
+    monkeypatch.setattr(store.db, "batch", real_batch)
+    assert interrupted_load(store) and store.counts()["tickets"] < 30
+    summary = ensure_sample(store, 10, 30, seed=2)
+    assert summary is not None and not interrupted_load(store)
+    assert (store.counts()["users"], store.counts()["tickets"]) == (10, 30)
+    assert _index_names(store) == {name for name, _ in schema_indexes()}
+    assert ensure_sample(store, 10, 30, seed=2) is None  # complete now: left alone
