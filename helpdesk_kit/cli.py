@@ -52,9 +52,15 @@ def _doctor_parser(sub: Subparsers) -> None:
 
 # --- seed --------------------------------------------------------------------------------
 def _seed(args: argparse.Namespace, settings: Settings) -> int:
+    from .config import redact_url
     from .db import open_store
     from .db.sample import ensure_sample, load_sample
+    from .errors import InputError
 
+    url = settings.effective_database_url
+    if not (args.if_empty or args.yes or url.startswith("file:")):
+        raise InputError(f"seed would delete every row of the remote database {redact_url(url)}"
+                         ": add --yes if you mean it (or --if-empty to fill it only when empty)")
     store = open_store(settings)
     try:
         if args.if_empty:
@@ -80,6 +86,8 @@ def _seed_parser(sub: Subparsers) -> None:
     p.add_argument("--seed", type=int, default=42, help="random seed (same seed, same rows)")
     p.add_argument("--if-empty", action="store_true",
                    help="only load the sample if the database has no users yet")
+    p.add_argument("--yes", action="store_true",
+                   help="confirm replacing the rows of a remote (TURSO_DATABASE_URL) database")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=_seed)
 

@@ -114,6 +114,20 @@ def test_seed_with_impossible_sizes_is_one_line(env: pytest.MonkeyPatch,
     assert "at least 2 users" in err
 
 
+def test_seed_asks_before_wiping_a_remote_database(env: pytest.MonkeyPatch, sqld_url: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    env.setenv("TURSO_DATABASE_URL", sqld_url)
+    env.setenv("TURSO_AUTH_TOKEN", SECRET)
+    assert main(["seed", "--yes", "--users", "6", "--tickets", "9", "--quiet"]) == 0
+    assert "Loaded 6 users, 9 tickets" in capsys.readouterr().out
+    err = _one_line_error(capsys, main(["seed", "--users", "3", "--tickets", "1", "--quiet"]))
+    assert "add --yes" in err and sqld_url in err and SECRET not in err
+    assert main(["seed", "--if-empty", "--quiet"]) == 0  # never wipes: no --yes needed
+    assert "already has data" in capsys.readouterr().out
+    assert main(["doctor", "--backend", "fake"]) == 0
+    assert "users 6, tickets 9" in capsys.readouterr().out  # the refused seed changed nothing
+
+
 def test_seed_into_a_missing_folder_is_one_line(env: pytest.MonkeyPatch, tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     env.setenv("TURSO_DATABASE_URL", f"file:{tmp_path / 'nope' / 'x.db'}")
