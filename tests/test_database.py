@@ -124,3 +124,19 @@ def test_a_process_that_never_closes_its_store_still_exits(tmp_path: Path) -> No
                           timeout=20)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "done"
+
+
+@pytest.mark.parametrize("relative", ["file:relative.db", "file:./data/x.db", "file:~/x.db"])
+def test_a_relative_file_url_is_refused_and_creates_nothing(
+        relative: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # were it accepted, the file would appear here, not in the repo
+    with pytest.raises(DatabaseError, match=r"needs an absolute path, e\.g\. file:/"):
+        open_database(relative)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_absolute_file_url_in_either_form_opens(tmp_path: Path) -> None:
+    for url in (f"file:{tmp_path / 'a.db'}", f"file://{tmp_path / 'b.db'}"):
+        with open_database(url) as db:
+            assert db.execute("SELECT 1").rows[0][0] == 1
+    assert {p.name for p in tmp_path.glob("*.db")} == {"a.db", "b.db"}

@@ -174,6 +174,13 @@ def _check_url(url: str) -> None:
         )
     if scheme == "file":
         path = Path(urllib.parse.urlsplit(url).path)
+        if not path.is_absolute():
+            # Relative to whatever folder Python was started in: a notebook, the CLI and the
+            # worker would each open (and create) a different file. Refuse instead.
+            raise DatabaseError(
+                f"Cannot open {redact_url(url)}: a file: URL needs an absolute path, e.g. "
+                f"file:{Path.cwd() / path}"
+            )
         if not path.parent.is_dir():
             raise DatabaseError(
                 f"Cannot open {redact_url(url)}: the folder {path.parent} does not exist"
