@@ -216,9 +216,14 @@ def _metrics_collector(args: argparse.Namespace, settings: Settings) -> Any:
                             backend=backend.description)
 
 
-def _metrics(args: argparse.Namespace, settings: Settings) -> int:
+def _sleep(seconds: float) -> None:
+    """The pause between ``--watch`` refreshes; tests replace this, not the global time.sleep."""
     import time
 
+    time.sleep(seconds)
+
+
+def _metrics(args: argparse.Namespace, settings: Settings) -> int:
     from .tuning import Thresholds, tuning_table
 
     collector = _metrics_collector(args, settings)
@@ -234,7 +239,7 @@ def _metrics(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"{snap}\n\n{table}\n", flush=True)
             if args.watch is None:
                 return 0
-            time.sleep(args.watch)
+            _sleep(args.watch)
     except KeyboardInterrupt:  # Ctrl-C is how --watch ends
         return 0
 

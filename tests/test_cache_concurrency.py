@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import shutil
 import signal
 import threading
 import time
@@ -13,6 +14,7 @@ from datetime import UTC, datetime
 
 import pytest
 import redis
+from conftest import missing
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -126,8 +128,14 @@ def test_hammering_reads_and_writes_leaves_no_stale_entry(real_redis: redis.Redi
     threads = [guarded(reader, i) for i in range(4)] + [guarded(writer, 10 + i) for i in range(2)]
     for t in threads:
         t.start()
+    enough = {"reads": 50, "writes": 20, "checked": 5}
+    deadline = time.monotonic() + 60  # generous: a loaded 2-core machine is slow, not wrong
+    rounds = 0
     try:
-        for _ in range(8):
+        # At least 8 rounds, and on until enough work was done to mean something.
+        while rounds < 8 or any(counts[k] < n for k, n in enough.items()):
+            assert time.monotonic() < deadline, f"too little work in 60 s: {counts}"
+            rounds += 1
             time.sleep(0.2)
             with gate:  # writes stopped; let in-flight loads land, then compare
                 time.sleep(0.05)
@@ -136,12 +144,12 @@ def test_hammering_reads_and_writes_leaves_no_stale_entry(real_redis: redis.Redi
                     if cached is not None:
                         counts["checked"] += 1
                         assert cached == store.get_ticket(ident), f"stale ticket {ident}"
+            assert not errors, errors
     finally:
         stop.set()
         for t in threads:
             t.join(10)
     assert not errors
-    assert counts["reads"] > 50 and counts["writes"] > 20 and counts["checked"] > 5
 
 
 def test_stampede_of_50_readers_loads_once(redis_client: redis.Redis, keys: KeySchema) -> None:
@@ -168,14 +176,10 @@ def test_a_crashed_lock_holder_blocks_nobody_past_the_timeout(
 @contextlib.contextmanager
 def private_server() -> Iterator[RedisServer]:
     """A redis-server only this test uses, so stopping it disturbs no one."""
-    try:
-        server = RedisServer().start()
-    except Exception as exc:  # no binary here: the shared fixtures decide skip vs fail
-        pytest.skip(f"no redis-server: {exc}")
-    try:
+    if shutil.which("redis-server") is None:  # skip locally, fail in CI
+        missing("redis", "install redis-server (apt-get install redis-server)")
+    with RedisServer() as server:  # any other start failure is a real error
         yield server
-    finally:
-        server.stop()
 
 
 @contextlib.contextmanager

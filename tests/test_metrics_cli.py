@@ -40,7 +40,7 @@ def test_watch_refreshes_until_ctrl_c(monkeypatch: pytest.MonkeyPatch,
         if len(naps) == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr("time.sleep", sleep)
+    monkeypatch.setattr(cli, "_sleep", sleep)
     assert cli.main(["metrics", "--backend", "fake", "--json", "--watch", "0.5"]) == 0
     assert naps == [0.5, 0.5]
     assert len(capsys.readouterr().out.strip().splitlines()) == 2  # one JSON line per refresh
