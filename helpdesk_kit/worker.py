@@ -3,7 +3,8 @@
 ``process_all()`` is the seed's batch loop: take tasks until the queue is empty, run each, return
 ``{"processed": n}``. ``run()`` is the long-running form: it blocks on the queue with a short
 timeout (so it notices ``stop()`` within a fraction of a second), and on SIGTERM/SIGINT it
-finishes the task in hand, hands the rest back and exits.
+finishes the task in hand, hands the rest back and exits. A Redis error inside ``run()`` is
+logged and retried after ``poll_timeout_s``: a blip never ends a long-running worker.
 
 Two modes:
 
@@ -28,6 +29,8 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
+
+import redis
 
 from .errors import TaskValidationError
 from .queue import TaskQueue
@@ -105,15 +108,29 @@ class Worker:
             log.info("worker %s started (%s mode%s)", self.worker_id, self.mode,
                      ", burst" if burst else "")
             last_maintenance = time.monotonic()
+            outage = False
             while not self.stopping:
-                if time.monotonic() - last_maintenance > self.heartbeat_ttl_s:
-                    self._maintain()
-                    last_maintenance = time.monotonic()
-                tasks = self._take(block=not burst)
-                if tasks:
-                    processed += self._run_batch(tasks)
-                elif burst and (self.mode == "seed" or self._maintain() == 0):
-                    break
+                try:
+                    if outage:  # Redis is back: say we are alive, hand back what we held
+                        self._after_outage()
+                        outage = False
+                    if time.monotonic() - last_maintenance > self.heartbeat_ttl_s:
+                        self._maintain()
+                        last_maintenance = time.monotonic()
+                    tasks = self._take(block=not burst)
+                    if tasks:
+                        processed += self._run_batch(tasks)
+                    elif self.mode == "reliable" and self.queue.promote_due():
+                        continue  # due retries are pending again: take them now, not later
+                    elif burst and (self.mode == "seed" or self._maintain() == 0):
+                        break
+                except redis.RedisError as exc:
+                    # A blip must not end the worker. Nothing is lost in reliable mode: what
+                    # we took stays in our processing list until _after_outage hands it back.
+                    log.error("worker %s: Redis error (%s: %s); trying again in %.1f s",
+                              self.worker_id, type(exc).__name__, exc, self.poll_timeout_s)
+                    outage = True
+                    self._stop.wait(self.poll_timeout_s)
         log.info("worker %s stopped after %d task(s)", self.worker_id, processed)
         return {"processed": processed}
 
@@ -186,6 +203,20 @@ class Worker:
             log.info("worker %s moved %d task(s) back to pending", self.worker_id, moved)
         return moved
 
+    def _after_outage(self) -> None:
+        """After a Redis error: heartbeat again, and hand back the tasks we still hold.
+
+        A task whose handler ran but whose ack failed runs again: at least once, as after a
+        crash (the handlers are idempotent, see :mod:`helpdesk_kit.tasks`).
+        """
+        if self.mode == "seed":
+            return
+        self.queue.register_worker(self.worker_id, self.heartbeat_ttl_s)
+        released = self.queue.release(self.worker_id)
+        if released:
+            log.info("worker %s handed back %d task(s) after a Redis error", self.worker_id,
+                     released)
+
     def _flush_done(self) -> None:
         if self._done_unflushed:
             self.queue.client.hincrby(self.queue.keys.tasks_stats, "done", self._done_unflushed)
@@ -211,7 +242,12 @@ class Worker:
         finally:
             beating.set()
             beat.join()
-            released = self.queue.unregister_worker(self.worker_id)
+            try:
+                released = self.queue.unregister_worker(self.worker_id)
+            except redis.RedisError as exc:  # our heartbeat expires; others recover our tasks
+                log.error("worker %s could not hand back its tasks (%s); another worker will "
+                          "recover them after %.0f s", self.worker_id, exc, self.heartbeat_ttl_s)
+                released = 0
             if released:
                 log.info("worker %s handed back %d task(s)", self.worker_id, released)
 

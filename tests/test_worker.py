@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import pytest
 import redis
@@ -145,3 +146,90 @@ def test_a_stop_before_the_run_is_not_lost(redis_client: redis.Redis, keys: KeyS
     assert worker.process_all() == {"processed": 0}
     assert worker.stopping
     assert queue.inspect().pending == 3  # nothing taken, nothing lost
+
+
+def _wait_for(condition, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
+    """Poll ``condition`` until it is true or ``timeout`` passes; returns the last answer."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def _run_in_thread(worker: Worker, results: list[dict[str, int]]) -> threading.Thread:
+    runner = threading.Thread(target=lambda: results.append(worker.run(handle_signals=False)),
+                              daemon=True)
+    runner.start()
+    return runner
+
+
+def test_a_redis_outage_does_not_end_run(redis_client: redis.Redis, keys: KeySchema,
+                                         store: HelpdeskStore, dead_redis: redis.Redis,
+                                         caplog: pytest.LogCaptureFixture) -> None:
+    queue = _recording_queue(redis_client, keys)
+    worker = Worker(queue, TaskContext(store), poll_timeout_s=0.05)
+    runs = f"{keys.prefix}runs"
+    results: list[dict[str, int]] = []
+    with caplog.at_level(logging.ERROR, logger="helpdesk_kit.worker"):
+        runner = _run_in_thread(worker, results)
+        queue.enqueue("record", {"n": 1})
+        assert _wait_for(lambda: redis_client.hget(runs, "1") == "1")
+        queue.client = dead_redis  # Redis goes away under the running worker...
+        assert _wait_for(lambda: "Redis error" in caplog.text)
+        assert runner.is_alive()
+        queue.client = redis_client  # ...and comes back
+        queue.enqueue("record", {"n": 2})
+        came_back = _wait_for(lambda: redis_client.hget(runs, "2") == "1")
+        worker.stop()
+        runner.join(timeout=10)
+    assert came_back
+    assert results == [{"processed": 2}]
+    assert queue.inspect().processing == 0
+
+
+def test_an_ack_lost_in_an_outage_hands_the_task_back(
+        redis_client: redis.Redis, keys: KeySchema, store: HelpdeskStore,
+        dead_redis: redis.Redis) -> None:
+    queue = _recording_queue(redis_client, keys)
+    worker = Worker(queue, TaskContext(store), poll_timeout_s=0.05)
+
+    cut: list[bool] = []
+
+    def cut_redis_then_record(ctx: TaskContext, task: Task) -> None:
+        redis_client.hincrby(f"{keys.prefix}runs", str(task.payload["n"]), 1)
+        if not cut:
+            cut.append(True)
+            queue.client = dead_redis  # the ack after this first run fails
+
+    queue.registry.register("record", cut_redis_then_record, {"n": int})
+    queue.enqueue("record", {"n": 1})
+    results: list[dict[str, int]] = []
+    runner = _run_in_thread(worker, results)
+    assert _wait_for(lambda: queue.client is dead_redis)
+    time.sleep(0.2)  # a few failed rounds against the dead server
+    queue.client = redis_client
+    # at least once: the unacknowledged task was handed back and ran again
+    ran_again = _wait_for(lambda: redis_client.hget(f"{keys.prefix}runs", "1") == "2")
+    worker.stop()
+    runner.join(timeout=10)
+    assert ran_again
+    stats = queue.inspect()
+    assert (stats.pending, stats.processing, stats.dead, stats.done) == (0, 0, 0, 1)
+
+
+def test_run_promotes_a_due_retry_without_waiting_for_maintenance(
+        redis_client: redis.Redis, keys: KeySchema, store: HelpdeskStore) -> None:
+    queue = _recording_queue(redis_client, keys, fail_times=1)
+    queue.retry = RetryPolicy(3, base_delay_s=0.1)
+    # maintenance (which also promotes) would come only after a minute
+    worker = Worker(queue, TaskContext(store), poll_timeout_s=0.05, heartbeat_ttl_s=60)
+    queue.enqueue("record", {"n": 7})
+    results: list[dict[str, int]] = []
+    runner = _run_in_thread(worker, results)
+    retried = _wait_for(lambda: redis_client.hget(f"{keys.prefix}runs", "7") == "1")
+    worker.stop()
+    runner.join(timeout=10)
+    assert retried
+    assert queue.inspect().failed == 1
