@@ -17,7 +17,8 @@ a real deployment needs, each piece small enough to read in class:
   (:mod:`helpdesk_kit.cache_guard` explains the race and the fix).
 - **Ticket lists** (the seed's "Listar 100 tickets"): one key per filter and page, made stale
   by one counter bump on any ticket change (:mod:`helpdesk_kit.cache_lists`).
-- **Warming** one page per round trip, with a Lua script (:mod:`helpdesk_kit.cache_warm`).
+- **Warming** one page per round trip, with a Lua script, guarded against racing writes
+  like reads (:mod:`helpdesk_kit.cache_warm`).
 - **Fail-open reads**: Redis down or slow -> the read goes to the database, the error is
   counted, the caller gets data; redis-py reconnects by itself when Redis is back.
   A failed **invalidation** is never silent: it raises

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import redis
 
 from helpdesk_kit.cache import Cache
+from helpdesk_kit.db import HelpdeskStore
 from helpdesk_kit.keys import KeySchema
+from helpdesk_kit.models import Ticket
 
 
 @pytest.mark.parametrize("pipelined", [True, False], ids=["pipelined", "seed-loop"])
@@ -71,3 +75,98 @@ def test_warming_falls_back_to_pipelines_when_scripts_are_refused(
     assert cache.warm_tickets(store, limit=30, batch_size=10, progress=False) == 30
     assert cache.lua is False  # remembered: later pages go straight to the pipeline
     assert all(cache.get_cached_ticket(t.id) == t for t in store.list_tickets(limit=30))
+
+
+class PausingStore:
+    """The real store, but the warm-up's second read of the first page (the rows it stores)
+    runs ``meanwhile`` right after reading: a writer acting between the DB read and the SET."""
+
+    def __init__(self, store: HelpdeskStore, meanwhile: Callable[[], None]) -> None:
+        self.store, self.meanwhile, self.reads = store, meanwhile, 0
+
+    def counts(self) -> dict[str, int]:
+        return self.store.counts()
+
+    def list_tickets(self, **options: Any) -> list[Ticket]:
+        rows = self.store.list_tickets(**options)
+        self.reads += 1
+        if self.reads == 2:  # first read: the page's ids; second: the rows to store
+            self.meanwhile()
+        return rows
+
+
+def update_and_invalidate(store: HelpdeskStore, cache: Cache, ticket_id: int
+                          ) -> Callable[[], None]:
+    """The app's update_ticket: the database write, then the invalidation."""
+    def write() -> None:
+        store.update_ticket(ticket_id, title="changed while warming")
+        cache.invalidate_ticket(ticket_id)
+    return write
+
+
+GUARDS = [pytest.param({}, id="lua-script"), pytest.param({"lua": False}, id="watch-fallback"),
+          pytest.param({"cluster": True}, id="cluster-guarded-sets")]
+
+
+@pytest.mark.parametrize("options", GUARDS)
+def test_a_write_racing_the_warm_up_is_not_overwritten_with_the_old_row(
+        redis_client: redis.Redis, key_prefix: str, store: HelpdeskStore,
+        options: dict[str, Any]) -> None:
+    keys = KeySchema(key_prefix, cluster=options.pop("cluster", False))
+    cache = Cache(redis_client, keys, **options)
+    victim, other = store.list_tickets(limit=2)
+
+    paused = PausingStore(store, update_and_invalidate(store, cache, victim.id))
+    assert cache.warm_tickets(paused, limit=10, batch_size=10, progress=False) == 9
+    assert paused.reads == 2
+    assert redis_client.exists(keys.ticket(victim.id)) == 0  # the old row was not cached
+    assert cache.get_cached_ticket(other.id) == other  # the rest of the page was
+    fresh = cache.get_ticket(victim.id, lambda: store.get_ticket(victim.id))
+    assert fresh is not None and fresh.title == "changed while warming"
+
+
+def test_without_the_guard_the_race_caches_the_old_row(redis_client: redis.Redis,
+                                                       keys: KeySchema,
+                                                       store: HelpdeskStore) -> None:
+    """The counter-example (``stale_guard=False``): proves the pause really interleaves."""
+    cache = Cache(redis_client, keys, stale_guard=False)
+    victim = store.list_tickets(limit=1)[0]
+
+    cache.warm_tickets(PausingStore(store, update_and_invalidate(store, cache, victim.id)),
+                       limit=10, batch_size=10, progress=False)
+    assert cache.get_cached_ticket(victim.id) == victim  # stale: the pre-update row
+
+
+@pytest.mark.parametrize("options", GUARDS)
+def test_a_pattern_invalidation_racing_the_warm_up_drops_the_page(
+        redis_client: redis.Redis, key_prefix: str, store: HelpdeskStore,
+        options: dict[str, Any]) -> None:
+    keys = KeySchema(key_prefix, cluster=options.pop("cluster", False))
+    cache = Cache(redis_client, keys, **options)
+    paused = PausingStore(store, lambda: cache.invalidate_pattern("ticket"))
+    assert cache.warm_tickets(paused, limit=20, batch_size=10, progress=False) == 10
+    first_page = store.list_tickets(limit=10)
+    assert not any(redis_client.exists(keys.ticket(t.id)) for t in first_page)
+    assert all(cache.get_cached_ticket(t.id) == t for t in store.list_tickets(limit=10,
+                                                                                offset=10))
+
+
+def test_the_watch_fallback_retries_when_a_counter_moves_inside_its_transaction(
+        redis_client: redis.Redis, keys: KeySchema, store: HelpdeskStore,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = Cache(redis_client, keys, lua=False)
+    victim = store.list_tickets(limit=1)[0]
+    real_mget = redis.client.Pipeline.mget
+    calls = []
+
+    def mget_then_invalidate(pipe: Any, *args: Any) -> Any:
+        seen = real_mget(pipe, *args)
+        if not calls:  # between WATCH and EXEC: the transaction must fail and look again
+            redis_client.incr(keys.generation("ticket", victim.id))
+        calls.append(1)
+        return seen
+
+    monkeypatch.setattr(redis.client.Pipeline, "mget", mget_then_invalidate)
+    assert cache.warm_tickets(store, limit=5, batch_size=5, progress=False) == 4
+    assert len(calls) == 2
+    assert redis_client.exists(keys.ticket(victim.id)) == 0
