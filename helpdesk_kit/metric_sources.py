@@ -17,7 +17,8 @@ import redis
 
 from .keys import KeySchema
 
-__all__ = ["Metric", "cache_metrics", "per_minute", "queue_metrics", "server_metrics"]
+__all__ = ["Metric", "Number", "cache_metrics", "per_minute", "queue_metrics", "redis_db",
+           "server_metrics"]
 
 Number = int | float
 NEEDS_REAL_SERVER = "fakeredis has no INFO: this number needs a real redis-server"
@@ -79,12 +80,17 @@ def _read_info(client: redis.Redis) -> tuple[dict[str, Any] | None, str]:
         return None, f"this Redis refused INFO ({exc})"
 
 
+def redis_db(client: redis.Redis) -> int:
+    """The database number (``SELECT n``, ``redis://host/n``) this client talks to."""
+    return int(client.connection_pool.connection_kwargs.get("db") or 0)
+
+
 def server_metrics(client: redis.Redis, keys: KeySchema, previous: HasMonotonic | None,
                    now: float, ttl_sample: int) -> list[Metric]:
     """DBSIZE, INFO memory/stats/keyspace and the TTLs sampled under the prefix."""
     info, why = _read_info(client)
     dbsize = int(client.dbsize())
-    db = int(client.connection_pool.connection_kwargs.get("db", 0) or 0)
+    db = redis_db(client)
 
     def from_info(name: str, fld: str, unit: str, description: str,
                   convert: Callable[[Any], Number | str] = int) -> Metric:
@@ -322,9 +328,7 @@ def queue_metrics(client: redis.Redis, keys: KeySchema, queue: Any,
 
 def _inspect(client: redis.Redis, keys: KeySchema, queue: Any) -> tuple[Any, str]:
     if queue is None:
-        try:
-            from .queue import TaskQueue  # the queue module is optional for metrics
-        except ImportError:
-            return None, "no TaskQueue available (helpdesk_kit.queue is missing)"
+        from .queue import TaskQueue  # imported late: it pulls in the tasks and the database
+
         queue = TaskQueue(client, keys)
     return queue.inspect(), ""

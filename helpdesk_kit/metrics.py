@@ -30,11 +30,9 @@ import redis
 
 from .errors import RedisBackendError
 from .keys import KeySchema
-from .metric_sources import Metric, cache_metrics, queue_metrics, server_metrics
+from .metric_sources import Metric, Number, cache_metrics, queue_metrics, server_metrics
 
 __all__ = ["Metric", "MetricsCollector", "Snapshot", "snapshot", "snapshot_json"]
-
-Number = int | float
 
 
 @dataclass

@@ -23,6 +23,7 @@ from typing import Any
 import redis
 
 from .errors import HelpdeskError
+from .metric_sources import redis_db
 from .metrics import MetricsCollector
 from .prometheus import CONTENT_TYPE, to_prometheus
 
@@ -74,8 +75,7 @@ class _Handler(BaseHTTPRequestHandler):
                             {"error": f"{type(exc).__name__}: {exc}"})
             return
         if path == "/metrics":
-            db = int(self.server.collector.client.connection_pool.connection_kwargs.get("db")
-                     or 0)
+            db = redis_db(self.server.collector.client)
             self._send(HTTPStatus.OK, CONTENT_TYPE, to_prometheus(snap, db).encode())
         else:
             self._send_json(HTTPStatus.OK, snap.to_api_json())
