@@ -20,11 +20,12 @@ import ipywidgets as widgets
 
 from ..compare import Comparison, break_even_hit_rate, expected_read_ms
 from ..loadtest import LoadResult
+from . import Shown
 
 __all__ = ["BreakEvenExplorer", "plot_comparison", "plot_load"]
 
 
-class BreakEvenExplorer:
+class BreakEvenExplorer(Shown):
     """Move the round-trip times and the hit rate; see what one average read costs."""
 
     def __init__(self, db_ms: float = 50.0, cache_ms: float = 5.0, hit_rate: float = 0.8
@@ -65,11 +66,6 @@ class BreakEvenExplorer:
         self.verdict.value = verdict_html(self.result, h)
         self.chart.value = bars_png(d, with_cache, h, even, c)
         return self.result
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
 
 
 def verdict_html(result: dict[str, Any], hit_rate: float) -> str:

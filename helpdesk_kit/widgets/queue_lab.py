@@ -29,6 +29,7 @@ from ..queue import TaskQueue
 from ..task_types import Task
 from ..tasks import TaskContext
 from ..worker import Mode, Worker
+from . import Shown
 
 __all__ = ["DEFAULT_PAYLOADS", "QueueLab", "database_counts", "task_effects", "time_create_ticket"]
 
@@ -85,7 +86,7 @@ def task_effects(queue: TaskQueue, context: TaskContext,
                  caption="One task of each type, run by a worker")
 
 
-class QueueLab:
+class QueueLab(Shown):
     """Enqueue N tasks of chosen types; step or burst a worker; see pending / held / done."""
 
     def __init__(self, queue: TaskQueue, context: TaskContext, *, mode: Mode = "seed",
@@ -197,8 +198,3 @@ class QueueLab:
         )
         self.status.value = f"<div>{bar}</div><div>{self.last}</div>"
         return self.status.value
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)

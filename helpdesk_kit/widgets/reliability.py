@@ -30,6 +30,7 @@ from ..queue import TaskQueue
 from ..task_types import Task, TaskRegistry
 from ..tasks import REGISTRY, TaskContext
 from ..worker import Mode, Worker
+from . import Shown
 
 __all__ = ["CrashLab", "CrashReport", "FlakyService", "counting_registry",
            "crash_and_recover", "drain_timeline", "flaky_registry", "plot_timelines", "settle",
@@ -245,7 +246,7 @@ def plot_timelines(timelines: dict[int, list[tuple[float, int]]]) -> Any:
     return fig
 
 
-class CrashLab:
+class CrashLab(Shown):
     """Pick a mode, a batch size and when the worker dies; see what was lost or repeated."""
 
     def __init__(self, client: redis.Redis, keys: KeySchema, context: TaskContext) -> None:
@@ -273,8 +274,3 @@ class CrashLab:
         self.reports.append(report)
         self.view.value = Table(REPORT_HEADERS, [r.row() for r in self.reports])._repr_html_()
         return report
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
