@@ -6,6 +6,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
+# The notebook passes keep their databases here (git-ignored, emptied before each pass),
+# never in the learner's own data folder (~/.local/share/helpdesk-kit).
+TEST_DATA := $(CURDIR)/.test-data
 
 .PHONY: start setup test test-deps lint unit notebooks-test notebooks bench clean help
 
@@ -34,14 +37,18 @@ test: test-deps  ## set up everything and run every test: lint, unit, notebooks 
 	$(PY) -m pytest
 	@if command -v redis-server >/dev/null 2>&1; then \
 	    echo "== notebooks on a real redis-server =="; \
-	    HELPDESK_REDIS_BACKEND=server $(PY) -m pytest notebooks $(NBVAL) -p no:cacheprovider; \
+	    rm -rf $(TEST_DATA); \
+	    HELPDESK_DATA_DIR=$(TEST_DATA) HELPDESK_REDIS_BACKEND=server \
+	        $(PY) -m pytest notebooks $(NBVAL) -p no:cacheprovider; \
 	elif [ "$${CI:-}" = true ]; then \
 	    echo "redis-server is missing: CI must run the notebooks on a real Redis" >&2; exit 1; \
 	else \
 	    echo "note: redis-server is not installed: notebooks run on fakeredis only" >&2; \
 	fi
 	@echo "== notebooks on fakeredis =="
-	HELPDESK_REDIS_BACKEND=fake $(PY) -m pytest notebooks $(NBVAL) -p no:cacheprovider
+	rm -rf $(TEST_DATA)
+	HELPDESK_DATA_DIR=$(TEST_DATA) HELPDESK_REDIS_BACKEND=fake \
+	    $(PY) -m pytest notebooks $(NBVAL) -p no:cacheprovider
 
 lint: setup  ## ruff
 	$(VENV)/bin/ruff check .
@@ -56,4 +63,4 @@ bench: setup  ## benchmarks: ratios against baselines measured in the same run
 	$(PY) -m bench
 
 clean:  ## remove the venv and caches (not your data folder)
-	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts $(TEST_DATA)
