@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# Jupyter refuses to run as root unless asked (containers, CI machines, some VMs run as root).
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 # The notebook passes keep their databases here (git-ignored, emptied before each pass),
 # never in the learner's own data folder (~/.local/share/helpdesk-kit).
@@ -18,7 +20,7 @@ help:  ## list the targets
 start: setup  ## set up, load the sample data if needed, start JupyterLab on notebooks/
 	$(VENV)/bin/helpdesk-kit seed --if-empty --quiet
 	$(VENV)/bin/helpdesk-kit doctor
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(ALLOW_ROOT)
 
 setup: $(STAMP)  ## create .venv and install the kit with its test tools
 
