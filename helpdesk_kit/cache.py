@@ -135,18 +135,60 @@ class Cache:
         return self.get_or_load("ticket", ticket_id, loader)
 
     # --- generic operations ------------------------------------------------------------
-    def put(self, entity: str, ident: object, value: Any) -> None:
-        """``SET {entity}:{id} <json> EX ttl`` (the seed's ``cacheUser``); Redis errors raise."""
-        encode = CODECS[entity][0]
-        self.client.set(self.keys.entity(entity, ident), encode(value), ex=self.ttl_for(entity))
+    def put(self, entity: str, ident: object, value: Any, ttl: int | None = None) -> None:
+        """``SET {entity}:{id} <json> EX ttl`` (the seed's ``cacheUser``); Redis errors raise.
+
+        ``ttl`` (seconds) overrides the entity's TTL and jitter for this one value.
+        """
+        self._set(entity, self.keys.entity(entity, ident), value, ttl)
 
     def get_cached(self, entity: str, ident: object) -> Any:
         """The cached value or None (the seed's ``getCachedUser``); never asks the database."""
         key = self.keys.entity(entity, ident)
+        return self._read_cached(entity, key, lambda: self.client.get(key))
+
+    # --- the seed's optional sessions (session:{id}) -----------------------------------
+    def cache_session(self, session_id: str, data: dict[str, Any], ttl: int | None = None
+                      ) -> None:
+        """``SET session:{id} <json> EX ttl`` (default: the ``"session"`` TTL)."""
+        if not isinstance(data, dict):
+            raise TypeError(f"session data must be a dict, not {type(data).__name__}")
+        self._set("session", self._session_key(session_id), data, ttl)
+
+    def get_cached_session(self, session_id: str, ttl: int | None = None
+                           ) -> dict[str, Any] | None:
+        """The session, its expiry pushed back to ``ttl`` (``GETEX ... EX``): a cached row
+        must expire to pick up changes, a session lives as long as its user is active.
+        None if there is none (or Redis is down: counted, like any read)."""
+        key, ex = self._session_key(session_id), self._ttl_or_default("session", ttl)
+        return self._read_cached("session", key, lambda: self.client.getex(key, ex=ex))
+
+    def invalidate_session(self, session_id: str) -> None:
+        """``DEL session:{id}`` (log out); raises InvalidationError if Redis refuses."""
+        key = self._session_key(session_id)
+        self._invalidating(key, lambda p: p.delete(key))
+
+    def _session_key(self, session_id: str) -> str:
+        if not isinstance(session_id, str) or not session_id:
+            raise ValueError(f"a session id is a non-empty string, not {session_id!r}")
+        return self.keys.session(session_id)
+
+    def _set(self, entity: str, key: str, value: Any, ttl: int | None) -> None:
+        encode = CODECS[entity][0]
+        self.client.set(key, encode(value), ex=self._ttl_or_default(entity, ttl))
+
+    def _ttl_or_default(self, entity: str, ttl: int | None) -> int:
+        if ttl is None:
+            return self.ttl_for(entity)
+        if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl <= 0:
+            raise ValueError(f"ttl must be a positive number of seconds, not {ttl!r}")
+        return ttl
+
+    def _read_cached(self, entity: str, key: str, read: Callable[[], str | None]) -> Any:
         if self._resting_until and self._resting():
             return self._miss(entity, None)
         try:
-            raw = self.client.get(key)
+            raw = read()
         except redis.RedisError as exc:
             self._redis_failed(entity, exc)
             return self._miss(entity, None)

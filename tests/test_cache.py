@@ -282,3 +282,57 @@ def test_cluster_names_work_end_to_end(redis_client: redis.Redis, key_prefix: st
     assert cache.get_ticket_list(lambda: [], limit=10) == []  # stale page: reloaded
     assert cache.invalidate_pattern("ticket") == 0
     assert loader.calls == 1
+
+
+def test_put_with_a_ttl_overrides_the_entity_ttl_and_jitter(cache: Cache,
+                                                             redis_client: redis.Redis,
+                                                             keys: KeySchema) -> None:
+    cache.jitter = 0.5
+    cache.put("ticket", 7, make_ticket(), ttl=42)
+    assert 40 <= redis_client.ttl(keys.ticket(7)) <= 42
+    assert cache.get_cached_ticket(7) == make_ticket()
+    cache.put("ticket", 8, make_ticket(8))
+    assert 295 <= redis_client.ttl(keys.ticket(8)) <= 450  # no ttl: the entity's, jittered
+    for bad in (0, -5, 2.5, True):
+        with pytest.raises(ValueError, match="positive number of seconds"):
+            cache.put("ticket", 9, make_ticket(9), ttl=bad)  # type: ignore[arg-type]
+    assert redis_client.exists(keys.ticket(9)) == 0  # nothing half-stored
+
+
+def test_sessions_are_stored_read_with_a_sliding_ttl_and_invalidated(
+        redis_client: redis.Redis, keys: KeySchema) -> None:
+    cache = Cache(redis_client, keys, ttls={"session": 1800})
+    cache.cache_session("abc", {"user_id": 42, "role": "agent"}, ttl=60)
+    key = keys.session("abc")
+    assert json.loads(redis_client.get(key)) == {"user_id": 42, "role": "agent"}
+    assert 55 <= redis_client.ttl(key) <= 60
+    assert cache.get_cached_session("abc") == {"user_id": 42, "role": "agent"}
+    assert redis_client.ttl(key) > 1700  # the read slid it to the session TTL
+    assert cache.get_cached_session("abc", ttl=90) is not None
+    assert 85 <= redis_client.ttl(key) <= 90
+    cache.invalidate_session("abc")
+    assert redis_client.exists(key) == 0
+    assert cache.get_cached_session("abc") is None
+    assert (cache.stats()["session"].hits, cache.stats()["session"].misses) == (2, 1)
+
+
+def test_bad_session_input_is_refused_and_a_corrupt_session_is_a_miss(
+        cache: Cache, redis_client: redis.Redis, keys: KeySchema) -> None:
+    with pytest.raises(TypeError, match="must be a dict"):
+        cache.cache_session("abc", ["not", "a", "dict"])  # type: ignore[arg-type]
+    for bad_id in ("", None, 7):
+        with pytest.raises(ValueError, match="non-empty string"):
+            cache.cache_session(bad_id, {})  # type: ignore[arg-type]
+    assert redis_client.exists(keys.session("abc")) == 0
+    redis_client.set(keys.session("abc"), "[1, 2]")
+    assert cache.get_cached_session("abc") is None
+    assert redis_client.exists(keys.session("abc")) == 0  # deleted, not served
+    assert cache.stats()["session"].corrupt == 1
+
+
+def test_session_reads_fail_open_and_logouts_fail_loud(dead_redis: redis.Redis) -> None:
+    cache = Cache(dead_redis, KeySchema("t:"), invalidation_retries=0, retry_after=0)
+    assert cache.get_cached_session("abc") is None
+    assert cache.stats()["session"].errors == 1
+    with pytest.raises(InvalidationError, match="session:abc"):
+        cache.invalidate_session("abc")

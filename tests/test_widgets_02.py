@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import pickle
 import pickletools
 import random
@@ -54,11 +53,11 @@ def test_pickle_payload_really_calls_its_function(capsys) -> None:  # type: igno
 
 
 def test_touch_session_slides_the_ttl(redis_client: redis.Redis, keys: KeySchema) -> None:
-    key = keys.session("s1")
-    redis_client.set(key, json.dumps({"user_id": 1}), ex=10)
-    assert w.touch_session(redis_client, key, ttl=1800) == {"user_id": 1}
-    assert redis_client.ttl(key) > 1000
-    assert w.touch_session(redis_client, keys.session("nope"), ttl=5) is None
+    cache = Cache(redis_client, keys)
+    cache.cache_session("s1", {"user_id": 1}, ttl=10)
+    assert w.touch_session(cache, "s1", ttl=1800) == {"user_id": 1}
+    assert redis_client.ttl(keys.session("s1")) > 1000
+    assert w.touch_session(cache, "nope", ttl=5) is None
 
 
 def test_key_inspector_caches_with_the_slider_ttl(store: HelpdeskStore,

@@ -18,7 +18,6 @@ import redis
 from matplotlib.figure import Figure
 
 from ..cache import Cache
-from ..codec import CODECS
 from ..keys import KeySchema
 from ..lessons import CheckResult, Table, check
 from . import Shown
@@ -110,16 +109,14 @@ def harmless_pickle_payload() -> bytes:
     return pickle.dumps(_HarmlessPayload(), protocol=4)
 
 
-def touch_session(client: redis.Redis, key: str, ttl: int) -> dict[str, Any] | None:
+def touch_session(cache: Cache, session_id: str, ttl: int) -> dict[str, Any] | None:
     """Read a session and slide its expiry (``GETEX key EX ttl``): active users stay logged in.
 
     Cached rows keep their TTL on a read (they must expire to pick up changes); a session is
-    the opposite: it should live as long as the user is active.
+    the opposite: it should live as long as the user is active. See
+    :meth:`helpdesk_kit.cache.Cache.get_cached_session`.
     """
-    import json
-
-    raw = client.getex(key, ex=ttl)
-    return json.loads(raw) if raw is not None else None
+    return cache.get_cached_session(session_id, ttl=ttl)
 
 
 #: Check yourself: the seed's EX 300, and reads at these seconds.
@@ -169,8 +166,7 @@ class KeyInspector(Shown):
         if row is None:
             self.view.value = f"<i>no {self.entity.value} {self.ident.value} in the database</i>"
             return self.view.value
-        encode = CODECS[self.entity.value][0]  # what Cache.put does, with this TTL
-        self.cache.client.set(self.key(), encode(row), ex=self.ttl.value)
+        self.cache.put(self.entity.value, self.ident.value, row, ttl=self.ttl.value)
         return self.inspect()
 
     def inspect(self) -> str:
