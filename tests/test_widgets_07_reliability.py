@@ -50,6 +50,7 @@ def test_flaky_service_fails_then_recovers() -> None:
             service.call()
     service.call()
     assert len(service.calls) == 3 and service.fail_next == 0
+    assert service.outcomes == ["unavailable", "unavailable", "delivered"]
 
 
 @pytest.mark.parametrize(("mode", "lost", "duplicates", "recovered"),

@@ -65,12 +65,15 @@ class FlakyService:
 
     fail_next: int = 0
     calls: list[float] = field(default_factory=list)
+    outcomes: list[str] = field(default_factory=list)  # "unavailable" or "delivered", per call
 
     def call(self) -> None:
         self.calls.append(time.monotonic())
         if self.fail_next > 0:
             self.fail_next -= 1
+            self.outcomes.append("unavailable")
             raise ConnectionError("notification service unavailable")
+        self.outcomes.append("delivered")
 
 
 def flaky_registry(service: FlakyService, base: TaskRegistry = REGISTRY,
