@@ -80,6 +80,17 @@ def _check_text(name: str, value: object) -> str:
     return value
 
 
+def _merge(*parts: Result) -> Result:
+    """One result from several; two ``warning`` texts are both kept, joined by ``; ``."""
+    merged: Result = {}
+    for part in parts:
+        for key, value in part.items():
+            if key == "warning" and key in merged:
+                value = f"{merged[key]}; {value}"
+            merged[key] = value
+    return merged
+
+
 class HelpdeskApp:
     """The helpdesk's actions over a store, an optional cache and an optional queue.
 
@@ -200,7 +211,7 @@ class HelpdeskApp:
             # a "no such ticket" cached for this id, and every cached list, are now wrong
             stale = self._invalidate_ticket(ticket.id)
             sent = self._notify(ticket.id, requester_id, "ticket_creado", inline)
-            return {"ticketId": ticket.id, **sent, **stale}
+            return _merge({"ticketId": ticket.id}, sent, stale)
 
         return self._action(run)
 
@@ -251,14 +262,21 @@ class HelpdeskApp:
             if author_id == ticket.requester_id and ticket.owner_id is not None:
                 notify = ticket.owner_id
             sent = self._notify(ticket_id, notify, "comentario_agregado", inline)
-            return {"commentId": comment.id, **sent, **stale}
+            return _merge({"commentId": comment.id}, sent, stale)
 
         return self._action(run)
 
     # --- notifications: queued or inline -----------------------------------------------
     def _notify(self, ticket_id: int, user_id: int, kind: str, inline: bool) -> Result:
-        """Enqueue ``send_notifications`` - or run it here (``inline``, or no queue)."""
+        """Enqueue ``send_notifications`` - or run it here (``inline``, or no queue).
+
+        The row is already committed when this runs, so a failed notification never turns
+        the action into ``success: False`` (a retry would create a second ticket or comment):
+        it answers ``"notification": "failed"`` with a ``warning``, logs the error, and hands
+        the same task to the queue for a worker to retry, when there is a queue to take it.
+        """
         payload = {"ticketId": ticket_id, "usuarioId": user_id, "tipo": kind}
+        use_redis = True
         if self.queue is not None and not inline:
             try:
                 task = self.queue.enqueue("send_notifications", payload)
@@ -266,10 +284,28 @@ class HelpdeskApp:
             except redis.RedisError as exc:
                 # Documented fallback: the row is committed; do not lose its notification.
                 log.warning("could not enqueue the notification (%s); sending it inline", exc)
-                task = self.process_inline("send_notifications", payload, use_redis=False)
-                return {"taskId": task.id, "notification": "inline"}
-        return {"taskId": self.process_inline("send_notifications", payload).id,
-                "notification": "inline"}
+                use_redis = False
+        task = Task("send_notifications", payload)
+        try:
+            self._run_inline(task, use_redis=use_redis)
+            return {"taskId": task.id, "notification": "inline"}
+        except (HelpdeskError, redis.RedisError) as exc:
+            return self._notification_failed(task, exc, can_queue=use_redis)
+
+    def _notification_failed(self, task: Task, exc: Exception, *, can_queue: bool) -> Result:
+        """The inline notification failed: log it, queue it for a retry if we can, warn."""
+        log.error("ticket %s was saved, but its notification failed: %s (task %s)",
+                  task.payload["ticketId"], exc, task.to_json())
+        warning = f"saved, but the notification failed: {exc}"
+        if self.queue is None or not can_queue:  # nowhere to put it: the log line keeps it
+            return {"taskId": task.id, "notification": "failed", "warning": warning}
+        try:
+            self.queue.enqueue_task(task)  # same id: a half-done first run is not repeated
+        except (HelpdeskError, redis.RedisError) as again:
+            log.error("could not queue it for a retry either: %s", again)
+            return {"taskId": task.id, "notification": "failed", "warning": warning}
+        return {"taskId": task.id, "notification": "failed",
+                "warning": f"{warning}; queued for a worker to retry"}
 
     def process_inline(self, task_type: str, payload: dict[str, Any], *,
                        use_redis: bool = True) -> Task:
@@ -278,14 +314,32 @@ class HelpdeskApp:
         ``use_redis=False`` gives the handler no Redis (nothing published): the fallback
         when Redis itself is what failed.
         """
-        registry = self.queue.registry if self.queue is not None else REGISTRY
-        registry.validate(task_type, payload)
         task = Task(task_type, dict(payload))
-        keys = self.cache.keys if self.cache is not None else (
-            self.queue.keys if self.queue is not None else KeySchema())
-        context = TaskContext(self.store, self.cache, self.redis if use_redis else None, keys)
-        registry.get(task_type).handler(context, task)
+        self._run_inline(task, use_redis=use_redis)
         return task
+
+    def _run_inline(self, task: Task, *, use_redis: bool) -> None:
+        registry = self.queue.registry if self.queue is not None else REGISTRY
+        task_type = registry.validate(task.type, task.payload)
+        context = self.task_context()
+        if not use_redis:
+            context.redis = None
+        task_type.handler(context, task)
+
+    def task_context(self, now: datetime | None = None) -> TaskContext:
+        """What the task handlers get from this app: its store, cache, Redis client and keys.
+
+        ``now=None`` means the real clock (each task's enqueue time); pass
+        ``db.sample.SAMPLE_NOW`` for the sample's reproducible results.
+        """
+        return TaskContext(self.store, self.cache, self.redis, self.keys, now)
+
+    @property
+    def keys(self) -> KeySchema:
+        """The key schema of the cache (or the queue); the default one without Redis."""
+        if self.cache is not None:
+            return self.cache.keys
+        return self.queue.keys if self.queue is not None else KeySchema()
 
     # --- helpers ------------------------------------------------------------------------
     def _require_user(self, name: str, user_id: object) -> User:

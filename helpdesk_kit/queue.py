@@ -81,18 +81,29 @@ class TaskQueue(DeadLetterOps):
 
         Its JSON is built once, here, and kept in ``task.raw``: that is the text pushed.
         """
-        self.registry.validate(type, payload)
-        task = Task(type, dict(payload))
+        return self._prepared(Task(type, dict(payload)))
+
+    def _prepared(self, task: Task) -> Task:
+        """Validate ``task`` and keep its JSON in ``task.raw``."""
+        self.registry.validate(task.type, task.payload)
         try:
             task.raw = task.to_json()
         except (TypeError, ValueError) as exc:
-            raise TaskValidationError(f"{type}: the payload is not JSON-serialisable: {exc}"
-                                      ) from None
+            raise TaskValidationError(f"{task.type}: the payload is not JSON-serialisable: "
+                                      f"{exc}") from None
         return task
 
     def enqueue(self, type: str, payload: dict[str, Any]) -> Task:
         """The seed's ``enqueueTask``: validate, then ``RPUSH tasks:pending <json>``."""
-        task = self.make_task(type, payload)
+        return self.enqueue_task(Task(type, dict(payload)))
+
+    def enqueue_task(self, task: Task) -> Task:
+        """Validate and push an existing task, keeping its id.
+
+        For a task that already ran in part elsewhere (inline, then failed): with the same id,
+        the handler's idempotence (``task_id`` UNIQUE) holds across the two runs.
+        """
+        self._prepared(task)
         self.client.rpush(self.keys.tasks_pending, task.raw)  # type: ignore[arg-type]
         return task
 

@@ -225,3 +225,55 @@ def test_show_log_prints_to_stdout_once(app, capsys) -> None:
     finally:
         logger.handlers[:] = old_handlers
         logger.setLevel(old_level)
+
+
+def _break_notifications(store) -> None:
+    """Make every notification insert fail (a database error after the row is committed)."""
+    store.db.execute("ALTER TABLE notifications RENAME TO notifications_gone")
+
+
+def test_failed_inline_notification_without_a_queue_is_a_warning(plain, store, caplog) -> None:
+    before = store.counts()["tickets"]
+    _break_notifications(store)
+    result = plain.create_ticket(4, "Saved anyway", inline=True)
+    assert result["success"] is True  # a retry would create a second ticket
+    assert result["notification"] == "failed" and "notification failed" in result["warning"]
+    assert result["ticketId"] == before + 1
+    assert store.get_ticket(result["ticketId"]).title == "Saved anyway"
+    assert result["taskId"] in caplog.text  # logged with the task, so it can be replayed
+
+
+def test_failed_inline_notification_is_queued_for_a_retry_with_the_same_id(app, store) -> None:
+    _break_notifications(store)
+    result = app.add_comment(5, 2, "Saved anyway", inline=True)
+    assert result["success"] is True and result["notification"] == "failed"
+    assert "queued for a worker to retry" in result["warning"]
+    [task] = pending(app)
+    assert (task.id, task.type) == (result["taskId"], "send_notifications")
+    assert task.payload["ticketId"] == 5
+    store.db.execute("ALTER TABLE notifications_gone RENAME TO notifications")
+    app.queue.registry.get(task.type).handler(app.task_context(), task)  # the worker's retry
+    assert store.counts()["notifications"] == 1
+
+
+def test_notification_warning_and_stale_cache_warning_are_both_kept(app, store,
+                                                                   monkeypatch) -> None:
+    def broken(_ticket_id):
+        raise InvalidationError("Redis refused")
+
+    monkeypatch.setattr(app.cache, "invalidate_ticket", broken)
+    _break_notifications(store)
+    result = app.add_comment(5, 2, "Two problems", inline=True)
+    assert result["success"] is True
+    assert "stale" in result["warning"] and "notification failed" in result["warning"]
+
+
+def test_inline_publish_failure_is_a_warning(app, store, dead_redis, monkeypatch) -> None:
+    monkeypatch.setattr(app.cache, "client", dead_redis)  # publish fails; so does the retry
+    monkeypatch.setattr(app.queue, "client", dead_redis)
+    monkeypatch.setattr(app.cache, "invalidate_ticket", lambda _ticket_id: None)
+    before = store.counts()["tickets"]
+    result = app.create_ticket(4, "Redis went away", inline=True)
+    assert result["success"] is True and result["notification"] == "failed"
+    assert store.counts()["tickets"] == before + 1
+    assert store.counts()["notifications"] == 1  # recorded before the publish failed
