@@ -31,7 +31,7 @@ from .db import HelpdeskStore, open_store
 from .errors import HelpdeskError, InputError, InvalidationError
 from .keys import KeySchema
 from .models import PRIORITIES, STATUSES, Ticket, User, utcnow
-from .queue import TaskQueue
+from .queue import RetryPolicy, TaskQueue
 from .redis_backend import Backend, connect
 from .task_types import Task
 from .tasks import REGISTRY, TaskContext
@@ -109,9 +109,16 @@ class HelpdeskApp:
         self.closed = False
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None, prefer: str | None = None,
+    def from_settings(cls, settings: Settings | None = None, prefer: str | None = None, *,
+                      retry: RetryPolicy | None = None, clock: Callable[[], datetime] = utcnow,
                       **cache_options: Any) -> HelpdeskApp:
-        """Connect Redis (``redis_backend.connect``), open the store, build cache and queue."""
+        """The one place that wires the kit: Redis, store, cache and queue from ``settings``.
+
+        Connects Redis (``redis_backend.connect``), opens the store, builds the cache
+        (``Cache.from_settings``: the settings' key prefix and TTL) and a queue on the same
+        keys (``retry``: its retry policy). ``app.backend`` says which Redis it got, and
+        :meth:`task_context` gives a worker what the task handlers need.
+        """
         settings = settings or Settings.from_env()
         backend = connect(settings, prefer)  # type: ignore[arg-type]
         try:
@@ -119,9 +126,9 @@ class HelpdeskApp:
         except HelpdeskError:
             backend.client.close()
             raise
-        keys = KeySchema(prefix=settings.key_prefix)
-        cache = Cache(backend.client, keys, ttl=settings.cache_ttl, **cache_options)
-        return cls(store, cache, TaskQueue(backend.client, keys), backend=backend)
+        cache = Cache.from_settings(backend.client, settings, **cache_options)
+        queue = TaskQueue(backend.client, cache.keys, retry=retry)
+        return cls(store, cache, queue, clock=clock, backend=backend)
 
     def __repr__(self) -> str:
         redis_part = "with Redis" if self.cache or self.queue else "without Redis"

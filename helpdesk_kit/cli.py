@@ -96,36 +96,27 @@ def _seed_parser(sub: Subparsers) -> None:
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
     import importlib
 
-    from . import redis_backend
-    from .cache import Cache
-    from .db import open_store
+    from .app import HelpdeskApp
     from .db.sample import SAMPLE_NOW
-    from .keys import KeySchema
-    from .queue import RetryPolicy, TaskQueue
-    from .tasks import TaskContext
+    from .queue import RetryPolicy
     from .worker import Worker
 
     for module in args.imports:  # each registers its task types in tasks.REGISTRY
         importlib.import_module(module)
-    backend = redis_backend.connect(settings)
-    if backend.kind != "url":
-        logging.getLogger("helpdesk_kit.worker").warning(
-            "No REDIS_URL: this worker uses %s, which no other process shares - it only sees "
-            "tasks enqueued by itself. Set REDIS_URL to work on the app's queue.",
-            backend.description)
-    keys = KeySchema(prefix=settings.key_prefix)
-    queue = TaskQueue(backend.client, keys,
-                      retry=RetryPolicy(args.max_attempts, args.retry_delay))
-    store = open_store(settings)
-    try:
-        context = TaskContext(store, Cache(backend.client, keys, ttl=settings.cache_ttl),
-                              backend.client, keys, SAMPLE_NOW if args.sample_now else None)
-        worker = Worker(queue, context, mode=args.mode, batch=args.batch,
-                        heartbeat_ttl_s=args.heartbeat_ttl, poll_timeout_s=args.poll)
+    app = HelpdeskApp.from_settings(settings,
+                                    retry=RetryPolicy(args.max_attempts, args.retry_delay))
+    with app:
+        if app.backend is not None and app.backend.kind != "url":
+            logging.getLogger("helpdesk_kit.worker").warning(
+                "No REDIS_URL: this worker uses %s, which no other process shares - it only "
+                "sees tasks enqueued by itself. Set REDIS_URL to work on the app's queue.",
+                app.backend.description)
+        context = app.task_context(SAMPLE_NOW if args.sample_now else None)
+        worker = Worker(app.queue, context, mode=args.mode,  # type: ignore[arg-type]
+                        batch=args.batch, heartbeat_ttl_s=args.heartbeat_ttl,
+                        poll_timeout_s=args.poll)
         result = worker.run(burst=args.burst)
         print(json.dumps(result))
-    finally:
-        store.db.close()
     return 0
 
 

@@ -277,3 +277,22 @@ def test_inline_publish_failure_is_a_warning(app, store, dead_redis, monkeypatch
     assert result["success"] is True and result["notification"] == "failed"
     assert store.counts()["tickets"] == before + 1
     assert store.counts()["notifications"] == 1  # recorded before the publish failed
+
+
+def test_from_settings_wires_one_prefix_ttl_and_retry(settings: Settings) -> None:
+    from dataclasses import replace
+
+    from helpdesk_kit.queue import RetryPolicy
+
+    settings = replace(settings, cache_ttl=123)
+    policy = RetryPolicy(5, base_delay_s=0.25)
+    with HelpdeskApp.from_settings(settings, prefer="fake", retry=policy) as app:
+        assert app.cache.ttl == 123
+        assert app.cache.keys.prefix == app.queue.keys.prefix == settings.key_prefix
+        assert app.keys is app.cache.keys
+        assert app.queue.retry == policy
+        assert app.queue.client is app.cache.client is app.redis
+        context = app.task_context(SAMPLE_NOW)
+        assert (context.store, context.cache, context.redis) == (app.store, app.cache, app.redis)
+        assert (context.keys, context.now) == (app.keys, SAMPLE_NOW)
+        assert app.task_context().now is None  # the real clock
