@@ -11,6 +11,7 @@ from helpdesk_kit.db import HelpdeskStore
 from helpdesk_kit.db.sample import SAMPLE_NOW
 from helpdesk_kit.errors import TaskValidationError
 from helpdesk_kit.keys import KeySchema
+from helpdesk_kit.lessons import show_logs
 from helpdesk_kit.queue import TaskQueue
 from helpdesk_kit.tasks import TaskContext
 from helpdesk_kit.widgets.queue_lab import (
@@ -133,3 +134,18 @@ def test_time_create_ticket_refuses_a_failing_app(store: HelpdeskStore,
     app = HelpdeskApp(store, Cache(redis_client, keys), TaskQueue(redis_client, keys))
     with pytest.raises(RuntimeError, match="create_ticket failed"):
         time_create_ticket(app, requester_id=999_999, repeat=1)
+
+
+def test_the_buttons_print_nothing_even_with_notebook_logging_on(
+        queue: TaskQueue, context: TaskContext, capsys: pytest.CaptureFixture[str]) -> None:
+    show_logs(on=True)  # what setup() does in a lesson: kit log lines go to stdout
+    try:
+        lab = QueueLab(queue, context)
+        lab.enqueue(2, ["send_notifications", "close_inactive_tickets"])
+        lab.step()
+        lab.step()
+        lab.burst()
+    finally:
+        show_logs(on=False)
+    assert lab.counts()["done"] == 4
+    assert capsys.readouterr().out == ""

@@ -9,6 +9,7 @@ from helpdesk_kit.db import HelpdeskStore
 from helpdesk_kit.db.sample import SAMPLE_NOW
 from helpdesk_kit.errors import TaskValidationError
 from helpdesk_kit.keys import KeySchema
+from helpdesk_kit.lessons import show_logs
 from helpdesk_kit.queue import RetryPolicy, TaskQueue
 from helpdesk_kit.task_types import Task
 from helpdesk_kit.tasks import TaskContext
@@ -143,3 +144,14 @@ def test_crash_lab_button_adds_a_row_per_run(redis_client: redis.Redis, keys: Ke
     assert len(lab.reports) == 2 and lab.reports[0].mode == "reliable"
     assert lab.reports[0].lost == 0 and report.lost == 2
     assert lab.view.value.count("<tr>") == 3  # header + two runs
+
+
+def test_the_crash_lab_prints_nothing_even_with_notebook_logging_on(
+        redis_client: redis.Redis, keys: KeySchema, context: TaskContext,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    show_logs(on=True)
+    try:
+        CrashLab(redis_client, keys, context).run("reliable", batch=2, crash_at=2)
+    finally:
+        show_logs(on=False)
+    assert capsys.readouterr().out == ""

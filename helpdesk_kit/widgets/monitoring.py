@@ -27,6 +27,7 @@ import redis
 from ..cache import Cache
 from ..db import HelpdeskStore
 from ..keys import KeySchema
+from ..lessons import capture_logs
 from ..metrics import MetricsCollector, Snapshot
 from ..queue import TaskQueue
 from ..tasks import TaskContext
@@ -283,10 +284,13 @@ def background_load(cache: Cache, store: HelpdeskStore, queue: TaskQueue,
              threading.Thread(target=work, args=(worker,), daemon=True)]
 
     def run() -> None:
-        for thread in crew:
-            thread.start()
-        for thread in crew:
-            thread.join()
+        # The worker logs a line per task; from a background thread such lines would land in
+        # whichever cell runs at that moment. capture_logs() keeps them out while this runs.
+        with capture_logs():
+            for thread in crew:
+                thread.start()
+            for thread in crew:
+                thread.join()
 
     runner = threading.Thread(target=run, daemon=True, name="background-load")
     runner.start()

@@ -151,7 +151,8 @@ class QueueLab(Shown):
             self.refresh()
             return None
         handler = self.queue.registry.validate(task.type, task.payload).handler
-        result = handler(self.context, task)
+        with capture_logs():  # a button's work must not print into some cell's output
+            result = handler(self.context, task)
         if self.mode == "reliable":
             self.queue.ack(self.worker_id, task)
         self.in_hand = None
@@ -176,7 +177,8 @@ class QueueLab(Shown):
             ran = 1
         worker = Worker(self.queue, self.context, mode=self.mode,
                         worker_id=f"{self.worker_id}-burst")
-        ran += worker.process_all()["processed"]
+        with capture_logs():  # one log line per task: keep them out of the notebook
+            ran += worker.process_all()["processed"]
         self.last = f"Burst: the worker processed {ran} task(s) and found the queue empty."
         self.refresh()
         return ran

@@ -25,7 +25,7 @@ import ipywidgets as widgets
 import redis
 
 from ..keys import KeySchema
-from ..lessons import Table
+from ..lessons import Table, capture_logs
 from ..queue import TaskQueue
 from ..task_types import Task, TaskRegistry
 from ..tasks import REGISTRY, TaskContext
@@ -272,8 +272,9 @@ class CrashLab(Shown):
         # every run gets an empty queue of its own: lessonNN:crash3:tasks:pending ...
         prefix = f"{self.keys.prefix}crash{len(self.reports)}:"
         queue = TaskQueue(self.client, KeySchema(prefix=prefix))
-        report = crash_and_recover(queue, self.context, mode=mode, batch=batch,
-                                   crash_at=crash_at)
+        with capture_logs():  # the workers' log lines stay out of the notebook
+            report = crash_and_recover(queue, self.context, mode=mode, batch=batch,
+                                       crash_at=crash_at)
         self.reports.append(report)
         self.view.value = Table(REPORT_HEADERS, [r.row() for r in self.reports])._repr_html_()
         return report
