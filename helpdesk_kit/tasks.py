@@ -77,19 +77,9 @@ def close_inactive_tickets(ctx: TaskContext, task: Task) -> dict[str, Any]:
     Then the closed tickets leave the cache: a closed ticket must never be served as open.
     """
     now = ctx.current_time(task)
-    stamp = to_iso(now)
-    cutoff = to_iso(now - timedelta(days=task.payload["days"]))
-    rs = ctx.store.db.execute(
-        "UPDATE tickets SET status = 'closed', updated_at = ?, version = version + 1 "
-        "WHERE status != 'closed' AND updated_at < ? RETURNING id",
-        (stamp, cutoff),
-    )
-    closed = [row[0] for row in rs.rows]
+    closed = ctx.store.close_inactive_tickets(now - timedelta(days=task.payload["days"]), now)
     # A retry after a failed invalidation closes nothing new: find what this run's "now" closed.
-    again = ctx.store.db.execute(
-        "SELECT id FROM tickets WHERE status = 'closed' AND updated_at = ?", (stamp,)
-    )
-    to_invalidate = sorted({row[0] for row in again.rows} | set(closed))
+    to_invalidate = sorted(set(ctx.store.tickets_closed_at(now)) | set(closed))
     if ctx.cache is not None and to_invalidate:
         ctx.cache.invalidate_tickets(to_invalidate)
     return {"closed": len(closed), "invalidated": len(to_invalidate)}
@@ -104,47 +94,28 @@ def send_notifications(ctx: TaskContext, task: Task) -> dict[str, Any]:
     publishes it a second time. The message carries ``taskId``: subscribers drop repeats.
     """
     p = task.payload
-    exists = ctx.store.db.execute("SELECT 1 FROM tickets WHERE id = ?", (p["ticketId"],))
-    if not exists.rows:
+    if not ctx.store.ticket_exists(p["ticketId"]):
         raise TaskValidationError(f"send_notifications: ticket {p['ticketId']} does not exist")
-    stamp = to_iso(ctx.current_time(task))
-    rs = ctx.store.db.execute(
-        "INSERT OR IGNORE INTO notifications (ticket_id, user_id, kind, created_at, task_id) "
-        "VALUES (?, ?, ?, ?, ?)",
-        (p["ticketId"], p["usuarioId"], p["tipo"], stamp, task.id),
-    )
+    now = ctx.current_time(task)
+    recorded = ctx.store.record_notification(p["ticketId"], p["usuarioId"], p["tipo"], now,
+                                             task.id)
     receivers = 0
     if ctx.redis is not None:
         message = {"taskId": task.id, "ticketId": p["ticketId"], "usuarioId": p["usuarioId"],
-                   "tipo": p["tipo"], "createdAt": stamp}
+                   "tipo": p["tipo"], "createdAt": to_iso(now)}
         receivers = int(ctx.redis.publish(ctx.keys.notifications_channel,  # type: ignore[arg-type]
                                           json.dumps(message)))
-    return {"recorded": rs.rows_affected, "receivers": receivers}
+    return {"recorded": recorded, "receivers": receivers}
 
 
 def archive_old_interactions(ctx: TaskContext, task: Task) -> dict[str, Any]:
     """Move comments older than ``days`` to ``interactions_archive``, one transaction per batch."""
     now = ctx.current_time(task)
-    cutoff = to_iso(now - timedelta(days=task.payload["days"]))
+    cutoff = now - timedelta(days=task.payload["days"])
     batch_size = int(task.payload.get("batch", ARCHIVE_BATCH))
     archived = batches = 0
-    while True:
-        rs = ctx.store.db.execute(
-            "SELECT id FROM interactions WHERE created_at < ? ORDER BY id LIMIT ?",
-            (cutoff, batch_size),
-        )
-        ids = [row[0] for row in rs.rows]
-        if not ids:
-            break
-        marks = ", ".join("?" for _ in ids)  # only "?" placeholders: the ids are parameters
-        ctx.store.db.batch([
-            ("INSERT OR IGNORE INTO interactions_archive "  # noqa: S608
-             "(id, ticket_id, author_id, body, created_at, archived_at) "
-             f"SELECT id, ticket_id, author_id, body, created_at, ? FROM interactions "
-             f"WHERE id IN ({marks})", (to_iso(now), *ids)),
-            (f"DELETE FROM interactions WHERE id IN ({marks})", ids),  # noqa: S608
-        ])
-        archived += len(ids)
+    while moved := ctx.store.archive_interactions_batch(cutoff, batch_size, now):
+        archived += moved
         batches += 1
     return {"archived": archived, "batches": batches}
 

@@ -218,3 +218,41 @@ def test_list_interactions_in_time_order(store: HelpdeskStore) -> None:
     assert [c.created_at for c in comments] == sorted(c.created_at for c in comments)
     assert {c.ticket_id for c in comments} == {busiest}
     assert store.list_interactions(10_000) == []
+
+
+# --- the background tasks' queries --------------------------------------------------------
+def test_close_inactive_tickets_returns_what_it_closed_once(store: HelpdeskStore) -> None:
+    cutoff = SAMPLE_NOW - timedelta(days=30)
+    stale = [t.id for t in store.list_tickets(limit=500)
+             if t.status != "closed" and t.updated_at < cutoff]
+    assert stale  # the sample has some, or this test proves nothing
+    closed = store.close_inactive_tickets(cutoff, SAMPLE_NOW)
+    assert closed == sorted(stale)
+    assert all(store.get_ticket(i).status == "closed" for i in closed)
+    assert store.close_inactive_tickets(cutoff, SAMPLE_NOW) == []  # nothing new the second time
+    assert set(closed) <= set(store.tickets_closed_at(SAMPLE_NOW))
+
+
+def test_record_notification_keeps_one_row_per_task(store: HelpdeskStore) -> None:
+    before = store.notification_count()
+    assert store.ticket_exists(1) and not store.ticket_exists(99_999)
+    assert store.record_notification(1, 2, INJECTION, SAMPLE_NOW, "task-1") == 1
+    assert store.record_notification(1, 2, INJECTION, SAMPLE_NOW, "task-1") == 0
+    assert store.notification_count() == before + 1
+    assert store.counts()["tickets"] == 300  # the kind was a parameter, not SQL
+
+
+def test_archive_interactions_batch_moves_at_most_limit(store: HelpdeskStore) -> None:
+    cutoff = SAMPLE_NOW - timedelta(days=60)
+    total = store.counts()["interactions"]
+    old = sum(1 for t in range(1, 301) for i in store.list_interactions(t)
+              if i.created_at < cutoff)
+    assert old > 3
+    assert store.archive_interactions_batch(cutoff, 3, SAMPLE_NOW) == 3
+    moved = 3
+    while batch := store.archive_interactions_batch(cutoff, 50, SAMPLE_NOW):
+        assert batch <= 50
+        moved += batch
+    counts = store.counts()
+    assert moved == old
+    assert (counts["interactions"], counts["interactions_archive"]) == (total - old, old)

@@ -180,3 +180,64 @@ class HelpdeskStore:
             (ticket_id,),
         )
         return [interaction_from_row(r) for r in rs.rows]
+
+    # --- the background tasks' queries (see helpdesk_kit.tasks) -------------------------
+    def close_inactive_tickets(self, cutoff: datetime, now: datetime) -> list[int]:
+        """Close every non-closed ticket with no activity since ``cutoff``; their ids.
+
+        Closing is activity: ``updated_at`` becomes ``now`` and ``version`` goes up.
+        """
+        rs = self.db.execute(
+            "UPDATE tickets SET status = 'closed', updated_at = ?, version = version + 1 "
+            "WHERE status != 'closed' AND updated_at < ? RETURNING id",
+            (to_iso(now), to_iso(cutoff)),
+        )
+        return sorted(row[0] for row in rs.rows)
+
+    def tickets_closed_at(self, moment: datetime) -> list[int]:
+        """Ids of the closed tickets last changed at exactly ``moment`` (a closing run's now)."""
+        rs = self.db.execute(
+            "SELECT id FROM tickets WHERE status = 'closed' AND updated_at = ? ORDER BY id",
+            (to_iso(moment),),
+        )
+        return [row[0] for row in rs.rows]
+
+    def ticket_exists(self, ticket_id: int) -> bool:
+        rs = self.db.execute("SELECT 1 FROM tickets WHERE id = ?", (ticket_id,))
+        return bool(rs.rows)
+
+    def record_notification(self, ticket_id: int, user_id: int, kind: str, now: datetime,
+                            task_id: str) -> int:
+        """One notification row per task (``task_id`` is UNIQUE); 1 if new, 0 if a repeat."""
+        rs = self.db.execute(
+            "INSERT OR IGNORE INTO notifications (ticket_id, user_id, kind, created_at, task_id)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (ticket_id, user_id, kind, to_iso(now), task_id),
+        )
+        return rs.rows_affected
+
+    def notification_count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM notifications").rows[0][0])
+
+    def archive_interactions_batch(self, cutoff: datetime, limit: int, now: datetime) -> int:
+        """Move up to ``limit`` comments older than ``cutoff`` to the archive; how many moved.
+
+        The copy (``INSERT OR IGNORE``) and the delete of the same ids are one transaction:
+        stopped between two batches, nothing is lost or archived twice.
+        """
+        rs = self.db.execute(
+            "SELECT id FROM interactions WHERE created_at < ? ORDER BY id LIMIT ?",
+            (to_iso(cutoff), limit),
+        )
+        ids = [row[0] for row in rs.rows]
+        if not ids:
+            return 0
+        marks = ", ".join("?" for _ in ids)  # only "?" placeholders: the ids are parameters
+        self.db.batch([
+            ("INSERT OR IGNORE INTO interactions_archive "
+             "(id, ticket_id, author_id, body, created_at, archived_at) "
+             f"SELECT {INTERACTION_COLUMNS}, ? FROM interactions WHERE id IN ({marks})",
+             (to_iso(now), *ids)),
+            (f"DELETE FROM interactions WHERE id IN ({marks})", ids),
+        ])
+        return len(ids)
