@@ -28,6 +28,7 @@ import redis
 from .cache import Cache
 from .config import Settings
 from .db import HelpdeskStore, open_store
+from .db.store import TICKET_EDITABLE, check_choice
 from .errors import HelpdeskError, InputError, InvalidationError
 from .keys import KeySchema
 from .models import PRIORITIES, STATUSES, Ticket, User, utcnow
@@ -42,7 +43,7 @@ log = logging.getLogger("helpdesk_kit.app")
 Result = dict[str, Any]
 T = TypeVar("T")
 
-EDITABLE = ("title", "description", "status", "priority", "owner_id")
+EDITABLE = TICKET_EDITABLE
 MAX_PAGE = 500
 
 
@@ -67,11 +68,6 @@ def _check_int(name: str, value: object, low: int, high: int | None = None) -> i
 
 def _check_id(name: str, value: object) -> int:
     return _check_int(name, value, 1)
-
-
-def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise InputError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
 
 
 def _check_text(name: str, value: object) -> str:
@@ -179,9 +175,9 @@ class HelpdeskApp:
         """The seed's "Listar 100 tickets": newest activity first, one cached page per filter."""
         def run() -> Result:
             if status is not None:
-                _check_choice("status", status, STATUSES)
+                check_choice("status", status, STATUSES, InputError)
             if priority is not None:
-                _check_choice("priority", priority, PRIORITIES)
+                check_choice("priority", priority, PRIORITIES, InputError)
             if owner_id is not None:
                 _check_id("owner_id", owner_id)
             _check_int("limit", limit, 1, MAX_PAGE)
@@ -210,7 +206,7 @@ class HelpdeskApp:
             _check_text("title", title)
             if not isinstance(description, str):
                 raise InputError("description must be text")
-            _check_choice("priority", priority, PRIORITIES)
+            check_choice("priority", priority, PRIORITIES, InputError)
             if owner_id is not None:
                 self._require_user("owner_id", owner_id)
             ticket = self.store.create_ticket(requester_id, title.strip(), description,
@@ -238,9 +234,9 @@ class HelpdeskApp:
             if "title" in changes:
                 changes["title"] = _check_text("title", changes["title"]).strip()
             if "status" in changes:
-                _check_choice("status", changes["status"], STATUSES)
+                check_choice("status", changes["status"], STATUSES, InputError)
             if "priority" in changes:
-                _check_choice("priority", changes["priority"], PRIORITIES)
+                check_choice("priority", changes["priority"], PRIORITIES, InputError)
             if changes.get("owner_id") is not None:
                 self._require_user("owner_id", changes["owner_id"])
             ticket = self.store.update_ticket(ticket_id, now=self.clock(), **changes)

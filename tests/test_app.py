@@ -296,3 +296,13 @@ def test_from_settings_wires_one_prefix_ttl_and_retry(settings: Settings) -> Non
         assert (context.store, context.cache, context.redis) == (app.store, app.cache, app.redis)
         assert (context.keys, context.now) == (app.keys, SAMPLE_NOW)
         assert app.task_context().now is None  # the real clock
+
+
+def test_none_is_not_a_status_or_priority(app, store) -> None:
+    before = store.counts()["tickets"]
+    assert app.create_ticket(4, "No priority", priority=None)["success"] is False
+    assert app.update_ticket(6, status=None)["error"].startswith("status must be one of")
+    assert store.counts()["tickets"] == before
+    assert store.get_ticket(6).status is not None
+    with pytest.raises(DatabaseError, match="status must be one of"):
+        store.update_ticket(6, status=None)

@@ -12,11 +12,11 @@ from datetime import datetime
 from importlib import resources
 from typing import Any
 
-from ..errors import DatabaseError
+from ..errors import DatabaseError, HelpdeskError
 from ..models import PRIORITIES, STATUSES, Interaction, Ticket, User, from_iso, to_iso, utcnow
 from .database import Database, Statement
 
-__all__ = ["TICKET_COLUMNS", "HelpdeskStore"]
+__all__ = ["TICKET_COLUMNS", "TICKET_EDITABLE", "HelpdeskStore", "check_choice"]
 
 USER_COLUMNS = "id, name, email, role, active, created_at"
 TICKET_COLUMNS = (
@@ -25,7 +25,9 @@ TICKET_COLUMNS = (
 )
 INTERACTION_COLUMNS = "id, ticket_id, author_id, body, created_at"
 TABLES = ("users", "tickets", "interactions", "interactions_archive", "notifications")
-_TICKET_EDITABLE = ("title", "description", "status", "priority", "owner_id")
+#: The ticket fields a caller may change (the app checks against the same tuple).
+TICKET_EDITABLE = ("title", "description", "status", "priority", "owner_id")
+_TICKET_EDITABLE = TICKET_EDITABLE
 
 
 def user_from_row(row: Sequence[Any]) -> User:
@@ -41,9 +43,15 @@ def interaction_from_row(row: Sequence[Any]) -> Interaction:
     return Interaction(row[0], row[1], row[2], row[3], from_iso(row[4]))
 
 
-def _check_choice(name: str, value: str | None, allowed: tuple[str, ...]) -> None:
-    if value is not None and value not in allowed:
-        raise DatabaseError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+def check_choice(name: str, value: object, allowed: tuple[str, ...],
+                 error: type[HelpdeskError] = DatabaseError) -> None:
+    """Raise ``error`` unless ``value`` is one of ``allowed``.
+
+    The store raises :class:`DatabaseError`; the app checks the same way before writing,
+    raising :class:`InputError`.
+    """
+    if value not in allowed:
+        raise error(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
 
 
 class HelpdeskStore:
@@ -85,7 +93,7 @@ class HelpdeskStore:
                     now: datetime | None = None) -> User:
         from ..models import ROLES
 
-        _check_choice("role", role, ROLES)
+        check_choice("role", role, ROLES)
         rs = self.db.execute(
             f"INSERT INTO users (name, email, role, active, created_at) VALUES (?, ?, ?, 1, ?) "
             f"RETURNING {USER_COLUMNS}",
@@ -103,8 +111,10 @@ class HelpdeskStore:
                      owner_id: int | None = None, limit: int = 100, offset: int = 0
                      ) -> list[Ticket]:
         """Newest activity first, filtered; the seed's "Listar 100 tickets" is the default."""
-        _check_choice("status", status, STATUSES)
-        _check_choice("priority", priority, PRIORITIES)
+        if status is not None:
+            check_choice("status", status, STATUSES)
+        if priority is not None:
+            check_choice("priority", priority, PRIORITIES)
         clauses, args = [], []
         for column, value in (("status", status), ("priority", priority), ("owner_id", owner_id)):
             if value is not None:
@@ -121,7 +131,7 @@ class HelpdeskStore:
     def create_ticket(self, requester_id: int, title: str, description: str = "",
                       priority: str = "medium", owner_id: int | None = None,
                       now: datetime | None = None) -> Ticket:
-        _check_choice("priority", priority, PRIORITIES)
+        check_choice("priority", priority, PRIORITIES)
         if not title.strip():
             raise DatabaseError("a ticket needs a title")
         stamp = to_iso(now or utcnow())
@@ -139,12 +149,14 @@ class HelpdeskStore:
 
         Returns the new row, or None if the ticket does not exist.
         """
-        unknown = set(changes) - set(_TICKET_EDITABLE)
+        unknown = set(changes) - set(TICKET_EDITABLE)
         if unknown:
             raise DatabaseError(f"cannot update {', '.join(sorted(unknown))} of a ticket; "
-                                f"editable: {', '.join(_TICKET_EDITABLE)}")
-        _check_choice("status", changes.get("status"), STATUSES)
-        _check_choice("priority", changes.get("priority"), PRIORITIES)
+                                f"editable: {', '.join(TICKET_EDITABLE)}")
+        if "status" in changes:
+            check_choice("status", changes["status"], STATUSES)
+        if "priority" in changes:
+            check_choice("priority", changes["priority"], PRIORITIES)
         # Column names come from the fixed allow-list above, values are parameters.
         sets = "".join(f"{column} = ?, " for column in changes)
         rs = self.db.execute(
