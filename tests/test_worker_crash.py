@@ -63,7 +63,7 @@ def _start_worker(tmp_path: Path, server: RedisServer, prefix: str, *args: str
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def _wait_for(condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+def _wait_for(condition, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
