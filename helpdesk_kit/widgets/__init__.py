@@ -14,6 +14,10 @@ never prints (nbval would store the print inside the widget's state): results go
 | 03 invalidation | :mod:`.invalidation` |
 | 04 cache warming | :mod:`.warming` |
 | 05 hit-rate lab | :mod:`.hit_rate_lab` |
+| 06 task queue: enqueue, step and burst a worker | :mod:`.queue_lab` |
+| 07 reliable queue: crashes, retries with backoff, several workers | :mod:`.reliability` |
+| 08 monitoring and tuning: the live dashboard (also the instructor's) | :mod:`.monitoring` |
+| 09 with vs without Redis: cost-model sliders, measured tables | :mod:`.comparison` |
 """
 
 from __future__ import annotations
