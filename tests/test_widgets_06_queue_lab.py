@@ -149,3 +149,16 @@ def test_the_buttons_print_nothing_even_with_notebook_logging_on(
         show_logs(on=False)
     assert lab.counts()["done"] == 4
     assert capsys.readouterr().out == ""
+
+
+def test_database_counts_agree_with_the_tables(store: HelpdeskStore) -> None:
+    counts = database_counts(store)
+    closed = store.db.execute("SELECT COUNT(*) FROM tickets WHERE status = 'closed'")
+    assert counts["closed tickets"] == int(closed.rows[0][0]) > 0
+    assert counts["notifications"] == store.notification_count()
+    assert counts["comments"] == store.counts()["interactions"]
+
+
+def test_database_counts_of_an_empty_store(empty_store: HelpdeskStore) -> None:
+    assert database_counts(empty_store) == {"closed tickets": 0, "comments": 0,
+                                            "archived comments": 0, "notifications": 0}

@@ -63,8 +63,8 @@ def time_create_ticket(app: HelpdeskApp, requester_id: int, repeat: int = 5
 def database_counts(store: HelpdeskStore) -> dict[str, int]:
     """What the three tasks change: closed tickets, comments, archived comments, notifications."""
     counts = store.counts()
-    closed = store.db.execute("SELECT COUNT(*) FROM tickets WHERE status = 'closed'")
-    return {"closed tickets": int(closed.rows[0][0]), "comments": counts["interactions"],
+    closed = store.list_tickets(status="closed", limit=counts["tickets"])
+    return {"closed tickets": len(closed), "comments": counts["interactions"],
             "archived comments": counts["interactions_archive"],
             "notifications": counts["notifications"]}
 
