@@ -74,7 +74,11 @@ class Instrumented:
 def instrumented_app(store: HelpdeskStore, client: redis.Redis | None, keys: KeySchema,
                      profile: NetworkProfile = LOCAL, *, sleep: Sleep = time.sleep,
                      ttl: int = 300) -> Instrumented:
-    """The app with Redis (``client`` given) or without (``client=None``), counted."""
+    """The app with Redis (``client`` given) or without (``client=None``), counted.
+
+    Wired by hand, not with ``HelpdeskApp.from_settings``: that connects its own Redis and
+    opens its own store, and here both must be the caller's, wrapped to count round trips.
+    """
     db, cache = RoundTrips(), RoundTrips()
     slow_store = wrap_store(store, profile, sleep=sleep, counter=db)
     if client is None:

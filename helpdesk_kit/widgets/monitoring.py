@@ -221,6 +221,8 @@ def dashboard(client: redis.Redis | None = None, keys: KeySchema | None = None, 
     until stopped - an instructor's screen).
     """
     if client is None:
+        # Redis alone, not HelpdeskApp.from_settings: that also opens the database, and a
+        # dashboard that only watches Redis must not need one (nor stop when it is down).
         from ..config import Settings
         from ..redis_backend import connect
 
