@@ -26,7 +26,7 @@ import redis
 from .cache import Cache
 from .errors import ConfigError, FeatureUnavailableError
 from .keys import KeySchema
-from .metrics import MetricsCollector, Snapshot
+from .metrics import MetricsCollector, Snapshot, snapshot
 from .models import Ticket
 
 __all__ = ["POLICIES", "EvictionLab", "LabPhase", "MemoryLimit", "eviction_lab",
@@ -102,7 +102,10 @@ class LabPhase:
 
 @dataclass(frozen=True)
 class EvictionLab:
-    """What :func:`eviction_lab` saw: the phases and the snapshots around them."""
+    """What :func:`eviction_lab` saw: the phases and the snapshots around them.
+
+    ``after``'s rates (``redis.evicted_per_min``) are per minute since ``before``.
+    """
 
     limit: MemoryLimit
     phases: tuple[LabPhase, ...]
@@ -167,5 +170,7 @@ def eviction_lab(client: redis.Redis, keys: KeySchema | None = None, *,
     with memory_limit(client, used + headroom_bytes, policy) as limit:
         overfilled = _write_and_read(cache, collector, "overfilled", range(1, tickets + 1),
                                      value_bytes)
-        after = collector.snapshot()
+        # Rates over the whole lab: against ``before``, not the collector's last snapshot
+        # (taken a moment ago, at the end of the phase: it would show 0 evictions / min).
+        after = snapshot(client, keys, cache=cache, previous=before)
     return EvictionLab(limit, (fits, overfilled), before, after)
