@@ -15,8 +15,9 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -28,6 +29,7 @@ from helpdesk_kit.db import HelpdeskStore, open_store, sqld
 from helpdesk_kit.db.sample import load_sample
 from helpdesk_kit.db.sqld import SqldServer
 from helpdesk_kit.keys import KeySchema
+from helpdesk_kit.lessons import Lesson, setup, show_logs
 from helpdesk_kit.redis_backend import Backend, RedisServer, connect, delete_matching
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,6 +130,39 @@ def dead_redis(tmp_path: Path) -> Iterator[redis.Redis]:
                          socket_timeout=0.2, retry=Retry(NoBackoff(), 0))
     yield client
     client.close()
+
+
+# --- lessons -----------------------------------------------------------------------------
+@pytest.fixture(params=["real", "fake"])
+def open_lesson(request: pytest.FixtureRequest, tmp_path: Path
+                ) -> Iterator[Callable[..., Lesson]]:
+    """Open a lesson (``helpdesk_kit.lessons.setup``) on a real redis-server or on fakeredis.
+
+    ``open_lesson(stem, own_server=True)`` gives the lesson a redis-server of its own, for
+    lessons that run FLUSHDB or change the server's config; otherwise it shares the session's.
+    Call it from a module's fixture (setup time). Lessons are closed afterwards.
+    """
+    opened: list[Lesson] = []
+
+    def open_(stem: str, *, own_server: bool = False, **options: Any) -> Lesson:
+        settings = Settings(data_dir=tmp_path, redis_backend="fake")
+        if request.param == "real":
+            if own_server:
+                if shutil.which("redis-server") is None:
+                    missing("redis", "install redis-server")
+                server = RedisServer().start()
+                request.addfinalizer(server.stop)
+            else:
+                server = request.getfixturevalue("redis_server")
+            settings = settings.with_(redis_url=server.url, redis_backend="url")
+        lesson = setup(stem, settings=settings, logs=False, **options)
+        opened.append(lesson)
+        return lesson
+
+    yield open_
+    for lesson in opened:
+        lesson.close()
+    show_logs(False)
 
 
 # --- the database ------------------------------------------------------------------------

@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
 from helpdesk_kit.app import HelpdeskApp
 from helpdesk_kit.cache import Cache
-from helpdesk_kit.config import Settings
-from helpdesk_kit.lessons import Lesson, setup, show_logs
-from helpdesk_kit.redis_backend import RedisServer
+from helpdesk_kit.lessons import Lesson
 from helpdesk_kit.widgets import invalidation as w
 
 
-@pytest.fixture(params=["server", "fake"])
-def lesson(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Lesson]:
-    settings = Settings(data_dir=tmp_path, redis_backend="fake")
-    if request.param == "server":  # FLUSHDB needs a server of our own, not the shared one
-        server = RedisServer().start()
-        request.addfinalizer(server.stop)
-        settings = settings.with_(redis_url=server.url, redis_backend="url")
-    result = setup("03_invalidation", settings=settings, users=20, tickets=200, logs=False)
-    yield result
-    result.close()
-    show_logs(False)
+@pytest.fixture
+def lesson(open_lesson: Callable[..., Lesson]) -> Lesson:
+    return open_lesson("03_invalidation", own_server=True, users=20, tickets=200)
 
 
 @pytest.fixture

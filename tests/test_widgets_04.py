@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
 from helpdesk_kit.app import HelpdeskApp
-from helpdesk_kit.config import Settings
-from helpdesk_kit.lessons import Lesson, setup, show_logs
-from helpdesk_kit.redis_backend import RedisServer
+from helpdesk_kit.lessons import Lesson
 from helpdesk_kit.widgets import warming as w
 
 
-@pytest.fixture(params=["real", "fake"])
-def lesson(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Lesson]:
-    settings = Settings(data_dir=tmp_path, redis_backend="fake")
-    if request.param == "real":
-        server: RedisServer = request.getfixturevalue("redis_server")
-        settings = settings.with_(redis_url=server.url, redis_backend="url")
-    result = setup("04_cache_warming", settings=settings, users=20, tickets=300, logs=False)
-    yield result
-    result.close()
-    show_logs(False)
+@pytest.fixture
+def lesson(open_lesson: Callable[..., Lesson]) -> Lesson:
+    return open_lesson("04_cache_warming", users=20, tickets=300)
 
 
 @pytest.fixture
