@@ -43,7 +43,6 @@ log = logging.getLogger("helpdesk_kit.app")
 Result = dict[str, Any]
 T = TypeVar("T")
 
-EDITABLE = TICKET_EDITABLE
 MAX_PAGE = 500
 
 
@@ -226,11 +225,11 @@ class HelpdeskApp:
         def run() -> Result:
             _check_id("ticket_id", ticket_id)
             if not changes:
-                raise InputError(f"nothing to change; editable: {', '.join(EDITABLE)}")
-            unknown = sorted(set(changes) - set(EDITABLE))
+                raise InputError(f"nothing to change; editable: {', '.join(TICKET_EDITABLE)}")
+            unknown = sorted(set(changes) - set(TICKET_EDITABLE))
             if unknown:
                 raise InputError(f"cannot change {', '.join(unknown)}; "
-                                 f"editable: {', '.join(EDITABLE)}")
+                                 f"editable: {', '.join(TICKET_EDITABLE)}")
             if "title" in changes:
                 changes["title"] = _check_text("title", changes["title"]).strip()
             if "status" in changes:

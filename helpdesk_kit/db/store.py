@@ -27,7 +27,6 @@ INTERACTION_COLUMNS = "id, ticket_id, author_id, body, created_at"
 TABLES = ("users", "tickets", "interactions", "interactions_archive", "notifications")
 #: The ticket fields a caller may change (the app checks against the same tuple).
 TICKET_EDITABLE = ("title", "description", "status", "priority", "owner_id")
-_TICKET_EDITABLE = TICKET_EDITABLE
 
 
 def user_from_row(row: Sequence[Any]) -> User:

@@ -19,7 +19,7 @@ from ..lessons import CheckResult, Lesson, capture_logs, check, clean_prefix, re
 from ..simulate import zipf_sample
 from . import Shown, seed_thresholds
 
-__all__ = ["WarmupLab", "check_quiz", "hit_rates", "recent_first_reads", "start_plot",
+__all__ = ["WarmupLab", "check_quiz", "recent_first_reads", "start_plot",
            "time_warmups"]
 
 
@@ -27,10 +27,6 @@ def recent_first_reads(lesson: Lesson, n: int, seed: int = 4, s: float = 1.1) ->
     """``n`` ticket ids, Zipf-skewed so the most recently active tickets are read most."""
     order = [t.id for t in lesson.store.list_tickets(limit=lesson.sample.tickets)]
     return zipf_sample(order, n, random.Random(seed), s)
-
-
-#: Replay reads through the app, the hit rate per window (the package's one replay loop).
-hit_rates = replay_hit_rates
 
 
 def start(lesson: Lesson, app: HelpdeskApp, reads: list[int], window: int, warm: int
@@ -41,7 +37,7 @@ def start(lesson: Lesson, app: HelpdeskApp, reads: list[int], window: int, warm:
     if warm:
         with capture_logs():
             app.cache.warm_tickets(lesson.store, limit=warm, progress=False)
-    return hit_rates(app, reads, window)
+    return replay_hit_rates(app, reads, window)
 
 
 def start_plot(curves: dict[str, list[float]]) -> Figure:
