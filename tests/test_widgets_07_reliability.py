@@ -60,8 +60,10 @@ def test_crash_costs_each_mode_what_the_lesson_says(
         redis_client: redis.Redis, keys: KeySchema, context: TaskContext, mode: str,
         lost: int, duplicates: int, recovered: int) -> None:
     queue = TaskQueue(redis_client, keys)
+    registry = queue.registry
     report = crash_and_recover(queue, context, mode=mode, tasks=12, batch=5, crash_at=7,  # type: ignore[arg-type]
                                heartbeat_ttl_s=0.05)
+    assert queue.registry is registry  # the counting copy stays inside the run
     assert (report.lost, report.duplicates, report.recovered) == (lost, duplicates, recovered)
     assert report.taken_by_victim == 10 and report.done_before_crash == 6
     assert report.notifications == 12 - lost  # idempotent: one row per task, repeats or not

@@ -169,11 +169,12 @@ def crash_and_recover(queue: TaskQueue, context: TaskContext, *, mode: Mode, tas
                       ) -> CrashReport:
     """Enqueue ``tasks`` notifications, kill a worker mid-batch, let a healthy one finish.
 
-    ``queue.registry`` is replaced by a counting copy for the run. The healthy worker starts
-    after the victim's heartbeat has expired, as it would in production.
+    The run uses a local queue on the same keys with a counting copy of ``queue.registry``,
+    so the caller's queue is left as it was. The healthy worker starts after the victim's
+    heartbeat has expired, as it would in production.
     """
     registry, runs = counting_registry(queue.registry)
-    queue.registry = registry
+    queue = TaskQueue(queue.client, queue.keys, registry=registry, retry=queue.retry)
     before = context.store.counts()["notifications"]
     for ticket_id in range(1, tasks + 1):
         queue.enqueue("send_notifications",
