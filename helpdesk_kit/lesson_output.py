@@ -12,6 +12,7 @@ import html
 import logging
 import statistics
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -20,18 +21,27 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # only for the type hint: the app is above this module
     from .app import HelpdeskApp
 
-__all__ = ["Table", "capture_logs", "fmt_seconds", "median_seconds", "replay_hit_rates",
-           "show_logs"]
+__all__ = ["Table", "capture_logs", "fmt_seconds", "median_seconds", "quiet_thread",
+           "replay_hit_rates", "show_logs"]
 
 
 # --- logging: the kit's log lines, readable and deterministic in a notebook ---------------
+_this_thread = threading.local()  # .quiet: True in a thread inside quiet_thread()
+_mute_lock = threading.Lock()      # capture_logs() runs in several threads at once
+
+
+def _quiet() -> bool:
+    """Is the thread that logs this record a quiet one? (A handler runs in that thread.)"""
+    return getattr(_this_thread, "quiet", False)
+
+
 class _NotebookHandler(logging.Handler):
     """Prints ``INFO helpdesk_kit.app: Cache HIT`` (no time) to the *current* ``sys.stdout``."""
 
     muted = 0  # > 0 while capture_logs() collects the lines for a widget instead
 
     def emit(self, record: logging.LogRecord) -> None:
-        if not _NotebookHandler.muted:
+        if not _NotebookHandler.muted and not _quiet():
             print(self.format(record), file=sys.stdout)
 
 
@@ -62,7 +72,8 @@ def capture_logs(name: str = "helpdesk_kit") -> Iterator[list[str]]:
 
     class _Collect(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
-            lines.append(record.getMessage())
+            if not _quiet():  # a quiet background thread's lines belong to no widget
+                lines.append(record.getMessage())
 
     logger = logging.getLogger(name)
     collector = _Collect()
@@ -70,14 +81,30 @@ def capture_logs(name: str = "helpdesk_kit") -> Iterator[list[str]]:
     previous = logger.level
     if logger.getEffectiveLevel() > logging.INFO:
         logger.setLevel(logging.INFO)
-    _NotebookHandler.muted += 1
+    with _mute_lock:
+        _NotebookHandler.muted += 1
     try:
         yield lines
     finally:
-        _NotebookHandler.muted -= 1
+        with _mute_lock:
+            _NotebookHandler.muted -= 1
         logger.removeHandler(collector)
         logger.setLevel(previous)
 
+
+@contextlib.contextmanager
+def quiet_thread() -> Iterator[None]:
+    """Keep the *current thread's* log lines out of the notebook while the ``with`` lasts.
+
+    For background threads: a line they log lands in whichever cell runs at that moment, long
+    after any ``capture_logs()`` around their start has ended. Other threads keep printing.
+    """
+    was_quiet = _quiet()
+    _this_thread.quiet = True
+    try:
+        yield
+    finally:
+        _this_thread.quiet = was_quiet
 
 
 # --- measured numbers: timing and tables -----------------------------------------------

@@ -40,6 +40,7 @@ from .lesson_output import (
     capture_logs,
     fmt_seconds,
     median_seconds,
+    quiet_thread,
     replay_hit_rates,
     show_logs,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "local_sqld",
     "median_seconds",
     "nav_markdown",
+    "quiet_thread",
     "replay_hit_rates",
     "setup",
     "show_logs",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from helpdesk_kit.lessons import (
     lesson_prefix,
     local_sqld,
     nav_markdown,
+    quiet_thread,
     setup,
     show_logs,
 )
@@ -154,6 +156,32 @@ def test_capture_logs_collects_and_keeps_lines_out_of_the_notebook(
     assert lines == ["Cache MISS"]
     assert capsys.readouterr().out == "INFO helpdesk_kit.app: Cache HIT\n"
     lesson.close()
+
+
+def test_a_quiet_background_thread_prints_nothing_after_the_capture_ends(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    show_logs()
+    log = logging.getLogger("helpdesk_kit.worker")
+    capture_over = threading.Event()
+
+    def background() -> None:  # started inside a capture, logs after it has ended
+        with quiet_thread():
+            log.info("before the end")
+            capture_over.wait(5)
+            log.info("task done")
+
+    try:
+        with capture_logs() as lines:
+            thread = threading.Thread(target=background)
+            thread.start()
+            log.info("in the cell")
+        capture_over.set()
+        thread.join(5)
+        log.info("next cell")
+    finally:
+        show_logs(False)
+    assert lines == ["in the cell"]  # the quiet thread's lines belong to no widget either
+    assert capsys.readouterr().out == "INFO helpdesk_kit.worker: next cell\n"
 
 
 # --- navigation and check ----------------------------------------------------------------

@@ -19,6 +19,7 @@ import io
 import random
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets
@@ -27,7 +28,7 @@ import redis
 from ..cache import Cache
 from ..db import HelpdeskStore
 from ..keys import KeySchema
-from ..lessons import capture_logs
+from ..lessons import quiet_thread
 from ..metrics import MetricsCollector, Snapshot
 from ..queue import TaskQueue
 from ..tasks import TaskContext
@@ -280,19 +281,23 @@ def background_load(cache: Cache, store: HelpdeskStore, queue: TaskQueue,
             if not worker.process_all()["processed"]:
                 time.sleep(0.01)
 
+    def quietly(target: Callable[[], None]) -> threading.Thread:
+        # The worker logs a line per task; from a background thread such a line would land in
+        # whichever cell runs at that moment, so every thread of the load is a quiet one.
+        def body() -> None:
+            with quiet_thread():
+                target()
+        return threading.Thread(target=body, daemon=True)
+
     worker = Worker(queue, context, mode="reliable", worker_id="load-worker")
-    crew = [threading.Thread(target=read, args=(n,), daemon=True) for n in range(readers)]
-    crew += [threading.Thread(target=produce, daemon=True),
-             threading.Thread(target=work, args=(worker,), daemon=True)]
+    crew = [quietly(lambda n=n: read(n)) for n in range(readers)]
+    crew += [quietly(produce), quietly(lambda: work(worker))]
 
     def run() -> None:
-        # The worker logs a line per task; from a background thread such lines would land in
-        # whichever cell runs at that moment. capture_logs() keeps them out while this runs.
-        with capture_logs():
-            for thread in crew:
-                thread.start()
-            for thread in crew:
-                thread.join()
+        for thread in crew:
+            thread.start()
+        for thread in crew:
+            thread.join()
 
     runner = threading.Thread(target=run, daemon=True, name="background-load")
     runner.start()
