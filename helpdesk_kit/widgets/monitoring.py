@@ -276,12 +276,7 @@ def background_load(cache: Cache, store: HelpdeskStore, queue: TaskQueue,
             sent += 1
             time.sleep(1 / tasks_per_s)
 
-    def work(worker: Worker) -> None:
-        while time.monotonic() < deadline:
-            if not worker.process_all()["processed"]:
-                time.sleep(0.01)
-
-    def quietly(target: Callable[[], None]) -> threading.Thread:
+    def quietly(target: Callable[[], object]) -> threading.Thread:
         # The worker logs a line per task; from a background thread such a line would land in
         # whichever cell runs at that moment, so every thread of the load is a quiet one.
         def body() -> None:
@@ -289,15 +284,21 @@ def background_load(cache: Cache, store: HelpdeskStore, queue: TaskQueue,
                 target()
         return threading.Thread(target=body, daemon=True)
 
-    worker = Worker(queue, context, mode="reliable", worker_id="load-worker")
-    crew = [quietly(lambda n=n: read(n)) for n in range(readers)]
-    crew += [quietly(produce), quietly(lambda: work(worker))]
+    # One long-running worker (registered once, one heartbeat), stopped at the deadline.
+    worker = Worker(queue, context, mode="reliable", worker_id="load-worker",
+                    poll_timeout_s=0.05)
+    crew = [quietly(lambda n=n: read(n)) for n in range(readers)] + [quietly(produce)]
+    working = quietly(lambda: worker.run(handle_signals=False))
 
     def run() -> None:
+        working.start()
         for thread in crew:
             thread.start()
         for thread in crew:
             thread.join()
+        time.sleep(max(0.0, deadline - time.monotonic()))  # in case there are no readers
+        worker.stop()
+        working.join()
 
     runner = threading.Thread(target=run, daemon=True, name="background-load")
     runner.start()
