@@ -16,6 +16,7 @@ server: never run this on a Redis other people use (a class sharing one REDIS_UR
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from .metrics import MetricsCollector, Snapshot, snapshot
 from .models import Ticket
 
 __all__ = ["POLICIES", "EvictionLab", "LabPhase", "MemoryLimit", "eviction_lab",
-           "memory_limit"]
+           "lab_skip_reason", "memory_limit"]
 
 #: Redis's eviction policies (``maxmemory-policy``); noeviction makes writes fail instead.
 POLICIES = ("noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru",
@@ -174,3 +175,17 @@ def eviction_lab(client: redis.Redis, keys: KeySchema | None = None, *,
         # (taken a moment ago, at the end of the phase: it would show 0 evictions / min).
         after = snapshot(client, keys, cache=cache, previous=before)
     return EvictionLab(limit, (fits, overfilled), before, after)
+
+
+def lab_skip_reason(backend_kind: str) -> str | None:
+    """Why lesson 08 cannot run :func:`eviction_lab` here (a sentence to print), or None.
+
+    The lab changes ``maxmemory``, so it runs on a private ``redis-server`` of its own, never
+    on the class's Redis: it needs that binary even when the lesson uses a Redis URL (Docker).
+    """
+    if backend_kind == "fake":
+        return "skipped: evictions need a real redis-server (fakeredis never evicts)"
+    if shutil.which("redis-server") is None:
+        return ("skipped: the lab changes maxmemory, so it needs a private redis-server of its "
+                "own, and no redis-server program is installed here (your Redis is untouched)")
+    return None

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 
 import pytest
 import redis
 
 from helpdesk_kit.errors import ConfigError, FeatureUnavailableError
-from helpdesk_kit.eviction import eviction_lab, memory_limit
+from helpdesk_kit.eviction import eviction_lab, lab_skip_reason, memory_limit
 from helpdesk_kit.keys import KeySchema
 from helpdesk_kit.metrics import snapshot
 from helpdesk_kit.redis_backend import RedisServer
@@ -75,3 +76,11 @@ def test_fakeredis_says_it_needs_a_real_server(keys: KeySchema) -> None:
         eviction_lab(client, keys)
     with pytest.raises(FeatureUnavailableError), memory_limit(client, 1_000_000):
         pass
+
+
+def test_the_lab_is_skipped_with_a_reason_where_it_cannot_run(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "fakeredis" in (lab_skip_reason("fake") or "")
+    assert (lab_skip_reason("url") is None) == (shutil.which("redis-server") is not None)
+    monkeypatch.setattr("shutil.which", lambda _name: None)  # e.g. Redis only in Docker
+    assert "no redis-server" in (lab_skip_reason("url") or "")
