@@ -238,8 +238,7 @@ _RUN_ALL = """async () => {
 
 def run_all_cells(page: Any, server: Server, notebook: str) -> None:
     """Open ``notebook`` in JupyterLab, run every cell, and fail on any unexpected error."""
-    if not (server.root / notebook).exists():
-        pytest.skip(f"notebooks/{notebook} is not written yet")
+    assert (server.root / notebook).exists(), f"notebooks/{notebook} is missing (renamed?)"
     page.goto(f"{server.url}/lab/tree/{notebook}?reset")
     page.wait_for_function(
         "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"

@@ -33,8 +33,7 @@ def test_dashboard_shows_the_class_redis_live(page: Any, tmp_path: Path,
                                               request: pytest.FixtureRequest) -> None:
     from playwright.sync_api import expect
 
-    if not DASHBOARD.exists():
-        pytest.skip("notebooks/instructor_dashboard.ipynb is not written yet")
+    assert DASHBOARD.exists(), f"{DASHBOARD} is missing (renamed?)"
     if shutil.which("redis-server") is None:
         missing("redis", "install redis-server (apt-get install redis-server)")
     redis_server = RedisServer().start()
