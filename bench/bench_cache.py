@@ -19,10 +19,10 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from helpdesk_kit.backends import RedisServer
 from helpdesk_kit.cache import Cache
 from helpdesk_kit.keys import KeySchema
 from helpdesk_kit.models import Ticket, User
-from helpdesk_kit.redis_backend import RedisServer
 
 HIT_CALLS = 3_000
 HIT_ROUNDS = 9

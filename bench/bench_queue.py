@@ -27,15 +27,14 @@ from pathlib import Path
 
 import redis
 
+from helpdesk_kit.app import REGISTRY, TaskContext, helpdesk_queue
+from helpdesk_kit.app.handlers import send_notifications
+from helpdesk_kit.backends import RedisServer
 from helpdesk_kit.config import Settings
 from helpdesk_kit.db import open_store
 from helpdesk_kit.db.sample import SAMPLE_NOW, load_sample
 from helpdesk_kit.keys import KeySchema
-from helpdesk_kit.queue import TaskQueue
-from helpdesk_kit.redis_backend import RedisServer
-from helpdesk_kit.task_types import Task
-from helpdesk_kit.tasks import REGISTRY, TaskContext, send_notifications
-from helpdesk_kit.worker import Worker
+from helpdesk_kit.queue import Task, TaskQueue, Worker
 
 N = 10_000
 RQ_JOBS = 1_000  # RQ does ~57 commands per job: 10,000 would take half a minute
@@ -109,7 +108,7 @@ def create_ticket_latency(client: redis.Redis, keys: KeySchema, folder: Path
     """Median µs of insert+enqueue and of insert+inline notification, interleaved."""
     store = open_store(Settings(data_dir=folder))
     load_sample(store, 40, 300, seed=42, progress=False)
-    queue = TaskQueue(client, keys)
+    queue = helpdesk_queue(client, keys)
     context = TaskContext(store, None, client, keys, SAMPLE_NOW)
     queued, inline = [], []
     try:

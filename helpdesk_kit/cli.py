@@ -15,6 +15,7 @@ from typing import Any
 
 from .config import Settings
 from .errors import HelpdeskError
+from .vocab import BackendKind
 
 __all__ = ["build_parser", "main"]
 
@@ -29,7 +30,7 @@ def command(register: Callable[[Subparsers], None]) -> Callable[[Subparsers], No
     return register
 
 
-BACKEND_CHOICES = ("auto", "url", "server", "fake")
+BACKEND_CHOICES = ("auto", *BackendKind)
 
 
 # --- doctor ------------------------------------------------------------------------------
@@ -98,15 +99,14 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
 
     from .app import HelpdeskApp
     from .db.sample import SAMPLE_NOW
-    from .queue import RetryPolicy
-    from .worker import Worker
+    from .queue import RetryPolicy, Worker
 
     for module in args.imports:  # each registers its task types in tasks.REGISTRY
         importlib.import_module(module)
     app = HelpdeskApp.from_settings(settings,
                                     retry=RetryPolicy(args.max_attempts, args.retry_delay))
     with app:
-        if app.backend is not None and app.backend.kind != "url":
+        if app.backend is not None and app.backend.kind != BackendKind.URL:
             logging.getLogger("helpdesk_kit.worker").warning(
                 "No REDIS_URL: this worker uses %s, which no other process shares - it only "
                 "sees tasks enqueued by itself. Set REDIS_URL to work on the app's queue.",
@@ -146,8 +146,8 @@ def _worker_parser(sub: Subparsers) -> None:
 
 # --- bench -------------------------------------------------------------------------------
 def _bench(args: argparse.Namespace, settings: Settings) -> int:
-    from .compare import break_even_hit_rate, compare_sandboxed, expected_read_ms
-    from .latency import get_profile
+    from .lab.compare import break_even_hit_rate, compare_sandboxed, expected_read_ms
+    from .lab.latency import get_profile
 
     if args.bench == "break-even":
         rate = break_even_hit_rate(args.db_ms, args.cache_ms)
@@ -195,12 +195,12 @@ def _bench_parser(sub: Subparsers) -> None:
 
 # --- metrics / serve ---------------------------------------------------------------------
 def _metrics_collector(args: argparse.Namespace, settings: Settings) -> Any:
+    from .backends import connect
     from .keys import KeySchema
     from .metrics import MetricsCollector
-    from .redis_backend import connect
 
     backend = connect(settings, args.backend)
-    if backend.kind != "url":  # a private server or fakeredis lives only in this process
+    if backend.kind != BackendKind.URL:  # a private server or fakeredis lives only in this process
         print(f"note: {backend.description} belongs to this process and cannot see another "
               "process's data; set REDIS_URL to watch a shared Redis", file=sys.stderr)
     return MetricsCollector(backend.client, KeySchema(prefix=settings.key_prefix),
@@ -215,7 +215,7 @@ def _sleep(seconds: float) -> None:
 
 
 def _metrics(args: argparse.Namespace, settings: Settings) -> int:
-    from .tuning import Thresholds, tuning_table
+    from .metrics.tuning import Thresholds, tuning_table
 
     collector = _metrics_collector(args, settings)
     thresholds = Thresholds.from_env()
@@ -236,7 +236,7 @@ def _metrics(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    from .server import make_server
+    from .metrics.server import make_server
 
     collector = _metrics_collector(args, settings)
     try:
@@ -265,7 +265,7 @@ def _positive_seconds(text: str) -> float:
 
 @command
 def _metrics_parsers(sub: Subparsers) -> None:
-    from .server import DEFAULT_PORT
+    from .metrics.server import DEFAULT_PORT
 
     m = sub.add_parser("metrics", help="the seed's /api/metrics numbers and the tuning table")
     m.add_argument("--json", action="store_true", help="print the /api/metrics JSON")

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Literal
 
 from .errors import ConfigError
+from .vocab import BackendKind
 
 __all__ = ["BackendChoice", "Settings", "default_data_dir", "redact_url"]
 
 BackendChoice = Literal["auto", "url", "server", "fake"]
-_BACKENDS: tuple[str, ...] = ("auto", "url", "server", "fake")
+_BACKENDS: tuple[str, ...] = ("auto", *BackendKind)
 _PREFIX_FORBIDDEN = frozenset("*?[]\\")
 
 #: What each variable means; ``helpdesk-kit doctor`` and the README show this table.

@@ -9,9 +9,9 @@ import platform
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 
+from .backends import connect
 from .config import BackendChoice, Settings
 from .db import open_store
-from .redis_backend import connect
 
 __all__ = ["DoctorReport", "report"]
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .vocab import Entity
+
 __all__ = ["KeySchema"]
 
 
@@ -30,15 +32,15 @@ class KeySchema:
     # --- cache (strings holding JSON) ---------------------------------------------------
     def user(self, user_id: int) -> str:
         """``user:{id}`` - STRING, the cached user row as JSON (seed: ``cacheUser``)."""
-        return self.entity("user", user_id)
+        return self.entity(Entity.USER, user_id)
 
     def ticket(self, ticket_id: int) -> str:
         """``ticket:{id}`` - STRING, the cached ticket row as JSON (seed: ``cacheTicket``)."""
-        return self.entity("ticket", ticket_id)
+        return self.entity(Entity.TICKET, ticket_id)
 
     def session(self, session_id: str) -> str:
         """``session:{id}`` - STRING, session data as JSON (optional in the seed)."""
-        return f"{self.prefix}session:{session_id}"
+        return f"{self.prefix}{Entity.SESSION}:{session_id}"
 
     def entity(self, entity: str, ident: object) -> str:
         """``{entity}:{id}`` for any cached entity (``user``, ``ticket``, ``tickets``...);

@@ -15,7 +15,6 @@ __all__ = [
     "ROLES",
     "STATUSES",
     "Interaction",
-    "Notification",
     "Ticket",
     "User",
     "from_iso",
@@ -65,7 +64,7 @@ class Ticket:
     owner_id: int | None
     created_at: datetime
     updated_at: datetime
-    version: int  # +1 on every write; the cache's stale-read guard compares it
+    version: int  # +1 on every write (shown to learners); the cache guard uses Redis counters
 
 
 @dataclass(frozen=True)
@@ -77,13 +76,3 @@ class Interaction:
     author_id: int
     body: str
     created_at: datetime
-
-
-@dataclass(frozen=True)
-class Notification:
-    id: int
-    ticket_id: int
-    user_id: int
-    kind: str
-    created_at: datetime
-    task_id: str | None  # the task that recorded it: makes send_notifications idempotent

@@ -24,13 +24,13 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from helpdesk_kit.backends import Backend, RedisServer, connect, delete_matching
 from helpdesk_kit.config import Settings
 from helpdesk_kit.db import HelpdeskStore, open_store, sqld
 from helpdesk_kit.db.sample import load_sample
 from helpdesk_kit.db.sqld import SqldServer
 from helpdesk_kit.keys import KeySchema
 from helpdesk_kit.lessons import Lesson, setup, show_logs
-from helpdesk_kit.redis_backend import Backend, RedisServer, connect, delete_matching
 
 ROOT = Path(__file__).resolve().parent.parent
 SQLD_BINARY = sqld.SQLD_BINARY
@@ -101,7 +101,7 @@ def backend(request: pytest.FixtureRequest, key_prefix: str, tmp_path: Path
     else:
         import fakeredis
 
-        from helpdesk_kit.redis_backend import FAKEREDIS_NOTICE, probe
+        from helpdesk_kit.backends import FAKEREDIS_NOTICE, probe
 
         client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
         yield Backend(client, "fake", "fakeredis (test)", probe(client), FAKEREDIS_NOTICE)

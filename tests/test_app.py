@@ -7,13 +7,13 @@ import logging
 import pytest
 import redis
 
-from helpdesk_kit.app import HelpdeskApp, show_log
+from helpdesk_kit.app import HelpdeskApp, helpdesk_queue
 from helpdesk_kit.cache import Cache
 from helpdesk_kit.config import Settings
 from helpdesk_kit.db.sample import SAMPLE_NOW
 from helpdesk_kit.errors import DatabaseError, InvalidationError
-from helpdesk_kit.queue import TaskQueue
-from helpdesk_kit.task_types import Task
+from helpdesk_kit.lessons import show_logs
+from helpdesk_kit.queue import Task
 
 APP_LOG = "helpdesk_kit.app"
 
@@ -22,7 +22,7 @@ APP_LOG = "helpdesk_kit.app"
 def app(backend, keys, store) -> HelpdeskApp:
     """The app with Redis (real or fake), on the sample store; the clock fixed for repeats."""
     client = backend.client
-    return HelpdeskApp(store, Cache(client, keys), TaskQueue(client, keys),
+    return HelpdeskApp(store, Cache(client, keys), helpdesk_queue(client, keys),
                        clock=lambda: SAMPLE_NOW)
 
 
@@ -214,14 +214,14 @@ def test_from_settings_and_close(settings: Settings) -> None:
     app.close()  # twice is fine
 
 
-def test_show_log_prints_to_stdout_once(app, capsys) -> None:
-    logger = logging.getLogger(APP_LOG)
+def test_show_logs_prints_the_app_log_to_stdout_once(app, capsys) -> None:
+    logger = logging.getLogger("helpdesk_kit")
     old_level, old_handlers = logger.level, list(logger.handlers)
     try:
-        show_log()
-        show_log()
+        show_logs()
+        show_logs()
         app.get_ticket(3)
-        assert capsys.readouterr().out == "Cache MISS ticket:3\n"
+        assert capsys.readouterr().out == f"INFO {APP_LOG}: Cache MISS ticket:3\n"
     finally:
         logger.handlers[:] = old_handlers
         logger.setLevel(old_level)

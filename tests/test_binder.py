@@ -187,7 +187,7 @@ import sys, nbformat
 from nbclient import NotebookClient
 nb = nbformat.read(sys.argv[1], as_version=4)
 nb.cells.append(nbformat.v4.new_code_cell(
-    "from helpdesk_kit.redis_backend import connect\nprint('REDIS-KIND', connect().kind)"))
+    "from helpdesk_kit import connect\nprint('REDIS-KIND', connect().kind)"))
 NotebookClient(nb, timeout=120, allow_errors=True, kernel_name="python3").execute()
 bad = [c.source[:80] for c in nb.cells if c.cell_type == "code"
        and any(o.output_type == "error" for o in c.get("outputs", []))

@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from helpdesk_kit.cache import Cache, CacheStats
-from helpdesk_kit.codec import decode_ticket, decode_user, encode_ticket, encode_user
+from helpdesk_kit.cache.codec import decode_ticket, decode_user, encode_ticket, encode_user
 from helpdesk_kit.errors import CacheValueError, InvalidationError
 from helpdesk_kit.keys import KeySchema
 from helpdesk_kit.models import Ticket, User
@@ -164,12 +164,12 @@ def test_xfetch_refreshes_early_near_expiry(redis_client: redis.Redis, keys: Key
     cache = Cache(redis_client, keys, early_refresh=True, rng=random.Random(42))
     loader = Loader(make_ticket(version=1))
     cache.get_ticket(7, loader)
-    cache.load_seconds["ticket"] = 0.0001  # a fast load, key far from expiry: never early
+    cache.internals.load_seconds["ticket"] = 0.0001  # a fast load, key far from expiry: never early
     for _ in range(50):
         cache.get_ticket(7, loader)
     assert loader.calls == 1
     redis_client.expire(keys.ticket(7), 2)  # near expiry...
-    cache.load_seconds["ticket"] = 5.0  # ...and slow to reload: refresh now
+    cache.internals.load_seconds["ticket"] = 5.0  # ...and slow to reload: refresh now
     loader.value = make_ticket(version=2)
     assert cache.get_ticket(7, loader).version == 2
     assert loader.calls == 2

@@ -18,11 +18,11 @@ from conftest import missing
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from helpdesk_kit.backends import RedisServer
 from helpdesk_kit.cache import Cache
 from helpdesk_kit.errors import InvalidationError
 from helpdesk_kit.keys import KeySchema
 from helpdesk_kit.models import Ticket
-from helpdesk_kit.redis_backend import RedisServer
 
 MOMENT = datetime(2026, 5, 1, 9, 30, tzinfo=UTC)
 TICKET = Ticket(7, "VPN fails", "since Monday", "open", "high", 3, None, MOMENT, MOMENT, 1)

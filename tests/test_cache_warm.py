@@ -71,7 +71,7 @@ def test_warming_falls_back_to_pipelines_when_scripts_are_refused(
     def refused(**kwargs: object) -> None:
         raise redis.ResponseError("unknown command 'evalsha'")
 
-    monkeypatch.setattr(cache, "_warm_set", refused)
+    monkeypatch.setattr(cache.internals, "warm_set", refused)
     assert cache.warm_tickets(store, limit=30, batch_size=10, progress=False) == 30
     assert cache.lua is False  # remembered: later pages go straight to the pipeline
     assert all(cache.get_cached_ticket(t.id) == t for t in store.list_tickets(limit=30))

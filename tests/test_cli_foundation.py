@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from helpdesk_kit.backends import RedisServer
 from helpdesk_kit.cli import main
-from helpdesk_kit.redis_backend import RedisServer
 
 SECRET = "pw-CLI-SECRET"
 _VARIABLES = ("REDIS_URL", "HELPDESK_REDIS_BACKEND", "TURSO_DATABASE_URL", "TURSO_AUTH_TOKEN",
@@ -54,7 +54,7 @@ def test_doctor_report_closes_its_redis_client(env: pytest.MonkeyPatch) -> None:
     import fakeredis
 
     from helpdesk_kit import doctor
-    from helpdesk_kit.redis_backend import Backend, probe
+    from helpdesk_kit.backends import Backend, probe
 
     client = fakeredis.FakeRedis(decode_responses=True)
     closed: list[bool] = []

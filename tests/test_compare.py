@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import pytest
 
-from helpdesk_kit.compare import (
+from helpdesk_kit.lab.compare import (
     CompareRow,
     break_even_hit_rate,
     compare,
     compare_sandboxed,
     expected_read_ms,
 )
-from helpdesk_kit.latency import LOCAL, SEED, NetworkProfile
-from helpdesk_kit.loadtest import instrumented_app, load_test
+from helpdesk_kit.lab.latency import LOCAL, SEED, NetworkProfile
+from helpdesk_kit.lab.loadtest import instrumented_app, load_test
 
 
 # --- break-even --------------------------------------------------------------------------

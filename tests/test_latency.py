@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from helpdesk_kit.errors import ConfigError
-from helpdesk_kit.latency import (
+from helpdesk_kit.lab.latency import (
     CLOUD,
     LOCAL,
     SEED,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from helpdesk_kit.backends import RedisServer
 from helpdesk_kit.config import Settings
 from helpdesk_kit.lessons import (
     LESSONS,
@@ -24,7 +25,6 @@ from helpdesk_kit.lessons import (
     setup,
     show_logs,
 )
-from helpdesk_kit.redis_backend import RedisServer
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 STORED = [p for p in (NOTEBOOKS / f"{stem}.ipynb" for stem, _ in LESSONS) if p.exists()]
@@ -264,6 +264,6 @@ def test_ignored_outputs_are_followed_by_an_assertion(path: Path) -> None:
 # --- sqld ----------------------------------------------------------------------------------
 def test_local_sqld_yields_none_without_the_binary(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("helpdesk_kit.lessons.SQLD_BINARY", tmp_path / "no-sqld")
+    monkeypatch.setattr("helpdesk_kit.lessons.lesson.SQLD_BINARY", tmp_path / "no-sqld")
     with local_sqld() as url:
         assert url is None

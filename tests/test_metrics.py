@@ -7,13 +7,12 @@ import json
 import pytest
 import redis
 
+from helpdesk_kit.backends import Backend
 from helpdesk_kit.cache import Cache
 from helpdesk_kit.errors import RedisBackendError
 from helpdesk_kit.keys import KeySchema
 from helpdesk_kit.metrics import MetricsCollector, Snapshot, snapshot, snapshot_json
-from helpdesk_kit.queue import TaskQueue
-from helpdesk_kit.redis_backend import Backend
-from helpdesk_kit.task_types import TaskRegistry
+from helpdesk_kit.queue import TaskQueue, TaskRegistry
 
 INFO_METRICS = ("memory.used_bytes", "memory.max_bytes", "memory.peak_bytes", "memory.policy",
                 "redis.keys_expiring", "redis.evicted_keys", "redis.expired_keys",

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from helpdesk_kit.backends import RedisServer
 from helpdesk_kit.errors import ConfigError, FeatureUnavailableError
-from helpdesk_kit.eviction import eviction_lab, lab_skip_reason, memory_limit
 from helpdesk_kit.keys import KeySchema
+from helpdesk_kit.lab.eviction import eviction_lab, lab_skip_reason, memory_limit
 from helpdesk_kit.metrics import snapshot
-from helpdesk_kit.redis_backend import RedisServer
-from helpdesk_kit.tuning import Verdict, tuning_table
+from helpdesk_kit.metrics.tuning import Verdict, tuning_table
 
 
 @pytest.fixture

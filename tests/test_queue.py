@@ -7,6 +7,7 @@ import json
 import pytest
 import redis
 
+from helpdesk_kit.app import helpdesk_queue
 from helpdesk_kit.errors import TaskValidationError
 from helpdesk_kit.keys import KeySchema
 from helpdesk_kit.queue import DeadLetter, QueueStats, RetryPolicy, Task, TaskQueue
@@ -16,7 +17,7 @@ NOTE = {"ticketId": 7, "usuarioId": 3, "tipo": "ticket_creado"}
 
 @pytest.fixture
 def queue(redis_client: redis.Redis, keys: KeySchema) -> TaskQueue:
-    return TaskQueue(redis_client, keys, retry=RetryPolicy(max_attempts=3, base_delay_s=0))
+    return helpdesk_queue(redis_client, keys, retry=RetryPolicy(max_attempts=3, base_delay_s=0))
 
 
 def test_enqueue_is_the_seeds_rpush_of_json(queue: TaskQueue, redis_client: redis.Redis,
@@ -98,7 +99,7 @@ def test_reserve_ack_and_inspect(queue: TaskQueue, keys: KeySchema) -> None:
 
 def test_failures_retry_with_backoff_then_dead_letter(redis_client: redis.Redis,
                                                       keys: KeySchema) -> None:
-    queue = TaskQueue(redis_client, keys, retry=RetryPolicy(max_attempts=3, base_delay_s=10))
+    queue = helpdesk_queue(redis_client, keys, retry=RetryPolicy(max_attempts=3, base_delay_s=10))
     assert [queue.retry.delay_s(n) for n in (1, 2, 3)] == [10, 20, 40]
     queue.enqueue("close_inactive_tickets", {"days": 1})
     for attempt in (1, 2):
@@ -171,7 +172,7 @@ def test_cluster_keys_share_one_hash_tag(redis_client: redis.Redis, key_prefix: 
     names = [keys.tasks_pending, keys.tasks_processing("w"), keys.tasks_delayed,
              keys.tasks_dead, keys.tasks_stats]
     assert all("{tasks}" in name for name in names)
-    queue = TaskQueue(redis_client, keys, retry=RetryPolicy(base_delay_s=0))
+    queue = helpdesk_queue(redis_client, keys, retry=RetryPolicy(base_delay_s=0))
     queue.enqueue("close_inactive_tickets", {"days": 1})
     task = queue.reserve("w")
     assert task is not None and queue.fail("w", task, "x") == "retry"

@@ -18,11 +18,19 @@ import pytest
 import redis
 from conftest import free_port, missing
 
-from helpdesk_kit import redis_backend
+from helpdesk_kit.backends import (
+    FAKEREDIS_NOTICE,
+    Backend,
+    RedisServer,
+    connect,
+    delete_matching,
+    probe,
+)
+from helpdesk_kit.backends import connection as redis_backend
+from helpdesk_kit.backends import server as redis_server
 from helpdesk_kit.config import Settings
 from helpdesk_kit.errors import RedisBackendError
 from helpdesk_kit.keys import KeySchema
-from helpdesk_kit.redis_backend import FAKEREDIS_NOTICE, Backend, RedisServer, connect, probe
 
 PASSWORD = "Pw-" + uuid.uuid4().hex
 
@@ -160,7 +168,7 @@ def test_url_wins_over_the_private_server(redis_server: RedisServer, tmp_path: P
 
 def test_private_server_stops_and_leaves_nothing_at_exit(redis_server: RedisServer) -> None:
     script = textwrap.dedent("""
-        from helpdesk_kit import redis_backend
+        from helpdesk_kit.backends import connection as redis_backend
         from helpdesk_kit.config import Settings
         backend = redis_backend.connect(Settings(), prefer="server")
         server = redis_backend._private_server
@@ -179,7 +187,7 @@ def test_no_redis_server_on_path_falls_back_to_fake_with_a_notice(
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no redis-server here
     assert shutil.which("redis-server") is None
-    with caplog.at_level(logging.WARNING, logger="helpdesk_kit.redis_backend"):
+    with caplog.at_level(logging.WARNING, logger="helpdesk_kit.backends"):
         backend = connect(_settings(None, tmp_path))
     assert backend.kind == "fake" and backend.notice == FAKEREDIS_NOTICE
     notices = [r.getMessage() for r in caplog.records]
@@ -261,7 +269,7 @@ def test_restarting_a_server_registers_one_exit_handler(monkeypatch: pytest.Monk
     if shutil.which("redis-server") is None:
         missing("redis", "install redis-server")
     registered: list[object] = []
-    monkeypatch.setattr(redis_backend.atexit, "register", registered.append)
+    monkeypatch.setattr(redis_server.atexit, "register", registered.append)
     server = RedisServer()
     for _ in range(2):
         with server:
@@ -312,7 +320,7 @@ def test_probe_without_a_reported_version_says_none() -> None:
 
 def test_kit_clients_fail_fast_instead_of_retrying_for_seconds(redis_server, settings) -> None:
     """redis-py retries with backoff by default; the kit's clients retry once, immediately."""
-    from helpdesk_kit.redis_backend import connect
+    from helpdesk_kit.backends import connect
 
     for client in (redis_server.client(),
                    connect(settings.with_(redis_url=redis_server.url), prefer="url").client):
@@ -327,11 +335,11 @@ def test_delete_matching_removes_only_matching_keys_in_batches(backend: Backend,
     doomed = [f"{keys.prefix}doomed:{i}" for i in range(23)]
     kept = [f"{keys.prefix}kept:{i}" for i in range(3)]
     client.mset({k: "x" for k in doomed + kept})
-    deleted = redis_backend.delete_matching(client, f"{keys.prefix}doomed:*", count=5)
+    deleted = delete_matching(client, f"{keys.prefix}doomed:*", count=5)
     assert deleted == len(doomed)
     assert client.exists(*doomed) == 0
     assert client.exists(*kept) == len(kept)
-    assert redis_backend.delete_matching(client, f"{keys.prefix}doomed:*") == 0
+    assert delete_matching(client, f"{keys.prefix}doomed:*") == 0
 
 
 def test_delete_matching_never_uses_keys(backend: Backend, keys: KeySchema,
@@ -342,9 +350,9 @@ def test_delete_matching_never_uses_keys(backend: Backend, keys: KeySchema,
         raise AssertionError("KEYS blocks the server: delete_matching must SCAN")
 
     monkeypatch.setattr(backend.client, "keys", forbidden)
-    assert redis_backend.delete_matching(backend.client, f"{keys.prefix}*") == 1
+    assert delete_matching(backend.client, f"{keys.prefix}*") == 1
 
 
 def test_delete_matching_rejects_a_zero_batch(backend: Backend, keys: KeySchema) -> None:
     with pytest.raises(ValueError, match="count"):
-        redis_backend.delete_matching(backend.client, f"{keys.prefix}*", count=0)
+        delete_matching(backend.client, f"{keys.prefix}*", count=0)

@@ -12,12 +12,12 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
+from helpdesk_kit.backends import Backend
 from helpdesk_kit.cache import Cache
 from helpdesk_kit.keys import KeySchema
 from helpdesk_kit.metrics import MetricsCollector, snapshot
-from helpdesk_kit.prometheus import to_prometheus
-from helpdesk_kit.redis_backend import Backend
-from helpdesk_kit.server import MetricsServer, serve_in_thread
+from helpdesk_kit.metrics.prometheus import to_prometheus
+from helpdesk_kit.metrics.server import MetricsServer, serve_in_thread
 
 SAMPLE_LINE = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? '
                          r"-?[0-9.e+-]+$")

@@ -8,19 +8,19 @@ from datetime import timedelta
 import pytest
 import redis
 
+from helpdesk_kit.app import TaskContext
+from helpdesk_kit.app.handlers import (
+    archive_old_interactions,
+    close_inactive_tickets,
+    send_notifications,
+)
 from helpdesk_kit.cache import Cache
 from helpdesk_kit.db import HelpdeskStore
 from helpdesk_kit.db.sample import SAMPLE_NOW
 from helpdesk_kit.errors import TaskValidationError
 from helpdesk_kit.keys import KeySchema
 from helpdesk_kit.models import to_iso
-from helpdesk_kit.task_types import Task
-from helpdesk_kit.tasks import (
-    TaskContext,
-    archive_old_interactions,
-    close_inactive_tickets,
-    send_notifications,
-)
+from helpdesk_kit.queue import Task
 
 
 def _scalar(store: HelpdeskStore, sql: str, args: tuple = ()) -> int:

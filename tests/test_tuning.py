@@ -8,9 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from helpdesk_kit.errors import ConfigError
-from helpdesk_kit.metric_sources import Metric
-from helpdesk_kit.metrics import Snapshot
-from helpdesk_kit.tuning import Thresholds, Verdict, tuning_table
+from helpdesk_kit.metrics import Metric, Snapshot
+from helpdesk_kit.metrics.tuning import Thresholds, Verdict, tuning_table
 
 OPT, ACC, DEF, UNAV = Verdict.OPTIMAL, Verdict.ACCEPTABLE, Verdict.DEFICIENT, Verdict.UNAVAILABLE
 

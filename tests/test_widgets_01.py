@@ -7,18 +7,17 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from helpdesk_kit.app import HelpdeskApp
+from helpdesk_kit.app import HelpdeskApp, helpdesk_queue
 from helpdesk_kit.cache import Cache
 from helpdesk_kit.db import HelpdeskStore
 from helpdesk_kit.keys import KeySchema
-from helpdesk_kit.queue import TaskQueue
 from helpdesk_kit.widgets import cache_aside as w
 
 
 @pytest.fixture
 def app(store: HelpdeskStore, redis_client: redis.Redis, keys: KeySchema
         ) -> Iterator[HelpdeskApp]:
-    yield HelpdeskApp(store, Cache(redis_client, keys), TaskQueue(redis_client, keys))
+    yield HelpdeskApp(store, Cache(redis_client, keys), helpdesk_queue(redis_client, keys))
 
 
 def test_fetch_reports_miss_then_hit_with_a_ttl(app: HelpdeskApp) -> None:

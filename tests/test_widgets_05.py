@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from helpdesk_kit.simulate import (
+from helpdesk_kit.lab.simulate import (
     POLICIES,
     SimConfig,
     advice,
@@ -16,7 +16,7 @@ from helpdesk_kit.simulate import (
     verdict,
     zipf_sample,
 )
-from helpdesk_kit.tuning import Thresholds
+from helpdesk_kit.metrics.tuning import Thresholds
 from helpdesk_kit.widgets import hit_rate_lab as w
 
 SMALL = SimConfig(key_space=500, rate=20, duration=300)

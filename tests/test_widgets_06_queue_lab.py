@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from helpdesk_kit.app import HelpdeskApp
+from helpdesk_kit.app import HelpdeskApp, TaskContext, helpdesk_queue
 from helpdesk_kit.cache import Cache
 from helpdesk_kit.db import HelpdeskStore
 from helpdesk_kit.db.sample import SAMPLE_NOW
@@ -13,7 +13,6 @@ from helpdesk_kit.errors import TaskValidationError
 from helpdesk_kit.keys import KeySchema
 from helpdesk_kit.lessons import show_logs
 from helpdesk_kit.queue import TaskQueue
-from helpdesk_kit.tasks import TaskContext
 from helpdesk_kit.widgets.queue_lab import (
     QueueLab,
     database_counts,
@@ -29,7 +28,7 @@ def context(store: HelpdeskStore, redis_client: redis.Redis, keys: KeySchema) ->
 
 @pytest.fixture
 def queue(redis_client: redis.Redis, keys: KeySchema) -> TaskQueue:
-    return TaskQueue(redis_client, keys)
+    return helpdesk_queue(redis_client, keys)
 
 
 def test_seed_mode_step_takes_then_runs(queue: TaskQueue, context: TaskContext) -> None:
@@ -116,7 +115,7 @@ def test_task_effects_counts_real_database_changes(queue: TaskQueue,
 
 def test_time_create_ticket_runs_both_kinds(store: HelpdeskStore, redis_client: redis.Redis,
                                             keys: KeySchema) -> None:
-    queue = TaskQueue(redis_client, keys)
+    queue = helpdesk_queue(redis_client, keys)
     app = HelpdeskApp(store, Cache(redis_client, keys), queue, clock=lambda: SAMPLE_NOW)
     tickets = store.counts()["tickets"]
     timings = time_create_ticket(app, requester_id=12, repeat=2)
@@ -131,7 +130,7 @@ def test_time_create_ticket_runs_both_kinds(store: HelpdeskStore, redis_client: 
 def test_time_create_ticket_refuses_a_failing_app(store: HelpdeskStore,
                                                   redis_client: redis.Redis,
                                                   keys: KeySchema) -> None:
-    app = HelpdeskApp(store, Cache(redis_client, keys), TaskQueue(redis_client, keys))
+    app = HelpdeskApp(store, Cache(redis_client, keys), helpdesk_queue(redis_client, keys))
     with pytest.raises(RuntimeError, match="create_ticket failed"):
         time_create_ticket(app, requester_id=999_999, repeat=1)
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import pytest
 import redis
 
+from helpdesk_kit.app import TaskContext, helpdesk_queue
 from helpdesk_kit.db import HelpdeskStore
 from helpdesk_kit.db.sample import SAMPLE_NOW
 from helpdesk_kit.errors import TaskValidationError
 from helpdesk_kit.keys import KeySchema
 from helpdesk_kit.lessons import show_logs
-from helpdesk_kit.queue import RetryPolicy, TaskQueue
-from helpdesk_kit.task_types import Task
-from helpdesk_kit.tasks import TaskContext
+from helpdesk_kit.queue import RetryPolicy, Task, TaskQueue
 from helpdesk_kit.widgets.reliability import (
     CrashLab,
     FlakyService,
@@ -59,7 +58,7 @@ def test_flaky_service_fails_then_recovers() -> None:
 def test_crash_costs_each_mode_what_the_lesson_says(
         redis_client: redis.Redis, keys: KeySchema, context: TaskContext, mode: str,
         lost: int, duplicates: int, recovered: int) -> None:
-    queue = TaskQueue(redis_client, keys)
+    queue = helpdesk_queue(redis_client, keys)
     registry = queue.registry
     report = crash_and_recover(queue, context, mode=mode, tasks=12, batch=5, crash_at=7,  # type: ignore[arg-type]
                                heartbeat_ttl_s=0.05)
@@ -72,7 +71,7 @@ def test_crash_costs_each_mode_what_the_lesson_says(
 
 def test_a_victim_that_never_reaches_its_crash_loses_nothing(
         redis_client: redis.Redis, keys: KeySchema, context: TaskContext) -> None:
-    report = crash_and_recover(TaskQueue(redis_client, keys), context, mode="seed", tasks=4,
+    report = crash_and_recover(helpdesk_queue(redis_client, keys), context, mode="seed", tasks=4,
                                batch=2, crash_at=10, heartbeat_ttl_s=0.01)
     assert report.lost == 0 and report.done_before_crash == 4 and report.handler_runs == 4
 
@@ -131,7 +130,7 @@ def test_drain_timeline_empties_the_queue_with_any_number_of_workers(
 
 def test_drain_timeline_runs_real_notification_tasks(
         redis_client: redis.Redis, keys: KeySchema, context: TaskContext) -> None:
-    queue = TaskQueue(redis_client, keys)
+    queue = helpdesk_queue(redis_client, keys)
     samples = drain_timeline(queue, context, workers=2, tasks=4, task_type="send_notifications")
     assert samples[-1][1] == 0
     assert context.store.counts()["notifications"] == 4

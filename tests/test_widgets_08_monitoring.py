@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import redis
 
+from helpdesk_kit.app import TaskContext, helpdesk_queue
+from helpdesk_kit.backends import Backend
 from helpdesk_kit.cache import Cache
 from helpdesk_kit.db import HelpdeskStore
 from helpdesk_kit.db.sample import SAMPLE_NOW
@@ -13,8 +15,6 @@ from helpdesk_kit.keys import KeySchema
 from helpdesk_kit.lessons import show_logs
 from helpdesk_kit.metrics import MetricsCollector
 from helpdesk_kit.queue import TaskQueue
-from helpdesk_kit.redis_backend import Backend
-from helpdesk_kit.tasks import TaskContext
 from helpdesk_kit.widgets.monitoring import (
     KEY_METRICS,
     Dashboard,
@@ -27,7 +27,7 @@ from helpdesk_kit.widgets.reliability import with_email_task
 
 
 def test_refresh_shows_numbers_table_and_chart(backend: Backend, keys: KeySchema) -> None:
-    queue = TaskQueue(backend.client, keys)
+    queue = helpdesk_queue(backend.client, keys)
     queue.enqueue("close_inactive_tickets", {"days": 30})
     board = dashboard(backend.client, keys, queue=queue, backend=backend.kind, start=False)
     assert board.refreshes == 1 and not board.running

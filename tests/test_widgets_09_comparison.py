@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from conftest import missing
 
-from helpdesk_kit import lessons
-from helpdesk_kit.compare import CompareRow, Comparison, break_even_hit_rate
-from helpdesk_kit.latency import LOCAL, SEED
-from helpdesk_kit.loadtest import LoadResult
+from helpdesk_kit.lab.compare import CompareRow, Comparison, break_even_hit_rate
+from helpdesk_kit.lab.latency import LOCAL, SEED
+from helpdesk_kit.lab.loadtest import LoadResult
+from helpdesk_kit.lessons import lesson as lessons
 from helpdesk_kit.widgets.comparison import (
     BreakEvenExplorer,
     plot_comparison,

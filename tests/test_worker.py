@@ -9,13 +9,11 @@ import time
 import pytest
 import redis
 
+from helpdesk_kit.app import REGISTRY, TaskContext, helpdesk_queue
 from helpdesk_kit.db import HelpdeskStore
 from helpdesk_kit.db.sample import SAMPLE_NOW
 from helpdesk_kit.keys import KeySchema
-from helpdesk_kit.queue import RetryPolicy, TaskQueue
-from helpdesk_kit.task_types import Task
-from helpdesk_kit.tasks import REGISTRY, TaskContext
-from helpdesk_kit.worker import Worker
+from helpdesk_kit.queue import RetryPolicy, Task, TaskQueue, Worker
 
 
 def _recording_queue(client: redis.Redis, keys: KeySchema, fail_times: int = 0) -> TaskQueue:
@@ -38,7 +36,7 @@ def _recording_queue(client: redis.Redis, keys: KeySchema, fail_times: int = 0) 
 def test_process_all_runs_the_three_seed_tasks(store: HelpdeskStore, redis_client: redis.Redis,
                                                keys: KeySchema, mode: str,
                                                caplog: pytest.LogCaptureFixture) -> None:
-    queue = TaskQueue(redis_client, keys)
+    queue = helpdesk_queue(redis_client, keys)
     queue.enqueue("send_notifications", {"ticketId": 1, "usuarioId": 2, "tipo": "ticket_creado"})
     queue.enqueue("close_inactive_tickets", {"days": 30})
     queue.enqueue("archive_old_interactions", {"days": 60})

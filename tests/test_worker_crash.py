@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 import redis
 
+from helpdesk_kit.app import REGISTRY
+from helpdesk_kit.backends import RedisServer
 from helpdesk_kit.keys import KeySchema
 from helpdesk_kit.queue import TaskQueue
-from helpdesk_kit.redis_backend import RedisServer
-from helpdesk_kit.tasks import REGISTRY
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +31,7 @@ TASKS_MODULE = textwrap.dedent('''
     import os
     import signal
     import time
-    from helpdesk_kit.tasks import REGISTRY
+    from helpdesk_kit.app import REGISTRY
 
     def record(ctx, task):
         n, prefix = task.payload["n"], ctx.keys.prefix

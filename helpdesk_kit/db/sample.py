@@ -89,7 +89,12 @@ def generate(users: int = 200, tickets: int = 2000, seed: int = 42
     agents = max(1, users // 10)
     user_rows = []
     for uid in range(1, users + 1):
-        role = "admin" if uid == 1 else ("agent" if uid <= agents + 1 else "customer")
+        if uid == 1:
+            role = "admin"
+        elif uid <= agents + 1:
+            role = "agent"
+        else:
+            role = "customer"
         name = f"{rng.choice(_FIRST)} {rng.choice(_LAST)}"
         created = SAMPLE_NOW - timedelta(days=HISTORY_DAYS + rng.randint(1, 365))
         active = 0 if rng.random() < 0.05 and role == "customer" else 1

@@ -44,7 +44,7 @@ def seed_thresholds(ax: Any, xlabel: str) -> None:
     The levels are :class:`~helpdesk_kit.tuning.Thresholds` (``HELPDESK_HIT_RATE_*``): by
     default the seed's tuning table, > 90% optimal and < 50% deficient.
     """
-    from ..simulate import hit_rate_levels
+    from ..lab.simulate import hit_rate_levels
 
     optimal, poor = hit_rate_levels()
     ax.axhline(optimal, color="green", linewidth=0.8, linestyle="--",

@@ -18,8 +18,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ..compare import Comparison, break_even_hit_rate, expected_read_ms
-from ..loadtest import LoadResult
+from ..lab.compare import Comparison, break_even_hit_rate, expected_read_ms
+from ..lab.loadtest import LoadResult
 from . import Shown
 
 __all__ = ["BreakEvenExplorer", "plot_comparison", "plot_load"]

@@ -12,8 +12,8 @@ import io
 import ipywidgets as widgets
 from matplotlib.figure import Figure
 
+from ..lab.simulate import POLICIES, SimConfig, SimResult, advice, hit_rate_levels, simulate
 from ..lessons import CheckResult, Table, check
-from ..simulate import POLICIES, SimConfig, SimResult, advice, hit_rate_levels, simulate
 from . import Shown, seed_thresholds
 
 __all__ = ["HitRateLab", "check_quiz", "compare_table", "plot_results", "verdict_html"]

@@ -17,8 +17,9 @@ from matplotlib.figure import Figure
 from ..app import HelpdeskApp
 from ..cache import Cache
 from ..db import HelpdeskStore
+from ..db.sample import SAMPLE_NOW
+from ..lab.simulate import zipf_sample
 from ..lessons import (
-    SAMPLE_NOW,
     CheckResult,
     Lesson,
     Table,
@@ -29,7 +30,6 @@ from ..lessons import (
     replay_hit_rates,
 )
 from ..models import STATUSES, Ticket
-from ..simulate import zipf_sample
 from . import Shown, seed_thresholds
 
 __all__ = [

@@ -25,15 +25,14 @@ from typing import Any
 import ipywidgets as widgets
 import redis
 
+from ..app import TaskContext, helpdesk_queue
 from ..cache import Cache
 from ..db import HelpdeskStore
 from ..keys import KeySchema
 from ..lessons import quiet_thread
 from ..metrics import MetricsCollector, Snapshot
-from ..queue import TaskQueue
-from ..tasks import TaskContext
-from ..tuning import Thresholds, tuning_table
-from ..worker import Worker
+from ..metrics.tuning import Thresholds, tuning_table
+from ..queue import TaskQueue, Worker
 
 __all__ = ["INFO_MEMORY_FIELDS", "KEY_METRICS", "Dashboard", "background_load", "dashboard"]
 
@@ -224,17 +223,16 @@ def dashboard(client: redis.Redis | None = None, keys: KeySchema | None = None, 
     if client is None:
         # Redis alone, not HelpdeskApp.from_settings: that also opens the database, and a
         # dashboard that only watches Redis must not need one (nor stop when it is down).
+        from ..backends import connect
         from ..config import Settings
-        from ..redis_backend import connect
 
         settings = Settings.from_env()
         connected = connect(settings)
         client, backend = connected.client, backend or connected.kind
         keys = keys or KeySchema(prefix=settings.key_prefix)
     if queue is None:
-        from ..queue import TaskQueue
 
-        queue = TaskQueue(client, keys or KeySchema())
+        queue = helpdesk_queue(client, keys or KeySchema())
     collector = MetricsCollector(client, keys, cache=cache, queue=queue, backend=backend)
     board = Dashboard(collector, refresh_s=refresh_s, thresholds=thresholds)
     if start:

@@ -22,13 +22,10 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ..app import HelpdeskApp
+from ..app import HelpdeskApp, TaskContext
 from ..db import HelpdeskStore
 from ..lessons import Table, capture_logs
-from ..queue import TaskQueue
-from ..task_types import Task
-from ..tasks import TaskContext
-from ..worker import Mode, Worker
+from ..queue import Mode, Task, TaskQueue, Worker
 from . import Shown
 
 __all__ = ["DEFAULT_PAYLOADS", "QueueLab", "database_counts", "task_effects", "time_create_ticket"]

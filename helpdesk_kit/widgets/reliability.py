@@ -24,12 +24,10 @@ from typing import Any
 import ipywidgets as widgets
 import redis
 
+from ..app import REGISTRY, TaskContext, helpdesk_queue
 from ..keys import KeySchema
 from ..lessons import Table, capture_logs
-from ..queue import TaskQueue
-from ..task_types import Task, TaskRegistry
-from ..tasks import REGISTRY, TaskContext
-from ..worker import Mode, Worker
+from ..queue import Mode, Task, TaskQueue, TaskRegistry, Worker
 from . import Shown
 
 __all__ = ["CrashLab", "CrashReport", "FlakyService", "counting_registry",
@@ -272,7 +270,7 @@ class CrashLab(Shown):
     def run(self, mode: Mode, batch: int, crash_at: int) -> CrashReport:
         # every run gets an empty queue of its own: lessonNN:crash3:tasks:pending ...
         prefix = f"{self.keys.prefix}crash{len(self.reports)}:"
-        queue = TaskQueue(self.client, KeySchema(prefix=prefix))
+        queue = helpdesk_queue(self.client, KeySchema(prefix=prefix))
         with capture_logs():  # the workers' log lines stay out of the notebook
             report = crash_and_recover(queue, self.context, mode=mode, batch=batch,
                                        crash_at=crash_at)

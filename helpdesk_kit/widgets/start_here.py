@@ -14,10 +14,10 @@ from . import Shown
 
 __all__ = ["GLOSSARY", "TicketBrowser", "glossary", "lessons_table", "ticket_html"]
 
-#: Seed (TypeScript / Spanish) -> helpdesk_kit. DESIGN.md's table plus the Spanish words the
+#: Seed (TypeScript / Spanish) -> helpdesk_kit: the kit's glossary plus the Spanish words the
 #: seed uses in prose, so a learner can read the seed and the code side by side.
 GLOSSARY: tuple[tuple[str, str, str], ...] = (
-    ("redis (Upstash client)", "the Redis client", "redis_backend.connect() -> redis.Redis"),
+    ("redis (Upstash client)", "the Redis client", "connect() -> a redis-py client"),
     ("Turso / queries.obtenerTicket", "the database query", "db.store.HelpdeskStore.get_ticket"),
     ("cacheUser / getCachedUser / invalidateUserCache", "cache one user",
      "Cache.cache_user / get_cached_user / invalidate_user"),
@@ -35,7 +35,7 @@ GLOSSARY: tuple[tuple[str, str, str], ...] = (
      "Cache.invalidate_ticket / invalidate_pattern"),
     ("cola de tareas pendientes (tasks:pending)", "pending task queue",
      "KeySchema.tasks_pending"),
-    ("Óptimo / Deficiente", "optimal / poor", "simulate.verdict, the tuning table"),
+    ("Óptimo / Deficiente", "optimal / poor", "metrics.tuning.Verdict, the tuning table"),
 )
 
 

@@ -15,8 +15,8 @@ import ipywidgets as widgets
 from matplotlib.figure import Figure
 
 from ..app import HelpdeskApp
+from ..lab.simulate import zipf_sample
 from ..lessons import CheckResult, Lesson, capture_logs, check, clean_prefix, replay_hit_rates
-from ..simulate import zipf_sample
 from . import Shown, seed_thresholds
 
 __all__ = ["WarmupLab", "check_quiz", "recent_first_reads", "start_plot",

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from conftest import ROOT, missing
 
-from helpdesk_kit.redis_backend import RedisServer
+from helpdesk_kit.backends import RedisServer
 
 from .conftest import start_dashboard
 

@@ -1,0 +1,306 @@
+"""The app: the seed's server actions (``obtenerTicket``, ``crearTicket``, ...) in Python.
+
+This is where the store, the cache and the queue meet, exactly as the seed wires them:
+
+* reads are cache-aside (``get_ticket`` logs ``Cache HIT`` / ``Cache MISS`` like the seed);
+* writes go to the database first, then invalidate the cache at once (the seed's
+  "Invalidación Inmediata"), so the next read goes to the database and re-caches;
+* slow side effects (notifications) are *enqueued*, so the action returns fast; ``inline=True``
+  runs the same handler inside the request instead, for comparing the two.
+
+Every action returns the seed's result shape: ``{"success": True, ...}`` or
+``{"success": False, "error": "..."}``. Input is checked before anything is written, so a
+rejected action leaves nothing half-done. Built without a cache and a queue
+(``HelpdeskApp(store)``) it is the same app "without Redis": reads go to the database and
+notifications run inline - which is what :mod:`helpdesk_kit.compare` measures against.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import redis
+
+from ..backends import Backend, connect
+from ..cache import Cache
+from ..config import Settings
+from ..db import HelpdeskStore, open_store
+from ..db.store import TICKET_EDITABLE, check_choice
+from ..errors import HelpdeskError, InputError, InvalidationError
+from ..keys import KeySchema
+from ..models import PRIORITIES, STATUSES, Ticket, User, utcnow
+from ..queue import RetryPolicy, TaskQueue
+from ..vocab import Entity
+from .handlers import TaskContext, helpdesk_queue
+from .notifications import Notifier
+from .validation import check_id, check_int, check_text
+
+__all__ = ["HelpdeskApp", "Result"]
+
+log = logging.getLogger("helpdesk_kit.app")
+Result = dict[str, Any]
+T = TypeVar("T")
+
+MAX_PAGE = 500
+
+
+def _merge(*parts: Result) -> Result:
+    """One result from several; two ``warning`` texts are both kept, joined by ``; ``."""
+    merged: Result = {}
+    for part in parts:
+        for key, value in part.items():
+            if key == "warning" and key in merged:
+                value = f"{merged[key]}; {value}"
+            merged[key] = value
+    return merged
+
+
+class HelpdeskApp:
+    """The helpdesk's actions over a store, an optional cache and an optional queue.
+
+    ``clock`` gives "now" for new rows (pass one returning ``db.sample.SAMPLE_NOW`` for
+    reproducible lessons). Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, store: HelpdeskStore, cache: Cache | None = None,
+                 queue: TaskQueue | None = None, *, clock: Callable[[], datetime] = utcnow,
+                 backend: Backend | None = None) -> None:
+        self.store = store
+        self.cache = cache
+        self.queue = queue
+        self.clock = clock
+        self.backend = backend  # set by from_settings: the app then owns the client
+        self.notifier = Notifier(queue, self.task_context)
+        self.closed = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, prefer: str | None = None, *,
+                      retry: RetryPolicy | None = None, clock: Callable[[], datetime] = utcnow,
+                      **cache_options: Any) -> HelpdeskApp:
+        """The one place that wires the kit: Redis, store, cache and queue from ``settings``.
+
+        Connects Redis (``redis_backend.connect``), opens the store, builds the cache
+        (``Cache.from_settings``: the settings' key prefix and TTL) and a queue on the same
+        keys (``retry``: its retry policy). ``app.backend`` says which Redis it got, and
+        :meth:`task_context` gives a worker what the task handlers need.
+        """
+        settings = settings or Settings.from_env()
+        backend = connect(settings, prefer)  # type: ignore[arg-type]
+        try:
+            store = open_store(settings)
+        except HelpdeskError:
+            backend.client.close()
+            raise
+        cache = Cache.from_settings(backend.client, settings, **cache_options)
+        queue = helpdesk_queue(backend.client, cache.keys, retry=retry)
+        return cls(store, cache, queue, clock=clock, backend=backend)
+
+    def __repr__(self) -> str:
+        redis_part = "with Redis" if self.cache or self.queue else "without Redis"
+        return f"HelpdeskApp({self.store.db.url!r}, {redis_part})"
+
+    @property
+    def redis(self) -> redis.Redis | None:
+        """The Redis client the cache or the queue uses (None for the app without Redis)."""
+        if self.cache is not None:
+            return self.cache.client
+        return self.queue.client if self.queue is not None else None
+
+    # --- reads (cache-aside) ------------------------------------------------------------
+    def _read(self, entity: str, ident: object, load: Callable[[], T],
+              cached: Callable[[Callable[[], T]], T]) -> T:
+        """Run a cache-aside read and log HIT or MISS: MISS means the database was asked."""
+        if self.cache is None:
+            return load()
+        asked_db = False
+
+        def loader() -> T:
+            nonlocal asked_db
+            asked_db = True
+            return load()
+
+        value = cached(loader)
+        log.info("Cache %s %s:%s", "MISS" if asked_db else "HIT", entity, ident)
+        return value
+
+    def _ticket(self, ticket_id: int) -> Ticket | None:
+        return self._read(Entity.TICKET, ticket_id, lambda: self.store.get_ticket(ticket_id),
+                          lambda loader: self.cache.get_ticket(ticket_id, loader))  # type: ignore[union-attr]
+
+    def _user(self, user_id: int) -> User | None:
+        return self._read(Entity.USER, user_id, lambda: self.store.get_user(user_id),
+                          lambda loader: self.cache.get_user(user_id, loader))  # type: ignore[union-attr]
+
+    def get_ticket(self, ticket_id: int) -> Result:
+        """The seed's ``obtenerTicket``: ``{"success": True, "ticket": Ticket | None}``."""
+        return self._action(lambda: {"ticket": self._ticket(check_id("ticket_id", ticket_id))})
+
+    def get_user(self, user_id: int) -> Result:
+        """``{"success": True, "user": User | None}``, cache-aside like ``get_ticket``."""
+        return self._action(lambda: {"user": self._user(check_id("user_id", user_id))})
+
+    def list_tickets(self, *, status: str | None = None, priority: str | None = None,
+                     owner_id: int | None = None, limit: int = 100, offset: int = 0) -> Result:
+        """The seed's "Listar 100 tickets": newest activity first, one cached page per filter."""
+        def run() -> Result:
+            if status is not None:
+                check_choice("status", status, STATUSES, InputError)
+            if priority is not None:
+                check_choice("priority", priority, PRIORITIES, InputError)
+            if owner_id is not None:
+                check_id("owner_id", owner_id)
+            check_int("limit", limit, 1, MAX_PAGE)
+            check_int("offset", offset, 0)
+            filters: dict[str, Any] = {"status": status, "priority": priority,
+                                       "owner_id": owner_id, "limit": limit, "offset": offset}
+            tickets = self._read(
+                Entity.TICKETS, f"{status or 'any'}/{priority or 'any'}/{owner_id or 'any'}",
+                lambda: self.store.list_tickets(**filters),
+                lambda loader: self.cache.get_ticket_list(loader, **filters))  # type: ignore[union-attr]
+            return {"tickets": tickets}
+
+        return self._action(run)
+
+    # --- writes -------------------------------------------------------------------------
+    def create_ticket(self, requester_id: int, title: str, description: str = "",
+                      priority: str = "medium", owner_id: int | None = None, *,
+                      inline: bool = False) -> Result:
+        """The seed's ``crearTicket``: insert, then enqueue the ``ticket_creado`` notification.
+
+        Returns ``{"success": True, "ticketId": id, "taskId": ..., "notification": "queued"}``
+        (``"inline"`` when the handler ran inside this call).
+        """
+        def run() -> Result:
+            self._require_user("requester_id", requester_id)
+            check_text("title", title)
+            if not isinstance(description, str):
+                raise InputError("description must be text")
+            check_choice("priority", priority, PRIORITIES, InputError)
+            if owner_id is not None:
+                self._require_user("owner_id", owner_id)
+            ticket = self.store.create_ticket(requester_id, title.strip(), description,
+                                              priority, owner_id, now=self.clock())
+            # a "no such ticket" cached for this id, and every cached list, are now wrong
+            stale = self._invalidate_ticket(ticket.id)
+            sent = self.notifier.notify(ticket.id, requester_id, "ticket_creado", inline)
+            return _merge({"ticketId": ticket.id}, sent, stale)
+
+        return self._action(run)
+
+    def update_ticket(self, ticket_id: int, **changes: Any) -> Result:
+        """The seed's ``actualizarTicket``: write the database, then invalidate at once.
+
+        ``changes`` are some of title, description, status, priority, owner_id.
+        """
+        def run() -> Result:
+            check_id("ticket_id", ticket_id)
+            if not changes:
+                raise InputError(f"nothing to change; editable: {', '.join(TICKET_EDITABLE)}")
+            unknown = sorted(set(changes) - set(TICKET_EDITABLE))
+            if unknown:
+                raise InputError(f"cannot change {', '.join(unknown)}; "
+                                 f"editable: {', '.join(TICKET_EDITABLE)}")
+            if "title" in changes:
+                changes["title"] = check_text("title", changes["title"]).strip()
+            if "status" in changes:
+                check_choice("status", changes["status"], STATUSES, InputError)
+            if "priority" in changes:
+                check_choice("priority", changes["priority"], PRIORITIES, InputError)
+            if changes.get("owner_id") is not None:
+                self._require_user("owner_id", changes["owner_id"])
+            ticket = self.store.update_ticket(ticket_id, now=self.clock(), **changes)
+            if ticket is None:
+                raise InputError(f"ticket {ticket_id} does not exist")
+            return {"ticket": ticket, **self._invalidate_ticket(ticket_id)}
+
+        return self._action(run)
+
+    def add_comment(self, ticket_id: int, author_id: int, body: str, *,
+                    inline: bool = False) -> Result:
+        """Add a comment: insert (bumps the ticket's activity), invalidate, enqueue a notice.
+
+        The other side hears about it: the requester, or the owner when the requester wrote.
+        """
+        def run() -> Result:
+            check_id("ticket_id", ticket_id)
+            self._require_user("author_id", author_id)
+            check_text("body", body)
+            ticket = self._ticket(ticket_id)
+            if ticket is None:
+                raise InputError(f"ticket {ticket_id} does not exist")
+            comment = self.store.add_interaction(ticket_id, author_id, body, now=self.clock())
+            stale = self._invalidate_ticket(ticket_id)
+            notify = ticket.requester_id
+            if author_id == ticket.requester_id and ticket.owner_id is not None:
+                notify = ticket.owner_id
+            sent = self.notifier.notify(ticket_id, notify, "comentario_agregado", inline)
+            return _merge({"commentId": comment.id}, sent, stale)
+
+        return self._action(run)
+
+    def task_context(self, now: datetime | None = None) -> TaskContext:
+        """What the task handlers get from this app: its store, cache, Redis client and keys.
+
+        ``now=None`` means the real clock (each task's enqueue time); pass
+        ``db.sample.SAMPLE_NOW`` for the sample's reproducible results.
+        """
+        return TaskContext(self.store, self.cache, self.redis, self.keys, now)
+
+    @property
+    def keys(self) -> KeySchema:
+        """The key schema of the cache (or the queue); the default one without Redis."""
+        if self.cache is not None:
+            return self.cache.keys
+        return self.queue.keys if self.queue is not None else KeySchema()
+
+    # --- helpers ------------------------------------------------------------------------
+    def _require_user(self, name: str, user_id: object) -> User:
+        user = self._user(check_id(name, user_id))
+        if user is None:
+            raise InputError(f"{name}: user {user_id} does not exist")
+        return user
+
+    def _invalidate_ticket(self, ticket_id: int) -> Result:
+        """Invalidate after a committed write; a failure is a ``warning``, never silent.
+
+        The write is in the database, so the action still succeeded: answering
+        ``success: False`` would invite a retry that adds a second comment or ticket.
+        """
+        if self.cache is None:
+            return {}
+        try:
+            self.cache.invalidate_ticket(ticket_id)
+        except InvalidationError as exc:
+            log.error("ticket %s was saved, but the cache may serve the old copy: %s",
+                      ticket_id, exc)
+            return {"warning": f"saved, but the cache may be stale until its TTL: {exc}"}
+        return {}
+
+    def _action(self, run: Callable[[], Result]) -> Result:
+        """The seed's result shape; any kit error becomes ``{"success": False, ...}``."""
+        if self.closed:
+            return {"success": False, "error": "the app is closed"}
+        try:
+            return {"success": True, **run()}
+        except HelpdeskError as exc:
+            log.warning("action failed: %s", exc)
+            return {"success": False, "error": str(exc)}
+
+    # --- lifetime -----------------------------------------------------------------------
+    def close(self) -> None:
+        """Release the store (and the Redis client, if :meth:`from_settings` opened it)."""
+        if self.closed:
+            return
+        self.closed = True
+        self.store.db.close()
+        if self.backend is not None:
+            self.backend.client.close()
+
+    def __enter__(self) -> HelpdeskApp:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,98 @@
+"""What the cache's own modules share with :class:`~helpdesk_kit.cache.core.Cache`.
+
+The guard, the lists, warming and invalidation each hold one idea, and all of them need the
+same few things from the cache: its counters, its registered scripts, the timed load, the
+decoding of a raw value, and the "Redis just failed, read from the database for a while"
+state. They get those here, through ``cache.internals``, and never through ``Cache``'s
+private names. Nothing outside ``helpdesk_kit.cache`` needs this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import redis
+
+from ..errors import CacheValueError
+from .codec import CODECS, MISSING
+from .guard import GUARDED_SET, RELEASE_LOCK
+from .stats import StatsBook
+from .warm import WARM_SET
+
+__all__ = ["CacheInternals"]
+
+log = logging.getLogger("helpdesk_kit.cache")
+T = TypeVar("T")
+
+
+class CacheInternals:
+    """Counters, scripts, timed loads, decoding and the fail-open rest of one cache.
+
+    ``retry_after``: after a Redis failure, reads skip Redis for that many seconds (so a dead
+    server costs one timeout per ``retry_after``, not one per read), then try it again.
+    """
+
+    def __init__(self, client: redis.Redis, retry_after: float) -> None:
+        self.client = client
+        self.retry_after = retry_after
+        self.stats = StatsBook()
+        #: Last measured load time per entity, in seconds: XFetch's "delta".
+        self.load_seconds: dict[str, float] = {}
+        self.guarded_set = client.register_script(GUARDED_SET)
+        self.release_lock = client.register_script(RELEASE_LOCK)
+        self.warm_set = client.register_script(WARM_SET)
+        self._resting_until = 0.0  # after a Redis failure, reads skip Redis until then
+
+    def count(self, entity: str, counter: str) -> None:
+        self.stats.count(entity, counter)
+
+    def resting(self) -> bool:
+        """True while reads skip Redis after a failure; False (and reset) once it is over."""
+        if not self._resting_until:
+            return False
+        if time.monotonic() < self._resting_until:
+            return True
+        self._resting_until = 0.0
+        return False
+
+    def redis_failed(self, entity: str, exc: Exception) -> None:
+        """Count the error and rest: the next reads go straight to the database."""
+        self.count(entity, "errors")
+        if self.retry_after > 0:
+            self._resting_until = time.monotonic() + self.retry_after
+        log.warning("Redis failed (%s: %s); reading from the database", type(exc).__name__, exc)
+
+    def miss(self, entity: str, value: T) -> T:
+        self.count(entity, "misses")
+        return value
+
+    def load(self, entity: str, loader: Callable[[], T]) -> T:
+        """Run ``loader`` (the database), timing it for XFetch and counting the load."""
+        started = time.perf_counter()
+        value = loader()
+        self.load_seconds[entity] = time.perf_counter() - started
+        self.count(entity, "loads")
+        return value
+
+    def decode(self, entity: str, key: str, raw: str) -> tuple[bool, Any]:
+        """(found, value): ``null`` is a found "missing"; a corrupt value is not found."""
+        if raw == MISSING:
+            self.count(entity, "negative_hits")
+            return True, None
+        try:
+            return True, CODECS[entity][1](raw)
+        except CacheValueError as exc:
+            self.corrupt(entity, key, exc)
+            return False, None
+
+    def corrupt(self, entity: str, key: str, exc: CacheValueError) -> None:
+        """Count a value that does not decode, and delete it so the next read reloads it."""
+        self.count(entity, "corrupt")
+        log.warning("deleting corrupt cache value at %s: %s", key, exc)
+        try:
+            self.client.delete(key)
+        except redis.RedisError as err:
+            self.redis_failed(entity, err)

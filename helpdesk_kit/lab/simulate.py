@@ -1,0 +1,307 @@
+"""A hit-rate simulator: what access pattern, TTL, memory limit and eviction do to a cache.
+
+The seed says "Hit Rate = Hits / (Hits + Misses)", optimal above 80% (its cache section) or
+90% (its tuning table), poor below 50%, and "if it is low, raise the TTL for stable data, warm
+the cache, review access patterns". The levels come from
+:class:`~helpdesk_kit.tuning.Thresholds` (default: the tuning table's 90%;
+``HELPDESK_HIT_RATE_OPTIMAL=80`` gives the cache section's). Whether the advice helps
+depends on *why* reads miss, so this model runs the seed's cache-aside loop on a simulated
+clock (read; on a miss load and ``SET EX ttl``) and labels every miss:
+
+* **cold**    - the key was never cached (warming helps);
+* **expired** - it was cached, its TTL ran out (a longer TTL helps, if the data allows);
+* **evicted** - it was cached, memory was full and the eviction policy dropped it (more
+  memory or a policy that keeps the hot keys helps);
+* **rejected** - memory was full under ``noeviction``, so the ``SET`` failed (Redis answers
+  OOM) and the value was never cached.
+
+It is pure Python, deterministic for a given ``seed`` and fast (30k requests in well under a
+second), so a lesson can replay it as often as a slider moves. Memory is counted in keys
+(every cached ticket is about the same size); expired keys free their room at once, a
+simplification of Redis's active expiry.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, TypeVar
+
+from ..metrics.tuning import Thresholds
+from ..vocab import EvictionPolicy
+
+__all__ = ["POLICIES", "SimConfig", "SimResult", "advice", "hit_rate_levels", "simulate",
+           "verdict", "zipf_sample"]
+
+T = TypeVar("T")
+
+Pattern = Literal["uniform", "zipf"]
+#: The Redis ``maxmemory-policy`` values the model implements (every cached key has a TTL,
+#: so volatile-ttl may evict any of them: the one closest to expiring).
+POLICIES: tuple[EvictionPolicy, ...] = (
+    EvictionPolicy.ALLKEYS_LRU, EvictionPolicy.ALLKEYS_LFU, EvictionPolicy.ALLKEYS_RANDOM,
+    EvictionPolicy.VOLATILE_TTL, EvictionPolicy.NOEVICTION)
+
+
+def hit_rate_levels(thresholds: Thresholds | None = None) -> tuple[float, float]:
+    """(optimal, poor) hit rates as fractions, from ``thresholds`` or the environment."""
+    t = thresholds or Thresholds.from_env()
+    return t.hit_rate_optimal / 100, t.hit_rate_deficient / 100
+
+
+def zipf_sample(population: Sequence[T], n: int, rng: random.Random, s: float = 1.1) -> list[T]:
+    """``n`` picks from ``population``, Zipf-skewed: the first item is the hottest.
+
+    The item of rank ``r`` is read in proportion to ``1 / r**s`` (``s`` about 1 is typical
+    web traffic). The same ``rng`` state gives the same picks.
+    """
+    weights = [1 / rank ** s for rank in range(1, len(population) + 1)]
+    return rng.choices(population, weights=weights, k=n)
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """One scenario. Times are seconds on the simulated clock."""
+
+    pattern: Pattern = "zipf"
+    zipf_s: float = 1.1        # skew: 0 is uniform, ~1 is typical web traffic, 2 very hot
+    key_space: int = 2000      # distinct tickets that get read
+    ttl: float = 300.0         # the seed's EX 300
+    rate: float = 50.0         # reads per second
+    duration: float = 600.0    # simulated seconds
+    capacity: int | None = None  # keys that fit in maxmemory; None = no limit
+    policy: EvictionPolicy = EvictionPolicy.ALLKEYS_LRU
+    warm: int = 0              # the hottest keys loaded before the first read (cache warming)
+    buckets: int = 30          # points on the hit-rate-over-time curve
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        if self.pattern not in ("uniform", "zipf"):
+            raise ValueError(f"pattern must be 'uniform' or 'zipf', got {self.pattern!r}")
+        if self.policy not in POLICIES:
+            raise ValueError(f"policy must be one of {', '.join(POLICIES)}, got {self.policy!r}")
+        for name in ("key_space", "buckets"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        for name in ("ttl", "rate", "duration"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+        if self.capacity is not None and self.capacity < 1:
+            raise ValueError("capacity must be at least 1 key (or None for no limit)")
+        if self.zipf_s < 0 or self.warm < 0:
+            raise ValueError("zipf_s and warm must not be negative")
+
+    @property
+    def requests(self) -> int:
+        return max(1, round(self.rate * self.duration))
+
+
+@dataclass
+class SimResult:
+    """Totals, the reason for every miss, and the hit rate per time bucket."""
+
+    config: SimConfig
+    hits: int = 0
+    misses: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
+        ("cold", "expired", "evicted", "rejected"), 0))
+    evictions: int = 0
+    times: list[float] = field(default_factory=list)      # bucket end, seconds
+    hit_rates: list[float] = field(default_factory=list)  # per bucket
+    peak_keys: int = 0
+
+    @property
+    def total_misses(self) -> int:
+        return sum(self.misses.values())
+
+    @property
+    def hit_rate(self) -> float:
+        reads = self.hits + self.total_misses
+        return self.hits / reads if reads else 0.0
+
+    @property
+    def steady_hit_rate(self) -> float:
+        """The hit rate over the last third of the run, once the cache has filled up."""
+        tail = self.hit_rates[-max(1, len(self.hit_rates) // 3):]
+        return sum(tail) / len(tail)
+
+    @property
+    def verdict_text(self) -> str:
+        return verdict(self.hit_rate)
+
+    def summary(self) -> str:
+        m = self.misses
+        return (f"hit rate {self.hit_rate:.1%} (last third {self.steady_hit_rate:.1%}): "
+                f"{self.hits:,} hits, {self.total_misses:,} misses = cold {m['cold']:,} + "
+                f"expired {m['expired']:,} + evicted {m['evicted']:,} + "
+                f"rejected {m['rejected']:,}; evictions {self.evictions:,}; "
+                f"peak {self.peak_keys:,} keys -> {verdict(self.hit_rate)}")
+
+
+def verdict(hit_rate: float, thresholds: Thresholds | None = None) -> str:
+    """The seed's words for a hit rate, at the configured levels (default > 90%, < 50%)."""
+    optimal, poor = hit_rate_levels(thresholds)
+    if hit_rate > optimal:
+        return f"optimal (> {optimal:.0%}, óptimo)"
+    if hit_rate < poor:
+        return f"poor (< {poor:.0%}, deficiente)"
+    return f"acceptable ({poor:.0%}-{optimal:.0%}: room to improve)"
+
+
+def advice(result: SimResult, thresholds: Thresholds | None = None) -> list[str]:
+    """The seed's advice, picked by which kind of miss dominates."""
+    if result.hit_rate > hit_rate_levels(thresholds)[0] or result.total_misses == 0:
+        return ["Nothing to do: the cache serves almost every read."]
+    tips = []
+    ranked = sorted(result.misses.items(), key=lambda kv: kv[1], reverse=True)
+    for reason, count in ranked:
+        if count < 0.2 * result.total_misses:
+            continue
+        tips.append({
+            "expired": "Increase the TTL for stable data (aumentar TTL para datos estables).",
+            "cold": "Warm the cache at start (implementar cache warming) - or the key space "
+                    "is read too evenly to cache: review access patterns.",
+            "evicted": "Memory is too small for the hot set: add memory or lower TTLs "
+                       "(aumentar memoria o reducir TTL); allkeys-lfu keeps hot keys longest.",
+            "rejected": "maxmemory is full under noeviction, so SETs fail: choose an "
+                        "allkeys-* eviction policy or add memory.",
+        }[reason])
+    if result.config.pattern == "uniform":
+        tips.append("Uniform access over many keys caches badly: review access patterns "
+                    "(revisar patrones de acceso) - cache what is read often.")
+    return tips
+
+
+class _Memory:
+    """The cache's contents, with the bookkeeping each eviction policy needs."""
+
+    def __init__(self, policy: str, rng: random.Random) -> None:
+        self.policy = policy
+        self.rng = rng
+        self.expires: dict[int, float] = {}
+        self.recency: OrderedDict[int, None] = OrderedDict()  # LRU order, oldest first
+        self.freq: dict[int, int] = {}                        # LFU counters (kept on evict)
+        self.slots: list[int] = []                            # for random picks
+        self.slot_of: dict[int, int] = {}
+        self.ttl_heap: list[tuple[float, int]] = []           # (expires_at, key), lazy
+        self.lfu_heap: list[tuple[int, int, int]] = []        # (freq, tick, key), lazy
+        self.tick = 0
+
+    def __len__(self) -> int:
+        return len(self.expires)
+
+    def _count(self, key: int) -> None:
+        self.freq[key] = self.freq.get(key, 0) + 1
+        if self.policy == "allkeys-lfu":
+            self.tick += 1
+            heapq.heappush(self.lfu_heap, (self.freq[key], self.tick, key))
+
+    def touch(self, key: int) -> None:
+        self.recency.move_to_end(key)
+        self._count(key)
+
+    def add(self, key: int, expires_at: float) -> None:
+        self.expires[key] = expires_at
+        self.recency[key] = None
+        self._count(key)
+        self.slot_of[key] = len(self.slots)
+        self.slots.append(key)
+        heapq.heappush(self.ttl_heap, (expires_at, key))
+
+    def remove(self, key: int) -> None:
+        del self.expires[key]
+        del self.recency[key]
+        slot = self.slot_of.pop(key)
+        last = self.slots.pop()
+        if last != key:  # move the last key into the freed slot
+            self.slots[slot] = last
+            self.slot_of[last] = slot
+
+    def expire_until(self, now: float) -> list[int]:
+        gone = []
+        while self.ttl_heap and self.ttl_heap[0][0] <= now:
+            expires_at, key = heapq.heappop(self.ttl_heap)
+            if self.expires.get(key) == expires_at:  # not an older, replaced entry
+                self.remove(key)
+                gone.append(key)
+        return gone
+
+    def victim(self) -> int:
+        if self.policy == "allkeys-lru":
+            return next(iter(self.recency))
+        if self.policy == "allkeys-lfu":  # fewest reads; ties go to the least recent
+            while True:
+                freq, _, key = self.lfu_heap[0]
+                if key in self.expires and self.freq[key] == freq:
+                    return key
+                heapq.heappop(self.lfu_heap)
+        if self.policy == "volatile-ttl":
+            while True:
+                expires_at, key = self.ttl_heap[0]
+                if self.expires.get(key) == expires_at:
+                    return key
+                heapq.heappop(self.ttl_heap)
+        return self.rng.choice(self.slots)
+
+
+def _sampler(config: SimConfig, rng: random.Random) -> list[int]:
+    """Key ids 0..key_space-1 for every request; id 0 is the hottest under zipf."""
+    n = config.requests
+    if config.pattern == "uniform" or config.zipf_s == 0:
+        return [rng.randrange(config.key_space) for _ in range(n)]
+    return zipf_sample(range(config.key_space), n, rng, config.zipf_s)
+
+
+def simulate(config: SimConfig) -> SimResult:
+    """Run the scenario and return what happened; same config, same result."""
+    rng = random.Random(config.seed)
+    requests = _sampler(config, rng)
+    memory = _Memory(config.policy, rng)
+    result = SimResult(config)
+    limit = config.capacity
+    for key in range(min(config.warm, config.key_space, limit or config.warm)):
+        memory.add(key, config.ttl)
+    ever_cached: set[int] = set(memory.expires)
+    evicted: set[int] = set()
+    per_bucket = max(1, config.requests // config.buckets)
+    bucket_hits = bucket_reads = 0
+    step = 1 / config.rate
+    for i, key in enumerate(requests):
+        now = i * step
+        memory.expire_until(now)
+        if key in memory.expires:
+            result.hits += 1
+            bucket_hits += 1
+            memory.touch(key)
+        else:
+            if key in evicted:
+                reason = "evicted"
+            elif key in ever_cached:
+                reason = "expired"
+            else:
+                reason = "cold"
+            stored = True
+            if limit is not None and len(memory) >= limit:
+                if config.policy == "noeviction":
+                    stored = False
+                else:
+                    victim = memory.victim()
+                    memory.remove(victim)
+                    evicted.add(victim)
+                    result.evictions += 1
+            if stored:
+                memory.add(key, now + config.ttl)
+                ever_cached.add(key)
+                evicted.discard(key)
+            elif reason == "cold":
+                reason = "rejected"
+            result.misses[reason] += 1
+        result.peak_keys = max(result.peak_keys, len(memory))
+        bucket_reads += 1
+        if bucket_reads == per_bucket or i == len(requests) - 1:
+            result.times.append(round((i + 1) * step, 6))
+            result.hit_rates.append(bucket_hits / bucket_reads)
+            bucket_hits = bucket_reads = 0
+    return result

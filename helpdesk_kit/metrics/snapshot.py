@@ -1,0 +1,207 @@
+"""One call returns every number the seed monitors, each with its unit and where it came from.
+
+The seed's ``/api/metrics`` route returns ``keys`` (DBSIZE), ``queue_length`` (LLEN
+tasks:pending) and a ``memory`` block it fills with zeros because Upstash could not tell. This
+module never makes a number up: a :class:`Metric` whose backend cannot tell it (fakeredis has
+no INFO, CONFIG or MEMORY) has ``value=None`` and a ``reason``, and what can be computed
+another way is (the average TTL by sampling ``PTTL`` under the kit's prefix with SCAN).
+
+Three kinds of numbers live side by side, and each metric says which one it is (``scope``):
+
+- ``server``: the whole Redis server (DBSIZE, INFO). With a key prefix - a class sharing one
+  Redis - these count every learner's keys, not only yours.
+- ``prefix``: only keys under this kit's prefix (found with SCAN).
+- ``process``: counters kept by a :class:`~helpdesk_kit.cache.Cache` or read from the queue.
+
+Rates (evictions and finished tasks per minute) need two snapshots: a :class:`MetricsCollector`
+keeps the previous one. The tuning table lives in :mod:`helpdesk_kit.tuning`, the HTTP endpoint
+in :mod:`helpdesk_kit.server`, the Prometheus text in :mod:`helpdesk_kit.prometheus`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+
+from ..errors import RedisBackendError
+from ..keys import KeySchema
+from ..vocab import MetricScope
+from .sources import Metric, Number, cache_metrics, queue_metrics, server_metrics
+
+__all__ = ["Metric", "MetricsCollector", "Snapshot", "snapshot", "snapshot_json"]
+
+
+@dataclass
+class Snapshot:
+    """Every metric at one moment, by name (``snap["memory.used_bytes"].value``)."""
+
+    metrics: dict[str, Metric]
+    taken_at: datetime
+    monotonic: float
+    key_prefix: str = ""
+    backend: str | None = None
+
+    def __getitem__(self, name: str) -> Metric:
+        return self.metrics[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.metrics
+
+    def value(self, name: str) -> Number | str | None:
+        """The metric's value, or None when it is unavailable or not in this snapshot."""
+        metric = self.metrics.get(name)
+        return None if metric is None else metric.value
+
+    @property
+    def unavailable(self) -> dict[str, str]:
+        """``{name: reason}`` for every metric the backend could not give."""
+        return {m.name: m.reason or "unavailable" for m in self.metrics.values() if not m.available}
+
+    @property
+    def server_wide(self) -> list[str]:
+        """Names of metrics that count the whole server, whatever the key prefix."""
+        return [m.name for m in self.metrics.values() if m.scope == MetricScope.SERVER]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every metric with value, unit, source, scope and reason (JSON-ready)."""
+        return {
+            "taken_at": self.taken_at.isoformat(),
+            "key_prefix": self.key_prefix,
+            "backend": self.backend,
+            "metrics": {name: asdict(m) for name, m in self.metrics.items()},
+        }
+
+    def to_api_json(self) -> dict[str, Any]:
+        """The seed's ``/api/metrics`` shape (same keys), extended with the rest.
+
+        ``redis.keys``, ``redis.queue_length`` and ``redis.memory.{used_bytes, max_bytes,
+        used_percent}`` are exactly the seed's; a value the backend cannot give is ``null``
+        (never the seed's placeholder 0) and its reason is listed under ``unavailable``.
+        """
+        v = self.value
+        return {
+            "redis": {
+                "keys": v("redis.keys"),
+                "queue_length": v("queue.pending"),
+                "memory": {
+                    "used_bytes": v("memory.used_bytes"),
+                    "max_bytes": v("memory.max_bytes"),
+                    "used_percent": v("memory.used_percent"),
+                    "peak_bytes": v("memory.peak_bytes"),
+                    "policy": v("memory.policy"),
+                },
+                "keys_expiring": v("redis.keys_expiring"),
+                "avg_ttl_seconds": v("redis.avg_ttl_s"),
+                "evicted_keys": v("redis.evicted_keys"),
+                "evicted_keys_per_min": v("redis.evicted_per_min"),
+                "expired_keys": v("redis.expired_keys"),
+                "ops_per_sec": v("redis.ops_per_sec"),
+                "keyspace_hits": v("redis.keyspace_hits"),
+                "keyspace_misses": v("redis.keyspace_misses"),
+                "keyspace_hit_rate": v("redis.keyspace_hit_rate"),
+            },
+            "cache": self._cache_json(),
+            "queue": {
+                name.removeprefix("queue."): m.value
+                for name, m in self.metrics.items() if name.startswith("queue.")
+            },
+            "prefix": {
+                "key_prefix": self.key_prefix,
+                "keys": v("prefix.keys"),
+                "avg_ttl_seconds": v("prefix.avg_ttl_s"),
+            },
+            "taken_at": self.taken_at.isoformat(),
+            "backend": self.backend,
+            "server_wide": self.server_wide,
+            "unavailable": self.unavailable,
+        }
+
+    def _cache_json(self) -> dict[str, Any]:
+        entities: dict[str, dict[str, Any]] = {}
+        for m in self.metrics.values():
+            entity = m.labels.get("entity")
+            if m.name.startswith("cache.") and entity:
+                entities.setdefault(entity, {})[m.name.rsplit(".", 1)[1]] = m.value
+        return {
+            "hits": self.value("cache.hits"),
+            "misses": self.value("cache.misses"),
+            "hit_rate": self.value("cache.hit_rate"),
+            "entities": entities,
+        }
+
+    def __str__(self) -> str:
+        rows = [(m.name, m.display(), m.reason or m.source) for m in self.metrics.values()]
+        width = max(len(r[0]) for r in rows)
+        vwidth = max(len(r[1]) for r in rows)
+        lines = [f"Metrics at {self.taken_at:%Y-%m-%d %H:%M:%S} UTC"
+                 + (f" (key prefix {self.key_prefix!r})" if self.key_prefix else "")]
+        lines += [f"  {n:<{width}}  {v:>{vwidth}}  {s}" for n, v, s in rows]
+        if self.key_prefix:
+            lines.append("  Server-wide (every prefix, not only yours): "
+                         + ", ".join(self.server_wide))
+        return "\n".join(lines)
+
+
+def snapshot(client: redis.Redis, keys: KeySchema | None = None, *, cache: Any = None,
+             queue: Any = None, previous: Snapshot | None = None, ttl_sample: int = 200,
+             backend: str | None = None) -> Snapshot:
+    """Measure everything once.
+
+    ``cache`` (a :class:`~helpdesk_kit.cache.Cache`) adds its hit/miss counters; ``queue`` (a
+    :class:`~helpdesk_kit.queue.TaskQueue`) its ``inspect()``; ``previous`` (the last snapshot)
+    turns counters into per-minute rates. ``ttl_sample`` caps how many keys under the prefix
+    are sampled for the average TTL. A Redis that does not answer raises
+    :class:`~helpdesk_kit.errors.RedisBackendError`.
+    """
+    keys = keys or KeySchema()
+    now = time.monotonic()
+    try:
+        found: list[Metric] = []
+        found += server_metrics(client, keys, previous, now, ttl_sample)
+        found += cache_metrics(cache)
+        found += queue_metrics(client, keys, queue, previous, now)
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise RedisBackendError(f"Redis did not answer while measuring: {exc}") from exc
+    return Snapshot({m.name: m for m in found}, datetime.now(UTC), now, keys.prefix, backend)
+
+
+class MetricsCollector:
+    """Takes snapshots and keeps the previous one, so rates per minute can be computed.
+
+    Thread-safe: the HTTP endpoint may be asked twice at once.
+    """
+
+    def __init__(self, client: redis.Redis, keys: KeySchema | None = None, *,
+                 cache: Any = None, queue: Any = None, backend: str | None = None,
+                 ttl_sample: int = 200) -> None:
+        self.client = client
+        self.keys = keys or KeySchema()
+        self.cache = cache
+        self.queue = queue
+        self.backend = backend
+        self.ttl_sample = ttl_sample
+        self.previous: Snapshot | None = None
+        self._lock = threading.Lock()
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            result = snapshot(self.client, self.keys, cache=self.cache, queue=self.queue,
+                              previous=self.previous, ttl_sample=self.ttl_sample,
+                              backend=self.backend)
+            self.previous = result
+            return result
+
+    def snapshot_json(self) -> dict[str, Any]:
+        """The seed's ``/api/metrics`` JSON, extended (see :meth:`Snapshot.to_api_json`)."""
+        return self.snapshot().to_api_json()
+
+
+def snapshot_json(client: redis.Redis, keys: KeySchema | None = None, **kwargs: Any
+                  ) -> dict[str, Any]:
+    """``snapshot(...).to_api_json()``: what the seed's ``GET /api/metrics`` returned."""
+    return snapshot(client, keys, **kwargs).to_api_json()

@@ -1,0 +1,104 @@
+"""Dead letters: tasks the queue gave up on, kept with the reason so a person can decide.
+
+A task lands in ``tasks:dead`` when its text is not a task at all, when its input is invalid,
+when its handler failed ``max_attempts`` times, or when workers died ``max_attempts`` times
+while holding it (a "poison" task that crashes whoever runs it). Nothing runs it again by
+itself: ``retry_dead`` puts it back on purpose, ``purge_dead`` throws the letters away.
+
+:class:`DeadLetterOps` is the part of :class:`~helpdesk_kit.queue.TaskQueue` that does this; it
+lives here so each module stays one idea. Use it through the queue (``queue.dead_letters()``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from ..keys import KeySchema
+from .task import Task, now_ms
+
+__all__ = ["DeadLetter", "DeadLetterOps"]
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A task that will not run again by itself: the raw text, the task if it parsed, why."""
+
+    raw: str
+    task: Task | None
+    error: str
+    failed_at: int  # ms
+
+    def to_json(self) -> str:
+        task = self.task.to_dict() if self.task else None
+        return json.dumps({"raw": self.raw, "task": task, "error": self.error,
+                           "failed_at": self.failed_at})
+
+    @classmethod
+    def from_json(cls, text: str) -> DeadLetter:
+        data = json.loads(text)
+        task = Task.from_json(json.dumps(data["task"])) if data.get("task") else None
+        return cls(data["raw"], task, data["error"], int(data["failed_at"]))
+
+
+class DeadLetterOps:
+    """Dead-letter operations on ``self.client`` under ``self.keys`` (mixed into TaskQueue)."""
+
+    client: redis.Redis
+    keys: KeySchema
+
+    def bury(self, raw: str, task: Task | None, error: str, worker_id: str | None = None
+             ) -> None:
+        """Make ``raw`` a dead letter (and drop it from ``worker_id``'s list), atomically."""
+        pipe = self.client.pipeline(transaction=True)
+        self._queue_burial(pipe, raw, task, error)
+        if worker_id is not None:
+            pipe.lrem(self.keys.tasks_processing(worker_id), 1, raw)
+        pipe.execute()
+
+    def _queue_burial(self, pipe: Any, raw: str, task: Task | None, error: str) -> None:
+        """Add the commands that file a dead letter to ``pipe`` (a MULTI the caller runs)."""
+        letter = DeadLetter(raw, task, error, now_ms())
+        pipe.rpush(self.keys.tasks_dead, letter.to_json())
+        pipe.hincrby(self.keys.tasks_stats, "failed", 1)
+        pipe.hincrby(self.keys.tasks_stats, "dead", 1)
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """The oldest ``limit`` dead letters (read only)."""
+        texts = self.client.lrange(self.keys.tasks_dead, 0, limit - 1)
+        return [DeadLetter.from_json(t) for t in texts]  # type: ignore[union-attr]
+
+    def retry_dead(self, limit: int = 100) -> int:
+        """Put up to ``limit`` dead letters back in the queue with attempts reset.
+
+        Letters whose text never parsed as a task stay dead (fix and push them by hand).
+        One WATCH/MULTI transaction: a crash halfway cannot lose or double a letter.
+        """
+        dead = self.keys.tasks_dead
+
+        def move(pipe: Any) -> int:
+            texts = pipe.lrange(dead, 0, limit - 1)
+            letters = [DeadLetter.from_json(t) for t in texts]
+            revived = [letter.task for letter in letters if letter.task is not None]
+            kept = [t for t, letter in zip(texts, letters, strict=True) if letter.task is None]
+            pipe.multi()
+            pipe.ltrim(dead, len(texts), -1)
+            for task in revived:
+                task.attempts = task.crashes = 0
+            if revived:
+                pipe.rpush(self.keys.tasks_pending, *(t.to_json() for t in revived))
+            if kept:
+                pipe.lpush(dead, *reversed(kept))
+            return len(revived)
+
+        return int(self.client.transaction(move, dead, value_from_callable=True))
+
+    def purge_dead(self) -> int:
+        """Delete every dead letter; returns how many there were."""
+        pipe = self.client.pipeline(transaction=True)
+        pipe.llen(self.keys.tasks_dead)
+        pipe.delete(self.keys.tasks_dead)
+        return int(pipe.execute()[0])

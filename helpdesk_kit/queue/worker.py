@@ -1,0 +1,283 @@
+"""The worker: takes tasks off the queue and runs their handlers (the seed's ``procesarTareas``).
+
+``process_all()`` is the seed's batch loop: take tasks until the queue is empty, run each, return
+``{"processed": n}``. ``run()`` is the long-running form: it blocks on the queue with a short
+timeout (so it notices ``stop()`` within a fraction of a second), and on SIGTERM/SIGINT it
+finishes the task in hand, hands the rest back and exits. A Redis error inside ``run()`` is
+logged and retried after ``poll_timeout_s``: a blip never ends a long-running worker.
+
+Two modes:
+
+- ``seed``: ``LPOP`` - a task lives only in this process once taken; a crash loses it.
+- ``reliable``: ``LMOVE`` into this worker's processing list, ack after the handler, retries
+  with backoff, dead letters, and a heartbeat so others can recover our tasks if we die (a
+  task that kills ``max_attempts`` workers becomes a dead letter, see ``requeue_orphans``).
+
+Whatever happens in a handler, the worker goes on: a bad task becomes a dead letter with its
+reason, never an exception that stops the loop. Each task gives one log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Literal
+
+import redis
+
+from ..errors import TaskValidationError
+from ..vocab import Outcome
+from .list_queue import TaskQueue
+from .task import Task
+
+__all__ = ["Mode", "Worker"]
+
+log = logging.getLogger("helpdesk_kit.worker")
+
+Mode = Literal["seed", "reliable"]
+
+
+def new_worker_id() -> str:
+    """``host:pid:random`` - unique, and says which process held a task."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    """Runs tasks from ``queue`` with handlers from ``queue.registry``, given ``context``.
+
+    ``context`` is handed to every handler as it is (the helpdesk's is
+    :class:`helpdesk_kit.app.TaskContext`); the worker never looks inside it.
+    """
+
+    def __init__(self, queue: TaskQueue, context: object, *, mode: Mode = "reliable",
+                 worker_id: str | None = None, batch: int = 1, heartbeat_ttl_s: float = 10.0,
+                 poll_timeout_s: float = 0.5) -> None:
+        if mode not in ("seed", "reliable"):
+            raise ValueError(f"mode must be 'seed' or 'reliable', got {mode!r}")
+        self.queue = queue
+        self.context = context
+        self.mode: Mode = mode
+        self.worker_id = worker_id or new_worker_id()
+        self.batch = max(1, batch)
+        self.heartbeat_ttl_s = heartbeat_ttl_s
+        self.poll_timeout_s = poll_timeout_s
+        self._stop = threading.Event()
+        self._done_unflushed = 0  # seed mode counts "done" locally; flushed now and then
+
+    def __repr__(self) -> str:
+        return f"Worker({self.worker_id!r}, mode={self.mode!r})"
+
+    def stop(self) -> None:
+        """Ask the worker to stop after the task in hand (safe from a signal handler).
+
+        A stopped Worker stays stopped: a ``stop()`` that comes before ``run()`` or
+        ``process_all()`` makes them return at once. Build a new Worker to work again.
+        """
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    # --- the seed's batch loop ----------------------------------------------------------
+    def process_all(self) -> dict[str, int]:
+        """Take and run tasks until the queue is empty (or ``stop()``); ``{"processed": n}``."""
+        processed = 0
+        with self._session():
+            while not self.stopping:
+                tasks = self._take(block=False)
+                if not tasks and (self.mode == "seed" or self.queue.promote_due() == 0):
+                    break
+                processed += self._run_batch(tasks)
+        return {"processed": processed}
+
+    # --- the long-running loop ----------------------------------------------------------
+    def run(self, *, burst: bool = False, handle_signals: bool = True) -> dict[str, int]:
+        """Work until ``stop()`` (or SIGTERM/SIGINT), or with ``burst`` until the queue is empty.
+
+        Burst mode exits as soon as nothing is pending, delayed-and-due or recoverable *now*: it
+        does not wait for another worker's heartbeat to expire. Tasks held by a worker that died
+        a moment ago are recovered by the next worker that starts (or runs maintenance) after
+        its heartbeat TTL has passed.
+        """
+        processed = 0
+        with self._signals(handle_signals), self._session():
+            log.info("worker %s started (%s mode%s)", self.worker_id, self.mode,
+                     ", burst" if burst else "")
+            last_maintenance = time.monotonic()
+            outage = False
+            while not self.stopping:
+                try:
+                    if outage:  # Redis is back: say we are alive, hand back what we held
+                        self._after_outage()
+                        outage = False
+                    if time.monotonic() - last_maintenance > self.heartbeat_ttl_s:
+                        self._maintain()
+                        last_maintenance = time.monotonic()
+                    tasks = self._take(block=not burst)
+                    if tasks:
+                        processed += self._run_batch(tasks)
+                    elif self.mode == "reliable" and self.queue.promote_due():
+                        continue  # due retries are pending again: take them now, not later
+                    elif burst and (self.mode == "seed" or self._maintain() == 0):
+                        break
+                except redis.RedisError as exc:
+                    # A blip must not end the worker. Nothing is lost in reliable mode: what
+                    # we took stays in our processing list until _after_outage hands it back.
+                    log.error("worker %s: Redis error (%s: %s); trying again in %.1f s",
+                              self.worker_id, type(exc).__name__, exc, self.poll_timeout_s)
+                    outage = True
+                    self._stop.wait(self.poll_timeout_s)
+        log.info("worker %s stopped after %d task(s)", self.worker_id, processed)
+        return {"processed": processed}
+
+    # --- one task -----------------------------------------------------------------------
+    def _take(self, *, block: bool) -> list[Task]:
+        if self.mode == "seed":
+            if block:
+                popped = self.queue.client.blpop([self.queue.keys.tasks_pending],
+                                                 timeout=self.poll_timeout_s)
+                if popped is None:
+                    return []
+                return self.queue.parse_or_bury(popped[1])  # type: ignore[index]
+            task = self.queue.dequeue()
+            return [task] if task else []
+        if self.batch > 1:
+            return self.queue.reserve_many(self.worker_id, self.batch)
+        task = self.queue.reserve(self.worker_id, self.poll_timeout_s if block else 0)
+        return [task] if task else []
+
+    def _run_batch(self, tasks: list[Task]) -> int:
+        """Run tasks in order; ack the successful ones together. Returns how many ran."""
+        done: list[Task] = []
+        ran = 0
+        for task in tasks:
+            if self.stopping and ran:
+                break  # graceful stop: the rest stay in our processing list, released below
+            if self._handle(task):
+                done.append(task)
+            ran += 1
+        if self.mode == "reliable":
+            self.queue.ack(self.worker_id, done)
+        else:
+            self._done_unflushed += len(done)
+        return ran
+
+    def _handle(self, task: Task) -> bool:
+        """Run one task's handler; on failure retry or bury it. True if it succeeded."""
+        logged = log.isEnabledFor(logging.INFO)  # time and describe it only if it is logged
+        start = time.perf_counter() if logged else 0.0
+        outcome, detail = Outcome.DONE, ""
+        try:
+            task_type = self.queue.registry.validate(task.type, task.payload)
+            result: Any = task_type.handler(self.context, task)
+            detail = "" if result is None or not logged else str(result)
+        except TaskValidationError as exc:  # bad input: retrying cannot help
+            outcome, detail = self._failed(task, str(exc), retry=False), str(exc)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            outcome, detail = self._failed(task, error, retry=True), error
+        done = outcome == Outcome.DONE
+        if logged:
+            attempt = task.attempts + 1 if done else task.attempts  # a failure counted it already
+            log.info("task %s %s attempt=%d %s in %.1f ms %s", task.type, task.id, attempt,
+                     outcome, (time.perf_counter() - start) * 1000, detail)
+        return done
+
+    def _failed(self, task: Task, error: str, *, retry: bool) -> Outcome:
+        if self.mode == "seed":  # no retries in the seed; but a failure must not vanish
+            self.queue.bury(task.raw or task.to_json(), task, error)
+            return Outcome.DEAD
+        return self.queue.fail(self.worker_id, task, error, retry=retry)
+
+    # --- lifecycle ----------------------------------------------------------------------
+    def _maintain(self) -> int:
+        """Due retries back to the queue, dead workers' tasks recovered. Returns tasks moved."""
+        if self.mode == "seed":
+            self._flush_done()
+            return 0
+        moved = self.queue.promote_due() + self.queue.requeue_orphans()
+        if moved:
+            log.info("worker %s moved %d task(s) back to pending", self.worker_id, moved)
+        return moved
+
+    def _after_outage(self) -> None:
+        """After a Redis error: heartbeat again, and hand back the tasks we still hold.
+
+        A task whose handler ran but whose ack failed runs again: at least once, as after a
+        crash (the handlers are idempotent, see :mod:`helpdesk_kit.tasks`).
+        """
+        if self.mode == "seed":
+            return
+        self.queue.register_worker(self.worker_id, self.heartbeat_ttl_s)
+        released = self.queue.release(self.worker_id)
+        if released:
+            log.info("worker %s handed back %d task(s) after a Redis error", self.worker_id,
+                     released)
+
+    def _flush_done(self) -> None:
+        if self._done_unflushed:
+            self.queue.client.hincrby(self.queue.keys.tasks_stats, "done", self._done_unflushed)
+            self._done_unflushed = 0
+
+    @contextmanager
+    def _session(self) -> Iterator[None]:
+        """Register and keep a heartbeat (reliable mode); on exit hand back what we hold."""
+        if self.mode == "seed":
+            try:
+                yield
+            finally:
+                self._flush_done()
+            return
+        self.queue.register_worker(self.worker_id, self.heartbeat_ttl_s)
+        self._maintain()
+        beating = threading.Event()
+        beat = threading.Thread(target=self._beat, args=(beating,), daemon=True,
+                                name=f"heartbeat-{self.worker_id}")
+        beat.start()
+        try:
+            yield
+        finally:
+            beating.set()
+            beat.join()
+            try:
+                released = self.queue.unregister_worker(self.worker_id)
+            except redis.RedisError as exc:  # our heartbeat expires; others recover our tasks
+                log.error("worker %s could not hand back its tasks (%s); another worker will "
+                          "recover them after %.0f s", self.worker_id, exc, self.heartbeat_ttl_s)
+                released = 0
+            if released:
+                log.info("worker %s handed back %d task(s)", self.worker_id, released)
+
+    def _beat(self, beating: threading.Event) -> None:
+        while not beating.wait(self.heartbeat_ttl_s / 3):
+            try:
+                self.queue.heartbeat(self.worker_id, self.heartbeat_ttl_s)
+            except Exception as exc:  # Redis hiccup: try again next beat
+                log.warning("heartbeat failed: %s", exc)
+
+    @contextmanager
+    def _signals(self, enabled: bool) -> Iterator[None]:
+        """SIGTERM/SIGINT -> ``stop()`` while running (main thread only, as Python requires)."""
+        if not enabled or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def on_signal(signum: int, _frame: object) -> None:
+            log.info("worker %s got %s: finishing the current task", self.worker_id,
+                     signal.Signals(signum).name)
+            self.stop()
+
+        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)

@@ -1,0 +1,73 @@
+"""The kit's vocabularies, one enum each: the words every layer shares.
+
+Each is a :class:`~enum.StrEnum`, so a member *is* its string (``Entity.USER == "user"``,
+``f"{Entity.USER}:7" == "user:7"``): key names, JSON fields and log lines stay the seed's, and
+a typo becomes an error instead of a silent new word.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["BackendKind", "Entity", "EvictionPolicy", "MetricScope", "Outcome"]
+
+
+class Entity(StrEnum):
+    """What the cache holds: the first part of a key (``user:7``) and the stats' rows."""
+
+    #: one user row, the seed's ``user:{id}``
+    USER = "user"
+    #: one ticket row, the seed's ``ticket:{id}``
+    TICKET = "ticket"
+    #: one cached page of a ticket list (the seed's "Listar 100 tickets")
+    TICKETS = "tickets"
+    #: one login session, the seed's ``session:{id}`` (sliding TTL)
+    SESSION = "session"
+
+
+class BackendKind(StrEnum):
+    """Which Redis :func:`helpdesk_kit.connect` gave."""
+
+    #: the server at ``REDIS_URL`` (``redis://``, ``rediss://``, ``unix://``)
+    URL = "url"
+    #: a private ``redis-server`` this process started
+    SERVER = "server"
+    #: fakeredis, in this process
+    FAKE = "fake"
+
+
+class Outcome(StrEnum):
+    """What happened to a task after a worker ran it (or failed to)."""
+
+    #: the handler succeeded and the task was acknowledged
+    DONE = "done"
+    #: it failed and waits in ``tasks:delayed`` for another attempt
+    RETRY = "retry"
+    #: it failed for the last time (or never parsed) and sits in ``tasks:dead``
+    DEAD = "dead"
+    #: handed back to ``tasks:pending`` (a stopped worker's, or an orphan's)
+    PENDING = "pending"
+
+
+class EvictionPolicy(StrEnum):
+    """Redis' ``maxmemory-policy`` values the lessons compare."""
+
+    NOEVICTION = "noeviction"
+    ALLKEYS_LRU = "allkeys-lru"
+    ALLKEYS_LFU = "allkeys-lfu"
+    ALLKEYS_RANDOM = "allkeys-random"
+    VOLATILE_LRU = "volatile-lru"
+    VOLATILE_LFU = "volatile-lfu"
+    VOLATILE_RANDOM = "volatile-random"
+    VOLATILE_TTL = "volatile-ttl"
+
+
+class MetricScope(StrEnum):
+    """Whose number a metric is."""
+
+    #: the whole Redis server (INFO): other apps' keys count too
+    SERVER = "server"
+    #: only the keys under this kit's prefix
+    PREFIX = "prefix"
+    #: counters kept in this Python process (the Cache object's hits and misses)
+    PROCESS = "process"
