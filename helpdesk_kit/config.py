@@ -34,7 +34,13 @@ ENVIRONMENT: dict[str, str] = {
     "HELPDESK_DATA_DIR": "folder for the local database (default ~/.local/share/helpdesk-kit)",
     "HELPDESK_KEY_PREFIX": "prefix for every Redis key, so a class can share one Redis",
     "HELPDESK_CACHE_TTL": "default cache TTL in seconds (default 300, the seed's EX 300)",
+    "HELPDESK_MAX_VALUE_BYTES": "largest cached value (default 1 MiB): a larger one is a miss",
+    "HELPDESK_MAX_TASK_BYTES": "largest task accepted (default 256 KiB): above, enqueue refuses it",
 }
+
+#: The size caps' defaults: a cached row is a few hundred bytes, a page of 100 tickets ~50 KB.
+MAX_VALUE_BYTES = 1 << 20
+MAX_TASK_BYTES = 256 << 10
 
 
 def default_data_dir() -> Path:
@@ -104,6 +110,8 @@ class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
     key_prefix: str = ""
     cache_ttl: int = 300
+    max_value_bytes: int = MAX_VALUE_BYTES
+    max_task_bytes: int = MAX_TASK_BYTES
 
     def __post_init__(self) -> None:
         # Accept a plain string folder too (a notebook cell often passes one).
@@ -116,6 +124,9 @@ class Settings:
         if self.cache_ttl <= 0:
             raise ConfigError(f"HELPDESK_CACHE_TTL must be a positive number of seconds, "
                               f"got {self.cache_ttl}")
+        if self.max_value_bytes < 1 or self.max_task_bytes < 1:
+            raise ConfigError("HELPDESK_MAX_VALUE_BYTES and HELPDESK_MAX_TASK_BYTES must be "
+                              "positive numbers of bytes")
         if not self.redis_socket_timeout > 0:
             raise ConfigError(f"REDIS_SOCKET_TIMEOUT must be a positive number of seconds, "
                               f"got {self.redis_socket_timeout}")
@@ -145,6 +156,8 @@ class Settings:
             data_dir=Path(data_dir).expanduser() if data_dir else default_data_dir(),
             key_prefix=get("HELPDESK_KEY_PREFIX") or "",
             cache_ttl=int(_number(e, "HELPDESK_CACHE_TTL", 300, 1, int)),
+            max_value_bytes=int(_number(e, "HELPDESK_MAX_VALUE_BYTES", MAX_VALUE_BYTES, 1, int)),
+            max_task_bytes=int(_number(e, "HELPDESK_MAX_TASK_BYTES", MAX_TASK_BYTES, 1, int)),
         )
 
     def with_(self, **changes: object) -> Settings:

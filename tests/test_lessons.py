@@ -6,12 +6,16 @@ import json
 import logging
 import re
 import threading
+import time
 from pathlib import Path
 
 import pytest
+import redis
 
+from helpdesk_kit.app import helpdesk_queue
 from helpdesk_kit.backends import RedisServer
 from helpdesk_kit.config import Settings
+from helpdesk_kit.keys import KeySchema
 from helpdesk_kit.lessons import (
     LESSONS,
     Table,
@@ -25,6 +29,7 @@ from helpdesk_kit.lessons import (
     setup,
     show_logs,
 )
+from helpdesk_kit.queue import Worker
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 STORED = [p for p in (NOTEBOOKS / f"{stem}.ipynb" for stem, _ in LESSONS) if p.exists()]
@@ -267,3 +272,39 @@ def test_local_sqld_yields_none_without_the_binary(tmp_path: Path,
     monkeypatch.setattr("helpdesk_kit.lessons.lesson.SQLD_BINARY", tmp_path / "no-sqld")
     with local_sqld() as url:
         assert url is None
+
+
+def test_a_quiet_workers_heartbeat_warnings_stay_out_of_the_notebook(
+        redis_client: redis.Redis, keys: KeySchema, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The heartbeat thread is the worker's own: quiet with it (it used to print into cells)."""
+    queue = helpdesk_queue(redis_client, keys)
+    worker = Worker(queue, None, heartbeat_ttl_s=0.03, poll_timeout_s=0.05)
+    failures: list[str] = []
+    real_heartbeat = queue.heartbeat
+
+    def failing_heartbeat(worker_id: str, ttl_s: float) -> None:
+        if not threading.current_thread().name.startswith("heartbeat-"):
+            return real_heartbeat(worker_id, ttl_s)  # registering: let the worker start
+        failures.append(threading.current_thread().name)
+        raise redis.ConnectionError("the heartbeat cannot reach Redis")
+
+    monkeypatch.setattr(queue, "heartbeat", failing_heartbeat)
+
+    def background() -> None:
+        with quiet_thread():
+            worker.run(handle_signals=False)
+
+    show_logs()
+    thread = threading.Thread(target=background)
+    try:
+        thread.start()
+        deadline = time.monotonic() + 5
+        while len(failures) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        worker.stop()
+        thread.join(5)
+        show_logs(False)
+    assert len(failures) >= 3
+    assert "heartbeat failed" not in capsys.readouterr().out

@@ -172,3 +172,25 @@ def test_a_task_that_kills_every_worker_ends_as_a_dead_letter(
     assert real_redis.hgetall(key_prefix + "done") == {str(n): "1" for n in range(1, 6)}
     stats = queue.inspect()
     assert (stats.pending, stats.processing, stats.dead, stats.done) == (0, 0, 1, 5)
+
+
+@pytest.mark.parametrize("mode", ["reliable", "seed"])
+def test_garbage_first_then_good_tasks_drains_completely(
+        tmp_path: Path, redis_server: RedisServer, real_redis: redis.Redis, keys: KeySchema,
+        key_prefix: str, mode: str) -> None:
+    """The hardening issue's case: a real worker process, the worst entries first."""
+    queue = _queue(real_redis, keys)
+    garbage = [b"[" * 200_000 + b"]" * 200_000, b"\xff\xfe not text", b'{"type": 7}',
+               b'{"type": "record", "payload": {"n": "seven"}}', b"null", b"x" * 300_000]
+    real_redis.rpush(keys.tasks_pending, *garbage)
+    queue.enqueue_many([("record", {"n": n}) for n in range(20)])
+    worker = _start_worker(tmp_path, redis_server, key_prefix, "--burst", "--mode", mode)
+    _out, err = worker.communicate(timeout=60)
+    assert worker.returncode == 0, err.decode()[-2000:]  # alive to the end, then a clean exit
+    done = {int(n) for n in real_redis.hgetall(key_prefix + "done")}
+    assert done == set(range(20))  # every good task behind the garbage ran
+    stats = queue.inspect()
+    assert (stats.pending, stats.processing, stats.dead) == (0, 0, len(garbage))
+    reasons = [letter.error for letter in queue.dead_letters()]
+    assert all(reasons) and any("UTF-8" in r for r in reasons) and any("JSON" in r for r in reasons)
+    assert any("HELPDESK_MAX_TASK_BYTES" in r for r in reasons)

@@ -104,7 +104,7 @@ def send_notifications(ctx: TaskContext, task: Task) -> dict[str, Any]:
     if ctx.redis is not None:
         message = {"taskId": task.id, "ticketId": p["ticketId"], "usuarioId": p["usuarioId"],
                    "tipo": p["tipo"], "createdAt": to_iso(now)}
-        receivers = int(ctx.redis.publish(ctx.keys.notifications_channel,  # type: ignore[arg-type]
+        receivers = int(ctx.redis.publish(ctx.keys.notifications_channel,
                                           json.dumps(message)))
     return {"recorded": recorded, "receivers": receivers}
 

@@ -7,7 +7,11 @@ The stored text is the row itself, as the seed's ``JSON.stringify(userData)``: t
 ISO 8601 UTC text (:func:`models.to_iso`) and come back as aware ``datetime`` objects.
 The JSON literal ``null`` is the one special value: "the database has no such row" (negative
 caching). Anything that does not decode to the expected shape raises
-:class:`~helpdesk_kit.errors.CacheValueError`; the cache treats that as a miss.
+:class:`~helpdesk_kit.errors.CacheValueError`, and nothing else: not JSON, JSON nested too deep
+for the parser (``RecursionError``), a field missing, a field of the wrong type (``"id": "7"``,
+``"active": "no"``) or a ``role``/``status``/``priority`` outside its allowed set. Every field is
+checked, so a row that decodes is a row the store could have returned. The cache treats the
+error as a miss (counted, deleted, reloaded).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import CacheValueError
-from ..models import Ticket, User, from_iso, to_iso
+from ..models import PRIORITIES, ROLES, STATUSES, Ticket, User, from_iso, to_iso
 from ..vocab import Entity
 
 __all__ = [
@@ -55,26 +59,87 @@ def _ticket_dict(ticket: Ticket) -> dict[str, Any]:
     return data
 
 
-def _utc(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
+def _utc(d: dict[str, Any], name: str) -> datetime:
+    text = _text(d, name)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{name} is not an ISO 8601 time: {text!r}") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"{name} has no time zone: {text!r}")
     return moment if moment.tzinfo is UTC else from_iso(text)
 
 
-def _user_from(d: dict[str, Any]) -> User:
-    return User(d["id"], d["name"], d["email"], d["role"], d["active"], _utc(d["created_at"]))
+def _int(d: dict[str, Any], name: str) -> int:
+    value = d[name]
+    if isinstance(value, bool) or not isinstance(value, int):  # True is not an id
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    return value
 
 
-def _ticket_from(d: dict[str, Any]) -> Ticket:
-    return Ticket(d["id"], d["title"], d["description"], d["status"], d["priority"],
-                  d["requester_id"], d["owner_id"], _utc(d["created_at"]),
-                  _utc(d["updated_at"]), d["version"])
+def _text(d: dict[str, Any], name: str) -> str:
+    value = d[name]
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be text, got {value!r}")
+    return value
+
+
+def _choice(d: dict[str, Any], name: str, allowed: tuple[str, ...]) -> str:
+    value = _text(d, name)
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+def _flag(d: dict[str, Any], name: str) -> bool:
+    value = d[name]
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):  # SQLite's booleans, as the store reads them
+        return bool(value)
+    raise TypeError(f"{name} must be true or false, got {value!r}")
+
+
+def _object(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _user_from(data: Any) -> User:
+    d = _object(data)
+    return User(_int(d, "id"), _text(d, "name"), _text(d, "email"), _choice(d, "role", ROLES),
+                _flag(d, "active"), _utc(d, "created_at"))
+
+
+def _ticket_from(data: Any) -> Ticket:
+    d = _object(data)
+    owner = None if d["owner_id"] is None else _int(d, "owner_id")
+    return Ticket(_int(d, "id"), _text(d, "title"), _text(d, "description"),
+                  _choice(d, "status", STATUSES), _choice(d, "priority", PRIORITIES),
+                  _int(d, "requester_id"), owner, _utc(d, "created_at"),
+                  _utc(d, "updated_at"), _int(d, "version"))
+
+
+def _page_from(data: Any) -> tuple[str | None, list[Ticket]]:
+    d = _object(data)
+    generation, tickets = d["gen"], d["tickets"]
+    if generation is not None and not isinstance(generation, str):
+        raise TypeError(f"gen must be text, got {generation!r}")
+    if not isinstance(tickets, list):
+        raise TypeError("tickets must be a list")
+    return generation, [_ticket_from(t) for t in tickets]
+
+
+#: Everything a malformed value can raise while it is parsed and checked.
+_MALFORMED = (ValueError, KeyError, TypeError, AttributeError, RecursionError, OverflowError)
 
 
 def _decoding(what: str, text: str, build: Callable[[Any], Any]) -> Any:
     """Run ``build`` on the parsed JSON; any failure becomes one clear CacheValueError."""
     try:
         return build(json.loads(text))
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except _MALFORMED as exc:
         shown = text if len(text) <= 60 else text[:57] + "..."
         raise CacheValueError(f"cached value is not a {what}: {shown!r} "
                               f"({type(exc).__name__}: {exc})") from None
@@ -103,16 +168,11 @@ def encode_tickets(tickets: list[Ticket], generation: str | None) -> str:
 
 def decode_tickets(text: str) -> tuple[str | None, list[Ticket]]:
     """``(generation, tickets)`` of a cached list page."""
-    return _decoding("ticket list", text,
-                     lambda d: (d["gen"], [_ticket_from(t) for t in d["tickets"]]))
+    return _decoding("ticket list", text, _page_from)
 
 
 def _decode_session(text: str) -> dict[str, Any]:
-    def build(d: Any) -> dict[str, Any]:
-        if not isinstance(d, dict):
-            raise TypeError("a session is a JSON object")
-        return d
-    return _decoding(Entity.SESSION, text, build)
+    return _decoding(Entity.SESSION, text, _object)
 
 
 #: (encode, decode) per cached entity; the cache looks codecs up here by entity name.

@@ -35,7 +35,8 @@ from typing import Any, TypeVar
 
 import redis
 
-from ..config import Settings
+from ..backends.raw import bytes_reply
+from ..config import MAX_VALUE_BYTES, Settings
 from ..keys import KeySchema
 from ..models import Ticket, User
 from ..vocab import Entity
@@ -69,7 +70,8 @@ class Cache:
                  lock_timeout: float = 2.0, lock_poll: float = 0.005,
                  generation_ttl: int = 3600, invalidation_retries: int = 2,
                  stale_guard: bool = True, retry_after: float = 1.0,
-                 rng: random.Random | None = None, lua: bool | None = None) -> None:
+                 rng: random.Random | None = None, lua: bool | None = None,
+                 max_value_bytes: int = MAX_VALUE_BYTES) -> None:
         if ttl <= 0 or negative_ttl <= 0 or not 0 <= jitter <= 1:
             raise ValueError("ttl and negative_ttl must be positive, jitter within 0..1")
         self.client = client
@@ -82,12 +84,13 @@ class Cache:
         self.stale_guard, self.retry_after = stale_guard, retry_after
         self.rng = rng or random.Random()
         #: What the guard, lists, warming and invalidation share with this cache.
-        self.internals = CacheInternals(client, retry_after)
+        self.internals = CacheInternals(client, retry_after, max_value_bytes)
         self.lua = lua
 
     @classmethod
     def from_settings(cls, client: redis.Redis, settings: Settings, **options: Any) -> Cache:
         """A cache with the settings' key prefix and TTL (``HELPDESK_CACHE_TTL``)."""
+        options.setdefault("max_value_bytes", settings.max_value_bytes)
         return cls(client, KeySchema(prefix=settings.key_prefix), ttl=settings.cache_ttl,
                    **options)
 
@@ -138,7 +141,7 @@ class Cache:
     def get_cached(self, entity: str, ident: object) -> Any:
         """The cached value or None (the seed's ``getCachedUser``); never asks the database."""
         key = self.keys.entity(entity, ident)
-        return self._read_cached(entity, key, lambda: self.client.get(key))
+        return self._read_cached(entity, key, lambda: bytes_reply(self.client, "GET", key))
 
     # --- the seed's optional sessions (session:{id}) -----------------------------------
     def cache_session(self, session_id: str, data: dict[str, Any], ttl: int | None = None
@@ -154,7 +157,8 @@ class Cache:
         must expire to pick up changes, a session lives as long as its user is active.
         None if there is none (or Redis is down: counted, like any read)."""
         key, ex = self._session_key(session_id), self._ttl_or_default(Entity.SESSION, ttl)
-        return self._read_cached(Entity.SESSION, key, lambda: self.client.getex(key, ex=ex))
+        return self._read_cached(Entity.SESSION, key,
+                                 lambda: bytes_reply(self.client, "GETEX", key, "EX", ex))
 
     def invalidate_session(self, session_id: str) -> None:
         """``DEL session:{id}`` (log out); raises InvalidationError if Redis refuses."""
@@ -177,7 +181,7 @@ class Cache:
             raise ValueError(f"ttl must be a positive number of seconds, not {ttl!r}")
         return ttl
 
-    def _read_cached(self, entity: str, key: str, read: Callable[[], str | None]) -> Any:
+    def _read_cached(self, entity: str, key: str, read: Callable[[], bytes | None]) -> Any:
         if self.internals.resting():
             return self.internals.miss(entity, None)
         try:
@@ -204,9 +208,10 @@ class Cache:
             return self.internals.miss(entity, self.internals.load(entity, loader))
         try:
             if self.early_refresh:
-                raw, pttl = self.client.pipeline(transaction=False).get(key).pttl(key).execute()
+                pipe = self.client.pipeline(transaction=False)
+                raw, pttl = bytes_reply(pipe, "GET", key).pttl(key).execute()
             else:
-                raw = self.client.get(key)
+                raw = bytes_reply(self.client, "GET", key)
         except redis.RedisError as exc:
             self.internals.redis_failed(entity, exc)
             return self.internals.miss(entity, self.internals.load(entity, loader))

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import redis
 
+from ..backends.raw import bytes_reply
 from .codec import CODECS, MISSING
 
 if TYPE_CHECKING:
@@ -71,8 +72,9 @@ return 0
 
 
 #: How a cached value is read and written: ``decode(raw, seen_generation) -> (found, value)``
-#: and ``encode(value, seen_generation) -> text`` (list pages embed the generation).
-Decode = Callable[[str, "str | None"], tuple[bool, Any]]
+#: (``raw`` as Redis gave it: bytes) and ``encode(value, seen_generation) -> text`` (list pages
+#: embed the generation).
+Decode = Callable[[bytes, "str | None"], tuple[bool, Any]]
 Encode = Callable[[Any, "str | None"], str]
 
 
@@ -88,6 +90,9 @@ def store(cache: Cache, entity: str, key: str, gen_key: str, seen: str | None,
     else:
         text = MISSING if value is None else CODECS[entity][0](value)
     ttl = cache.negative_ttl if value is None else cache.ttl_for(entity)
+    if len(text) > cache.internals.max_value_bytes:  # it would be a miss on every read anyway
+        log.info("not caching %s: %d bytes is over HELPDESK_MAX_VALUE_BYTES", key, len(text))
+        return
     try:
         if not cache.stale_guard:
             cache.client.set(key, text, ex=ttl)
@@ -116,9 +121,10 @@ def load_once(cache: Cache, entity: str, ident: object, key: str,
     lock_ms = max(1, int(cache.lock_timeout * 1000))
     while True:
         try:
+            pipe = bytes_reply(cache.client.pipeline(transaction=False), "GET", key)
             raw, seen, seen_all, locked = (
-                cache.client.pipeline(transaction=False).get(key).get(gen_key).get(all_key)
-                .set(lock_key, token, nx=True, px=lock_ms).execute())
+                pipe.get(gen_key).get(all_key).set(lock_key, token, nx=True, px=lock_ms)
+                .execute())
         except redis.RedisError as exc:
             cache.internals.redis_failed(entity, exc)
             return cache.internals.load(entity, loader), False
@@ -163,10 +169,11 @@ def refresh(cache: Cache, entity: str, ident: object, key: str,
     gen_key, lock_key = cache.keys.generation(entity, ident), cache.keys.lock(entity, ident)
     token, lock_ms = uuid.uuid4().hex, max(1, int(cache.lock_timeout * 1000))
     try:
-        seen, seen_all, locked = (
-            cache.client.pipeline(transaction=False).get(gen_key)
-            .get(cache.keys.entity_generation(entity))
-            .set(lock_key, token, nx=True, px=lock_ms).execute())
+        pipe = cache.client.pipeline(transaction=False)
+        pipe.get(gen_key)
+        pipe.get(cache.keys.entity_generation(entity))
+        pipe.set(lock_key, token, nx=True, px=lock_ms)
+        seen, seen_all, locked = pipe.execute()
     except redis.RedisError as exc:
         cache.internals.redis_failed(entity, exc)
         return current

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import redis
 
+from ..config import MAX_VALUE_BYTES
 from ..errors import CacheValueError
 from .codec import CODECS, MISSING
 from .guard import GUARDED_SET, RELEASE_LOCK
@@ -33,11 +34,15 @@ class CacheInternals:
 
     ``retry_after``: after a Redis failure, reads skip Redis for that many seconds (so a dead
     server costs one timeout per ``retry_after``, not one per read), then try it again.
+    ``max_value_bytes``: a cached value larger than this is a miss on read (and deleted), and
+    a loaded value larger than this is not stored.
     """
 
-    def __init__(self, client: redis.Redis, retry_after: float) -> None:
+    def __init__(self, client: redis.Redis, retry_after: float,
+                 max_value_bytes: int = MAX_VALUE_BYTES) -> None:
         self.client = client
         self.retry_after = retry_after
+        self.max_value_bytes = max_value_bytes
         self.stats = StatsBook()
         #: Last measured load time per entity, in seconds: XFetch's "delta".
         self.load_seconds: dict[str, float] = {}
@@ -77,13 +82,33 @@ class CacheInternals:
         self.count(entity, "loads")
         return value
 
-    def decode(self, entity: str, key: str, raw: str) -> tuple[bool, Any]:
+    def text(self, entity: str, key: str, raw: bytes | str) -> str | None:
+        """The raw reply as text, or None for a value too large or not UTF-8 (deleted).
+
+        Cached values are read as bytes (:func:`~helpdesk_kit.backends.raw.bytes_reply`), so
+        whatever another client wrote under our key reaches this check, not a client error.
+        """
+        if len(raw) > self.max_value_bytes:
+            self.corrupt(entity, key, CacheValueError(
+                f"cached value is {len(raw):,} bytes, over the {self.max_value_bytes:,}-byte "
+                "limit (HELPDESK_MAX_VALUE_BYTES)"))
+            return None
+        try:
+            return raw if isinstance(raw, str) else raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self.corrupt(entity, key, CacheValueError(f"cached value is not UTF-8 text ({exc})"))
+            return None
+
+    def decode(self, entity: str, key: str, raw: bytes | str) -> tuple[bool, Any]:
         """(found, value): ``null`` is a found "missing"; a corrupt value is not found."""
-        if raw == MISSING:
+        text = self.text(entity, key, raw)
+        if text is None:
+            return False, None
+        if text == MISSING:
             self.count(entity, "negative_hits")
             return True, None
         try:
-            return True, CODECS[entity][1](raw)
+            return True, CODECS[entity][1](text)
         except CacheValueError as exc:
             self.corrupt(entity, key, exc)
             return False, None

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import redis
 
+from ..backends.raw import bytes_reply
 from ..errors import CacheValueError
 from ..models import Ticket
 from ..vocab import Entity
@@ -45,20 +46,25 @@ def get_ticket_list(cache: Cache, loader: Callable[[], list[Ticket]], *,
     if cache.internals.resting():
         return cache.internals.miss(LIST, cache.internals.load(LIST, loader))
     try:
-        raw, generation = cache.client.mget(key, gen_key)
+        raw, generation = bytes_reply(cache.client, "MGET", key, gen_key)
     except redis.RedisError as exc:
         cache.internals.redis_failed(LIST, exc)
         return cache.internals.miss(LIST, cache.internals.load(LIST, loader))
 
-    def decode(raw: str, generation: str | None) -> tuple[bool, list[Ticket] | None]:
+    def decode(raw: bytes, generation: str | None) -> tuple[bool, list[Ticket] | None]:
         """(found, tickets): a page built at an older list generation is not found."""
+        text = cache.internals.text(LIST, key, raw)
+        if text is None:
+            return False, None
         try:
-            built_at, tickets = decode_tickets(raw)
+            built_at, tickets = decode_tickets(text)
         except CacheValueError as exc:
             cache.internals.corrupt(LIST, key, exc)
             return False, None
         return built_at == generation, tickets
 
+    if generation is not None:
+        generation = generation.decode("utf-8", "replace")  # our own counter: digits
     if raw is not None:
         found, tickets = decode(raw, generation)
         if found:

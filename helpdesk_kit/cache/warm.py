@@ -164,7 +164,8 @@ def _warm(cache: Cache, entity: str, fetch_page: Callable[[int, int], list[Any]]
             if not page:
                 break
             if pipelined:
-                rows, seen, seen_all = page, {}, None
+                seen: dict[Any, str | None] = {}
+                rows, seen_all = page, None
                 if cache.stale_guard:  # note the counters, then read the rows again
                     seen, seen_all = _note_counters(cache, entity, page)
                     rows = [row for row in fetch_page(size, done) if row.id in seen]

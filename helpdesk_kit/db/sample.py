@@ -100,7 +100,8 @@ def generate(users: int = 200, tickets: int = 2000, seed: int = 42
         active = 0 if rng.random() < 0.05 and role == "customer" else 1
         user_rows.append((uid, name, f"user{uid}@example.com", role, active, _stamp(created)))
 
-    ticket_rows, interaction_rows = [], []
+    ticket_rows: list[tuple[object, ...]] = []
+    interaction_rows: list[tuple[int | None, int, int, str, str]] = []
     for tid in range(1, tickets + 1):
         created = SAMPLE_NOW - timedelta(seconds=rng.randint(3600, HISTORY_DAYS * 86400))
         age_days = (SAMPLE_NOW - created).days
@@ -189,7 +190,7 @@ def load_sample(store: HelpdeskStore, users: int = 200, tickets: int = 2000, see
 
 def _load_in_parts(store: HelpdeskStore, clear: list[Statement],
                    inserts: list[tuple[Statement, int]], rebuild: list[Statement],
-                   bar: tqdm) -> None:  # type: ignore[type-arg]
+                   bar: tqdm) -> None:
     """Too big for one request: several transactions, bracketed by the loading marker."""
     store.db.batch([(f"CREATE TABLE IF NOT EXISTS {LOADING_MARKER} (started INTEGER)", ()),
                     *clear])

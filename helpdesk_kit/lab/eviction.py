@@ -16,6 +16,7 @@ server: never run this on a Redis other people use (a class sharing one REDIS_UR
 
 from __future__ import annotations
 
+import functools
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -140,7 +141,7 @@ def _write_and_read(cache: Cache, collector: MetricsCollector, name: str, ids: r
         except redis.OutOfMemoryError:  # what noeviction does; LRU can too, with nothing to free
             rejected += 1
     for ident in reversed(ids):  # newest first; a miss reloads from the loader (the "database")
-        cache.get_or_load("ticket", ident, lambda i=ident: _lab_ticket(i, size))
+        cache.get_or_load("ticket", ident, functools.partial(_lab_ticket, ident, size))
     after = collector.snapshot().value("redis.evicted_keys")
     stats = cache.total_stats()
     return LabPhase(name, len(ids) - rejected, rejected, stats.hits - before_stats.hits,

@@ -8,6 +8,7 @@ notebook needs it (log lines without times), honest where it measures (medians, 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import html
 import logging
 import statistics
@@ -26,13 +27,15 @@ __all__ = ["Table", "capture_logs", "fmt_seconds", "median_seconds", "quiet_thre
 
 
 # --- logging: the kit's log lines, readable and deterministic in a notebook ---------------
-_this_thread = threading.local()  # .quiet: True in a thread inside quiet_thread()
+#: True inside quiet_thread(). A context variable, not a thread-local, so that a thread the
+#: kit starts in a copy of its starter's context (a worker's heartbeat) is quiet with it.
+_quiet_now: contextvars.ContextVar[bool] = contextvars.ContextVar("helpdesk_quiet", default=False)
 _mute_lock = threading.Lock()      # capture_logs() runs in several threads at once
 
 
 def _quiet() -> bool:
     """Is the thread that logs this record a quiet one? (A handler runs in that thread.)"""
-    return getattr(_this_thread, "quiet", False)
+    return _quiet_now.get()
 
 
 class _NotebookHandler(logging.Handler):
@@ -99,12 +102,11 @@ def quiet_thread() -> Iterator[None]:
     For background threads: a line they log lands in whichever cell runs at that moment, long
     after any ``capture_logs()`` around their start has ended. Other threads keep printing.
     """
-    was_quiet = _quiet()
-    _this_thread.quiet = True
+    token = _quiet_now.set(True)
     try:
         yield
     finally:
-        _this_thread.quiet = was_quiet
+        _quiet_now.reset(token)
 
 
 # --- measured numbers: timing and tables -----------------------------------------------

@@ -17,6 +17,9 @@ from typing import Any
 
 import redis
 
+from ..backends.raw import bytes_reply
+from ..backends.transaction import watched
+from ..errors import TaskValidationError
 from ..keys import KeySchema
 from .task import Task, now_ms
 
@@ -38,10 +41,16 @@ class DeadLetter:
                            "failed_at": self.failed_at})
 
     @classmethod
-    def from_json(cls, text: str) -> DeadLetter:
-        data = json.loads(text)
-        task = Task.from_json(json.dumps(data["task"])) if data.get("task") else None
-        return cls(data["raw"], task, data["error"], int(data["failed_at"]))
+    def from_json(cls, text: str | bytes) -> DeadLetter:
+        """Read a letter back; one that is not ours (pushed by hand) is kept as its raw text."""
+        try:
+            data = json.loads(text)
+            task = Task.from_json(json.dumps(data["task"])) if data.get("task") else None
+            return cls(str(data["raw"]), task, str(data["error"]), int(data["failed_at"]))
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError,
+                TaskValidationError) as exc:
+            shown = text if isinstance(text, str) else text.decode("utf-8", "backslashreplace")
+            return cls(shown, None, f"not a dead letter of the kit ({type(exc).__name__})", 0)
 
 
 class DeadLetterOps:
@@ -50,26 +59,34 @@ class DeadLetterOps:
     client: redis.Redis
     keys: KeySchema
 
-    def bury(self, raw: str, task: Task | None, error: str, worker_id: str | None = None
-             ) -> None:
-        """Make ``raw`` a dead letter (and drop it from ``worker_id``'s list), atomically."""
+    def bury(self, raw: str | bytes, task: Task | None, error: str,
+             worker_id: str | None = None) -> None:
+        """Make ``raw`` a dead letter (and drop it from ``worker_id``'s list), atomically.
+
+        ``raw`` is what Redis held, bytes and all: the ``LREM`` must name it exactly.
+        """
         pipe = self.client.pipeline(transaction=True)
-        self._queue_burial(pipe, raw, task, error)
+        self.add_burial(pipe, raw, task, error)
         if worker_id is not None:
-            pipe.lrem(self.keys.tasks_processing(worker_id), 1, raw)
+            pipe.lrem(self.keys.tasks_processing(worker_id), 1, raw)  # type: ignore[arg-type]  # bytes are sent as they are
         pipe.execute()
 
-    def _queue_burial(self, pipe: Any, raw: str, task: Task | None, error: str) -> None:
-        """Add the commands that file a dead letter to ``pipe`` (a MULTI the caller runs)."""
-        letter = DeadLetter(raw, task, error, now_ms())
+    def add_burial(self, pipe: Any, raw: str | bytes, task: Task | None, error: str) -> None:
+        """Add the commands that file a dead letter to ``pipe`` (a MULTI the caller runs).
+
+        Bytes that are not UTF-8 are kept with backslash escapes (``\\xff``): the letter is
+        JSON text, and nothing of the original is dropped.
+        """
+        text = raw if isinstance(raw, str) else raw.decode("utf-8", "backslashreplace")
+        letter = DeadLetter(text, task, error or "no reason given", now_ms())
         pipe.rpush(self.keys.tasks_dead, letter.to_json())
         pipe.hincrby(self.keys.tasks_stats, "failed", 1)
         pipe.hincrby(self.keys.tasks_stats, "dead", 1)
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         """The oldest ``limit`` dead letters (read only)."""
-        texts = self.client.lrange(self.keys.tasks_dead, 0, limit - 1)
-        return [DeadLetter.from_json(t) for t in texts]  # type: ignore[union-attr]
+        texts = bytes_reply(self.client, "LRANGE", self.keys.tasks_dead, 0, limit - 1)
+        return [DeadLetter.from_json(t) for t in texts]
 
     def retry_dead(self, limit: int = 100) -> int:
         """Put up to ``limit`` dead letters back in the queue with attempts reset.
@@ -80,7 +97,7 @@ class DeadLetterOps:
         dead = self.keys.tasks_dead
 
         def move(pipe: Any) -> int:
-            texts = pipe.lrange(dead, 0, limit - 1)
+            texts = bytes_reply(pipe, "LRANGE", dead, 0, limit - 1)
             letters = [DeadLetter.from_json(t) for t in texts]
             revived = [letter.task for letter in letters if letter.task is not None]
             kept = [t for t, letter in zip(texts, letters, strict=True) if letter.task is None]
@@ -94,7 +111,7 @@ class DeadLetterOps:
                 pipe.lpush(dead, *reversed(kept))
             return len(revived)
 
-        return int(self.client.transaction(move, dead, value_from_callable=True))
+        return watched(self.client, move, dead)
 
     def purge_dead(self) -> int:
         """Delete every dead letter; returns how many there were."""

@@ -28,11 +28,15 @@ from typing import Any
 
 import redis
 
+from ..backends.raw import bytes_reply
+from ..backends.transaction import watched
+from ..config import MAX_TASK_BYTES
 from ..errors import TaskValidationError
 from ..keys import KeySchema
 from ..vocab import Outcome
-from .dead_letters import DeadLetter, DeadLetterOps
+from .dead_letters import DeadLetter
 from .task import Task, TaskRegistry, now_ms
+from .workers import WorkerOps
 
 __all__ = ["DeadLetter", "QueueStats", "RetryPolicy", "Task", "TaskQueue"]
 
@@ -63,7 +67,7 @@ class RetryPolicy:
         return min(self.max_delay_s, self.base_delay_s * 2 ** max(0, attempts - 1))
 
 
-class TaskQueue(DeadLetterOps):
+class TaskQueue(WorkerOps):
     """The queue on one Redis. ``registry`` decides which task types ``enqueue`` accepts.
 
     The queue is generic: it is given its registry (the helpdesk's is
@@ -72,11 +76,14 @@ class TaskQueue(DeadLetterOps):
     """
 
     def __init__(self, client: redis.Redis, keys: KeySchema | None = None, *,
-                 registry: TaskRegistry, retry: RetryPolicy | None = None) -> None:
+                 registry: TaskRegistry, retry: RetryPolicy | None = None,
+                 max_task_bytes: int = MAX_TASK_BYTES) -> None:
         self.client = client
         self.keys = keys or KeySchema()
         self.registry = registry
         self.retry = retry or RetryPolicy()
+        #: The largest task ``enqueue`` accepts and a worker parses (HELPDESK_MAX_TASK_BYTES).
+        self.max_task_bytes = max_task_bytes
 
     def __repr__(self) -> str:
         return f"TaskQueue({self.keys.tasks_pending!r})"
@@ -92,11 +99,12 @@ class TaskQueue(DeadLetterOps):
     def _prepared(self, task: Task) -> Task:
         """Validate ``task`` and keep its JSON in ``task.raw``."""
         self.registry.validate(task.type, task.payload)
-        try:
-            task.raw = task.to_json()
-        except (TypeError, ValueError) as exc:
-            raise TaskValidationError(f"{task.type}: the payload is not JSON-serialisable: "
-                                      f"{exc}") from None
+        raw = task.to_json()  # TaskValidationError if the payload cannot be JSON
+        if len(raw) > self.max_task_bytes:
+            raise TaskValidationError(
+                f"{task.type}: the task is {len(raw):,} bytes, over the "
+                f"{self.max_task_bytes:,}-byte limit (HELPDESK_MAX_TASK_BYTES)")
+        task.raw = raw
         return task
 
     def enqueue(self, type: str, payload: dict[str, Any]) -> Task:
@@ -123,24 +131,37 @@ class TaskQueue(DeadLetterOps):
         return tasks
 
     # --- seed mode ----------------------------------------------------------------------
-    def dequeue(self) -> Task | None:
-        """The seed's ``dequeueTask``: ``LPOP``. A malformed entry becomes a dead letter."""
+    def dequeue(self, timeout: float = 0) -> Task | None:
+        """The seed's ``dequeueTask``: ``LPOP`` (``BLPOP`` waiting up to ``timeout`` s, if
+        given). A malformed entry becomes a dead letter."""
         while True:
-            raw = self.client.lpop(self.keys.tasks_pending)
+            if timeout > 0:
+                popped = bytes_reply(self.client, "BLPOP", self.keys.tasks_pending, timeout)
+                raw = None if popped is None else popped[1]  # [key, value]
+            else:
+                raw = bytes_reply(self.client, "LPOP", self.keys.tasks_pending)
             if raw is None:
                 return None
-            parsed = self.parse_or_bury(raw)  # type: ignore[arg-type]
+            parsed = self.parse_or_bury(raw)
             if parsed:
                 return parsed[0]
+            timeout = 0  # after a malformed entry, do not block again
 
-    def parse_or_bury(self, raw: str, worker_id: str | None = None) -> list[Task]:
+    def parse_or_bury(self, raw: str | bytes, worker_id: str | None = None) -> list[Task]:
         """``[task]``, or ``[]`` after making an unparsable ``raw`` a dead letter (taken out
-        of ``worker_id``'s processing list if it was held there)."""
+        of ``worker_id``'s processing list if it was held there).
+
+        Whatever ``raw`` is (any bytes at all), this never raises for it: a decoding bug
+        becomes a dead letter with the exception's type and message, not a dead worker.
+        """
         try:
-            return [Task.from_json(raw)]
+            return [Task.from_json(raw, self.max_task_bytes)]
         except TaskValidationError as exc:
-            self.bury(raw, None, str(exc), worker_id)
-            return []
+            reason = str(exc)
+        except Exception as exc:  # a bug in parsing must not stop the queue: bury, go on
+            reason = f"{type(exc).__name__}: {exc}"
+        self.bury(raw, None, reason, worker_id)
+        return []
 
     # --- reliable mode ------------------------------------------------------------------
     def reserve(self, worker_id: str, timeout: float = 0) -> Task | None:
@@ -148,13 +169,14 @@ class TaskQueue(DeadLetterOps):
         processing = self.keys.tasks_processing(worker_id)
         while True:
             if timeout > 0:
-                raw = self.client.blmove(self.keys.tasks_pending, processing, timeout,
-                                         "LEFT", "RIGHT")
+                raw = bytes_reply(self.client, "BLMOVE", self.keys.tasks_pending, processing,
+                                  "LEFT", "RIGHT", timeout)
             else:
-                raw = self.client.lmove(self.keys.tasks_pending, processing, "LEFT", "RIGHT")
+                raw = bytes_reply(self.client, "LMOVE", self.keys.tasks_pending, processing,
+                                  "LEFT", "RIGHT")
             if raw is None:
                 return None
-            parsed = self.parse_or_bury(raw, worker_id)  # type: ignore[arg-type]
+            parsed = self.parse_or_bury(raw, worker_id)
             if parsed:
                 return parsed[0]
             timeout = 0  # after a malformed entry, do not block again
@@ -164,7 +186,7 @@ class TaskQueue(DeadLetterOps):
         processing = self.keys.tasks_processing(worker_id)
         pipe = self.client.pipeline(transaction=False)
         for _ in range(count):
-            pipe.lmove(self.keys.tasks_pending, processing, "LEFT", "RIGHT")
+            bytes_reply(pipe, "LMOVE", self.keys.tasks_pending, processing, "LEFT", "RIGHT")
         tasks: list[Task] = []
         for raw in pipe.execute():
             if raw is None:
@@ -207,7 +229,8 @@ class TaskQueue(DeadLetterOps):
         moment = now_ms() if now is None else now
 
         def move(pipe: Any) -> int:
-            due = pipe.zrangebyscore(self.keys.tasks_delayed, "-inf", moment, 0, limit)
+            due = bytes_reply(pipe, "ZRANGEBYSCORE", self.keys.tasks_delayed, "-inf", moment,
+                              "LIMIT", 0, limit)
             if not due:
                 return 0
             pipe.multi()
@@ -215,91 +238,7 @@ class TaskQueue(DeadLetterOps):
             pipe.rpush(self.keys.tasks_pending, *due)
             return len(due)
 
-        return int(self.client.transaction(move, self.keys.tasks_delayed, value_from_callable=True))
-
-    # --- workers: registration, heartbeat, recovery ------------------------------------
-    def register_worker(self, worker_id: str, ttl_s: float) -> None:
-        self.client.sadd(self.keys.tasks_workers, worker_id)
-        self.heartbeat(worker_id, ttl_s)
-
-    def heartbeat(self, worker_id: str, ttl_s: float) -> None:
-        """"I am alive": a key that expires unless refreshed within ``ttl_s``."""
-        self.client.set(self.keys.worker_heartbeat(worker_id), now_ms(), px=int(ttl_s * 1000))
-
-    def release(self, worker_id: str) -> int:
-        """Hand back every task this worker holds (front of the queue, same order)."""
-        held, moved = self.keys.tasks_processing(worker_id), 0
-        while self.client.lmove(held, self.keys.tasks_pending, "RIGHT", "LEFT") is not None:
-            moved += 1
-        return moved
-
-    def unregister_worker(self, worker_id: str) -> int:
-        """Graceful exit: release what it holds, drop its heartbeat. Returns tasks released."""
-        moved = self.release(worker_id)
-        self.client.delete(self.keys.worker_heartbeat(worker_id))
-        self.client.srem(self.keys.tasks_workers, worker_id)
-        return moved
-
-    def worker_ids(self) -> list[str]:
-        """Registered workers, plus any that left a processing list without registering."""
-        ids = set(self.client.smembers(self.keys.tasks_workers))  # type: ignore[arg-type]
-        head = self.keys.tasks_processing("")
-        for key in self.client.scan_iter(match=self.keys.tasks_processing("*"), count=500):
-            ids.add(key[len(head):])
-        return sorted(ids)
-
-    def requeue_orphans(self) -> int:
-        """Recover the tasks of workers whose heartbeat expired (they died); returns how many
-        went back to ``tasks:pending``.
-
-        A death counts as a failed attempt of every task the worker held: after
-        ``retry.max_attempts`` a task becomes a dead letter ("worker died N times while
-        processing it") instead of killing workers forever. With ``batch > 1`` the tasks of the
-        batch that never started are counted too: the queue cannot tell which one was running.
-        """
-        moved = 0
-        for worker_id in self.worker_ids():
-            if self.client.exists(self.keys.worker_heartbeat(worker_id)):
-                continue
-            while (outcome := self._recover_one(worker_id)) is not None:
-                if outcome == Outcome.PENDING:
-                    moved += 1
-            self.unregister_worker(worker_id)  # its list is empty now: drops its registration
-        if moved:
-            self.client.hincrby(self.keys.tasks_stats, "recovered", moved)
-        return moved
-
-    def _recover_one(self, worker_id: str) -> Outcome | None:
-        """A dead worker's newest task to the front of pending with one more attempt, or to
-        the dead letters: "pending", "dead", or None if it held nothing. WATCH/MULTI: two
-        recovering workers never move a task twice."""
-        held = self.keys.tasks_processing(worker_id)
-
-        def move(pipe: Any) -> Outcome | None:
-            raw = pipe.lindex(held, -1)
-            if raw is None:
-                return None
-            try:
-                task: Task | None = Task.from_json(raw)
-            except TaskValidationError:
-                task = None  # not a task: back as it was, the next reserve buries it
-            pipe.multi()
-            pipe.rpop(held)
-            if task is None:
-                pipe.lpush(self.keys.tasks_pending, raw)
-                return Outcome.PENDING
-            task.attempts += 1
-            task.crashes += 1
-            if task.attempts >= self.retry.max_attempts:
-                self._queue_burial(pipe, raw, task,
-                                   f"worker died {task.crashes} times while processing it")
-                return Outcome.DEAD
-            pipe.lpush(self.keys.tasks_pending, task.to_json())
-            return Outcome.PENDING
-
-        outcome: Outcome | None = self.client.transaction(  # type: ignore[arg-type]  # redis-py types the callable as returning None; value_from_callable returns its value
-            move, held, value_from_callable=True)
-        return outcome
+        return watched(self.client, move, self.keys.tasks_delayed)
 
     # --- inspection ----------------------------------------------------------------
     def inspect(self) -> QueueStats:

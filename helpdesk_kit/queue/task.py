@@ -13,6 +13,7 @@ the way out (someone may have pushed raw JSON with ``redis-cli``).
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import time
 import uuid
@@ -57,15 +58,30 @@ class Task:
         return data
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), separators=(",", ":"))
+        """The task as JSON; a payload JSON cannot hold raises :class:`TaskValidationError`."""
+        try:
+            return json.dumps(self.to_dict(), separators=(",", ":"))
+        except (TypeError, ValueError, RecursionError) as exc:  # a set, NaN is fine, deep nesting
+            raise TaskValidationError(
+                f"the payload cannot be JSON ({type(exc).__name__}: {exc})") from None
 
     @classmethod
-    def from_json(cls, raw: str) -> Task:
-        """Parse a task; anything that is not a task raises :class:`TaskValidationError`."""
+    def from_json(cls, raw: str | bytes, max_bytes: int | None = None) -> Task:
+        """Parse a task; anything that is not a task raises :class:`TaskValidationError`.
+
+        "Anything" means any text or bytes at all: not UTF-8, not JSON, JSON nested deeper
+        than the parser goes, larger than ``max_bytes``, or of the wrong shape and types.
+        """
+        if max_bytes is not None and len(raw) > max_bytes:
+            raise TaskValidationError(f"the task is {len(raw):,} bytes, over the "
+                                      f"{max_bytes:,}-byte limit (HELPDESK_MAX_TASK_BYTES)")
         try:
-            data = json.loads(raw)
-        except (TypeError, ValueError) as exc:
-            raise TaskValidationError(f"not JSON: {exc}") from None
+            text = raw if isinstance(raw, str) else raw.decode("utf-8")
+            data = json.loads(text)
+        except UnicodeDecodeError as exc:
+            raise TaskValidationError(f"not UTF-8 text: {exc}") from None
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise TaskValidationError(f"not JSON: {type(exc).__name__}: {exc}") from None
         if not isinstance(data, dict):
             raise TaskValidationError(f"a task is a JSON object, got {type(data).__name__}")
         kind, payload = data.get("type"), data.get("payload", {})
@@ -75,12 +91,25 @@ class Task:
             raise TaskValidationError("the task's 'payload' must be a JSON object")
         timestamp, attempts = data.get("timestamp", 0), data.get("attempts", 0)
         crashes = data.get("crashes", 0)
-        if not isinstance(timestamp, int | float) or not isinstance(attempts, int) \
-                or not isinstance(crashes, int):
-            raise TaskValidationError("'timestamp', 'attempts' and 'crashes' must be numbers")
+        if not _finite(timestamp) or not _count(attempts) or not _count(crashes):
+            raise TaskValidationError("'timestamp' must be a number, 'attempts' and 'crashes' "
+                                      "whole numbers >= 0")
+        ident = data.get("id")
+        if ident is not None and not isinstance(ident, str | int):
+            raise TaskValidationError(f"the task's 'id' must be text, got {ident!r}")
         # A seed-shaped task has no id: derive a stable one from its text, so retries match.
-        ident = data.get("id") or uuid.uuid5(uuid.NAMESPACE_OID, raw).hex
-        return cls(kind, payload, int(timestamp), str(ident), attempts, raw, crashes=crashes)
+        ident = ident or uuid.uuid5(uuid.NAMESPACE_OID, text).hex
+        return cls(kind, payload, int(timestamp), str(ident), attempts, text, crashes=crashes)
+
+
+def _finite(value: object) -> bool:
+    """A JSON number that ``int()`` takes: not a bool, not NaN or infinite."""
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 Handler = Callable[[Any, Task], Any]  # (context, task) -> a small JSON-able result

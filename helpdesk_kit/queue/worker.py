@@ -19,6 +19,7 @@ reason, never an exception that stops the loop. Each task gives one log line.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import signal
@@ -141,13 +142,7 @@ class Worker:
     # --- one task -----------------------------------------------------------------------
     def _take(self, *, block: bool) -> list[Task]:
         if self.mode == "seed":
-            if block:
-                popped = self.queue.client.blpop([self.queue.keys.tasks_pending],
-                                                 timeout=self.poll_timeout_s)
-                if popped is None:
-                    return []
-                return self.queue.parse_or_bury(popped[1])  # type: ignore[index]
-            task = self.queue.dequeue()
+            task = self.queue.dequeue(timeout=self.poll_timeout_s if block else 0)
             return [task] if task else []
         if self.batch > 1:
             return self.queue.reserve_many(self.worker_id, self.batch)
@@ -239,7 +234,11 @@ class Worker:
         self.queue.register_worker(self.worker_id, self.heartbeat_ttl_s)
         self._maintain()
         beating = threading.Event()
-        beat = threading.Thread(target=self._beat, args=(beating,), daemon=True,
+        # The heartbeat runs in a copy of this thread's context, so whatever the caller set
+        # there (a notebook keeps a background worker's log lines out of cells this way)
+        # holds for its heartbeat thread too.
+        context = contextvars.copy_context()
+        beat = threading.Thread(target=context.run, args=(self._beat, beating), daemon=True,
                                 name=f"heartbeat-{self.worker_id}")
         beat.start()
         try:

@@ -37,10 +37,10 @@ __all__ = [
 
 def key_table(keys: KeySchema) -> Table:
     """The seed's keys under this prefix, with the Redis type and meaning from keys.py."""
-    examples = [
+    examples: list[tuple[str, str, object]] = [  # the third: what holds the docstring
         ("user:{userId}", keys.user(7), KeySchema.user),
         ("ticket:{ticketId}", keys.ticket(7), KeySchema.ticket),
-        ("tasks:pending", keys.tasks_pending, KeySchema.tasks_pending.fget),
+        ("tasks:pending", keys.tasks_pending, vars(KeySchema)["tasks_pending"]),  # the property
         ("session:{sessionId}", keys.session("abc123"), KeySchema.session),
     ]
     rows = [(seed, example, (doc.__doc__ or "").split(" - ", 1)[-1].strip().replace("``", ""))
@@ -176,7 +176,8 @@ class KeyInspector(Shown):
         if raw is None:
             self.view.value = f"<code>{html.escape(key)}</code>: not in Redis (GET -> nil)"
         else:
+            text = raw if isinstance(raw, str) else raw.decode("utf-8", "backslashreplace")
             self.view.value = (f"<code>{html.escape(key)}</code>: TTL {ttl} s, "
-                               f"{len(raw.encode())} bytes<br><code>{html.escape(raw)}</code>")
+                               f"{len(text.encode())} bytes<br><code>{html.escape(text)}</code>")
         return self.view.value
 

@@ -219,12 +219,12 @@ def drain_timeline(queue: TaskQueue, context: TaskContext, *, workers: int, task
             for i in range(workers)]
     threads = [threading.Thread(target=w.process_all, daemon=True) for w in crew]
     start = time.monotonic()
-    samples = [(0.0, int(queue.client.llen(queue.keys.tasks_pending)))]  # type: ignore[arg-type]
+    samples = [(0.0, int(queue.client.llen(queue.keys.tasks_pending)))]
     for thread in threads:
         thread.start()
     while any(t.is_alive() for t in threads):
         time.sleep(sample_every_s)
-        pending = int(queue.client.llen(queue.keys.tasks_pending))  # type: ignore[arg-type]
+        pending = int(queue.client.llen(queue.keys.tasks_pending))
         samples.append((time.monotonic() - start, pending))
     for thread in threads:
         thread.join()
