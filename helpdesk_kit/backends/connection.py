@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import logging
 import shutil
+import ssl
 import urllib.parse
+from collections.abc import Iterator
 from typing import Any
 
 import redis
@@ -40,13 +42,41 @@ _private_server: RedisServer | None = None
 _fake_server: Any = None
 
 
-def _redis_hint(exc: Exception) -> str:
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it wraps: redis-py raises its ConnectionError *while handling* the
+    ``ssl`` or ``OSError`` that says what really happened, so that error is the context."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _redis_hint(exc: Exception, url: str) -> str:
     """What to do about a failed connection, in the learner's terms."""
+    tls = urllib.parse.urlsplit(url).scheme == "rediss"
+    causes = list(_causes(exc))
     if isinstance(exc, redis.AuthenticationError):
-        return "the server refused the password: check the password in REDIS_URL"
+        return "the server refused the password (or wants one): check the password in REDIS_URL"
     if isinstance(exc, ValueError):
         return "REDIS_URL must start with redis://, rediss:// or unix://"
+    # TLS first: redis-py reports each of these as a plain ConnectionError.
+    if any(isinstance(c, ssl.SSLCertVerificationError) for c in causes):
+        return ("TLS certificate verify failed: the server's certificate is not signed by a CA "
+                "this client trusts, or names another host; point ssl_ca_certs= in REDIS_URL "
+                "at the CA file that signed it")
+    if any(isinstance(c, ssl.SSLError) for c in causes):
+        return "the TLS handshake failed: does this port speak TLS? (rediss:// needs it)"
+    if tls and any(isinstance(c, FileNotFoundError) for c in causes):
+        return "a TLS file named in REDIS_URL (ssl_ca_certs, ssl_certfile, ssl_keyfile) is missing"
+    if not tls and any(isinstance(c, ConnectionResetError) for c in causes):
+        # A TLS-only server (Upstash is one) drops a plain-text client at once.
+        return "the server dropped the connection: if it only speaks TLS, use rediss://"
     if isinstance(exc, redis.TimeoutError):
+        if tls:  # a plain port never answers a TLS hello: it waits for a newline
+            return ("no answer within REDIS_SOCKET_TIMEOUT: is the host right, is a firewall in "
+                    "the way, does this port speak TLS (rediss://) or plain text (redis://)?")
         return "no answer within REDIS_SOCKET_TIMEOUT: is the host right, is a firewall in the way?"
     if isinstance(exc, redis.ConnectionError):
         return "cannot connect: is the server running, are the host and port right?"
@@ -70,7 +100,7 @@ def _connect_url(url: str, timeout: float) -> Backend:
         if password:
             reason = reason.replace(password, "***")
         raise RedisBackendError(
-            f"Cannot use REDIS_URL={redact_url(url)}: {_redis_hint(exc)} "
+            f"Cannot use REDIS_URL={redact_url(url)}: {_redis_hint(exc, url)} "
             f"({type(exc).__name__}: {' '.join(reason.split())})"
         ) from None
     return Backend(client, BackendKind.URL, f"Redis at {redact_url(url)}", caps)
