@@ -20,14 +20,20 @@ from .vocab import BackendKind
 
 __all__ = ["BackendChoice", "Settings", "default_data_dir", "redact_url"]
 
-BackendChoice = Literal["auto", "url", "server", "fake"]
+BackendChoice = Literal["auto", "url", "server", "fake", "sentinel", "cluster"]
 _BACKENDS: tuple[str, ...] = ("auto", *BackendKind)
 _PREFIX_FORBIDDEN = frozenset("*?[]\\")
 
 #: What each variable means; ``helpdesk-kit doctor`` and the README show this table.
 ENVIRONMENT: dict[str, str] = {
     "REDIS_URL": "redis:// or rediss:// URL of a Redis server (default: start a private one)",
-    "HELPDESK_REDIS_BACKEND": "auto | url | server | fake (auto: url, else server, else fake)",
+    "HELPDESK_REDIS_BACKEND": "auto | url | server | fake | sentinel | cluster "
+                              "(auto: cluster, sentinel or url if set, else server, else fake)",
+    "REDIS_SENTINELS": "host:port,host:port of the Sentinels that know the primary",
+    "REDIS_SENTINEL_MASTER": "the name the Sentinels monitor the primary under (mymaster)",
+    "REDIS_CLUSTER_URL": "redis:// or rediss:// URL of any node of a Redis Cluster",
+    "HELPDESK_NEAR_CACHE": "1 turns on the in-process near cache (L1) in front of Redis",
+    "HELPDESK_NEAR_CACHE_SIZE": "entries the near cache keeps at most (default 10000)",
     "REDIS_SOCKET_TIMEOUT": "seconds before a Redis call counts as failed (default 2.0)",
     "TURSO_DATABASE_URL": "libsql://, https://, ws:// or file: URL (default: a local file)",
     "TURSO_AUTH_TOKEN": "token for a remote Turso/libSQL database (never printed)",
@@ -98,6 +104,16 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float,
     return value
 
 
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    """``env[name]`` as on/off: 1/true/yes/on or 0/false/no/off (unset: off)."""
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} must be 1 or 0 (true/false, yes/no, on/off), got {raw!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     """The kit's configuration. Build it with :meth:`from_env`; change it with :meth:`with_`."""
@@ -112,6 +128,12 @@ class Settings:
     cache_ttl: int = 300
     max_value_bytes: int = MAX_VALUE_BYTES
     max_task_bytes: int = MAX_TASK_BYTES
+    #: Sentinel: the Sentinels' ``host:port`` addresses and the primary's name.
+    redis_sentinels: tuple[str, ...] = ()
+    redis_sentinel_master: str = "mymaster"
+    redis_cluster_url: str | None = field(default=None, repr=False)
+    near_cache: bool = False
+    near_cache_size: int = 10_000
 
     def __post_init__(self) -> None:
         # Accept a plain string folder too (a notebook cell often passes one).
@@ -158,6 +180,12 @@ class Settings:
             cache_ttl=int(_number(e, "HELPDESK_CACHE_TTL", 300, 1, int)),
             max_value_bytes=int(_number(e, "HELPDESK_MAX_VALUE_BYTES", MAX_VALUE_BYTES, 1, int)),
             max_task_bytes=int(_number(e, "HELPDESK_MAX_TASK_BYTES", MAX_TASK_BYTES, 1, int)),
+            redis_sentinels=tuple(a.strip() for a in (get("REDIS_SENTINELS") or "").split(",")
+                                  if a.strip()),
+            redis_sentinel_master=get("REDIS_SENTINEL_MASTER") or "mymaster",
+            redis_cluster_url=get("REDIS_CLUSTER_URL"),
+            near_cache=_flag(e, "HELPDESK_NEAR_CACHE"),
+            near_cache_size=int(_number(e, "HELPDESK_NEAR_CACHE_SIZE", 10_000, 1, int)),
         )
 
     def with_(self, **changes: object) -> Settings:

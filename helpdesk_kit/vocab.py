@@ -34,6 +34,10 @@ class BackendKind(StrEnum):
     SERVER = "server"
     #: fakeredis, in this process
     FAKE = "fake"
+    #: the primary a set of Sentinels names (``REDIS_SENTINELS``, ``REDIS_SENTINEL_MASTER``)
+    SENTINEL = "sentinel"
+    #: a Redis Cluster (``REDIS_CLUSTER_URL``): keys spread over nodes by hash slot
+    CLUSTER = "cluster"
 
 
 class Outcome(StrEnum):

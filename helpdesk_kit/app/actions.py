@@ -28,7 +28,7 @@ from ..backends import Backend, connect
 from ..cache import Cache
 from ..config import Settings
 from ..db import HelpdeskStore, open_store
-from ..db.store import TICKET_EDITABLE, check_choice
+from ..db.store import check_choice
 from ..errors import HelpdeskError, InputError, InvalidationError
 from ..keys import KeySchema
 from ..models import PRIORITIES, STATUSES, Ticket, User, utcnow
@@ -36,7 +36,7 @@ from ..queue import RetryPolicy, TaskQueue
 from ..vocab import Entity
 from .handlers import TaskContext, helpdesk_queue
 from .notifications import Notifier
-from .validation import check_id, check_int, check_text
+from .validation import check_id, check_int, check_text, check_ticket_changes
 
 __all__ = ["HelpdeskApp", "Result"]
 
@@ -197,18 +197,7 @@ class HelpdeskApp:
         """
         def run() -> Result:
             check_id("ticket_id", ticket_id)
-            if not changes:
-                raise InputError(f"nothing to change; editable: {', '.join(TICKET_EDITABLE)}")
-            unknown = sorted(set(changes) - set(TICKET_EDITABLE))
-            if unknown:
-                raise InputError(f"cannot change {', '.join(unknown)}; "
-                                 f"editable: {', '.join(TICKET_EDITABLE)}")
-            if "title" in changes:
-                changes["title"] = check_text("title", changes["title"]).strip()
-            if "status" in changes:
-                check_choice("status", changes["status"], STATUSES, InputError)
-            if "priority" in changes:
-                check_choice("priority", changes["priority"], PRIORITIES, InputError)
+            changes.update(check_ticket_changes(changes))
             if changes.get("owner_id") is not None:
                 self._require_user("owner_id", changes["owner_id"])
             ticket = self.store.update_ticket(ticket_id, now=self.clock(), **changes)

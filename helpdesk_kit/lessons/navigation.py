@@ -16,6 +16,12 @@ LESSONS: tuple[tuple[str, str], ...] = (
     ("07_reliable_queue", "Reliable queue"),
     ("08_monitoring_tuning", "Monitoring and tuning"),
     ("09_with_vs_without_redis", "With vs without Redis"),
+    ("10_replication_sentinel", "Replication and Sentinel"),
+    ("11_cluster", "Redis Cluster"),
+    ("12_pubsub", "Pub/Sub and keyspace notifications"),
+    ("13_lua_functions", "Lua scripts and Functions"),
+    ("14_streams", "Streams"),
+    ("15_near_cache", "The near cache"),
 )
 CONTENTS = "README.md"
 

@@ -1,0 +1,62 @@
+"""``helpdesk-kit worker``: run queued tasks, long-running or ``--burst``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+
+from ..config import Settings
+from ..vocab import BackendKind
+from . import Subparsers, command
+
+
+# --- worker ------------------------------------------------------------------------------
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    import importlib
+
+    from ..app import HelpdeskApp
+    from ..db.sample import SAMPLE_NOW
+    from ..queue import RetryPolicy, Worker
+
+    for module in args.imports:  # each registers its task types in tasks.REGISTRY
+        importlib.import_module(module)
+    app = HelpdeskApp.from_settings(settings,
+                                    retry=RetryPolicy(args.max_attempts, args.retry_delay))
+    with app:
+        if app.backend is not None and app.backend.kind != BackendKind.URL:
+            logging.getLogger("helpdesk_kit.worker").warning(
+                "No REDIS_URL: this worker uses %s, which no other process shares - it only "
+                "sees tasks enqueued by itself. Set REDIS_URL to work on the app's queue.",
+                app.backend.description)
+        context = app.task_context(SAMPLE_NOW if args.sample_now else None)
+        worker = Worker(app.queue, context, mode=args.mode,  # type: ignore[arg-type]
+                        batch=args.batch, heartbeat_ttl_s=args.heartbeat_ttl,
+                        poll_timeout_s=args.poll)
+        result = worker.run(burst=args.burst)
+        print(json.dumps(result))
+    return 0
+
+
+@command
+def _worker_parser(sub: Subparsers) -> None:
+    p = sub.add_parser("worker", help="run queued tasks (long-running; --burst to drain and "
+                       "exit); needs REDIS_URL to share a queue with other processes")
+    p.add_argument("--mode", choices=("seed", "reliable"), default="reliable",
+                   help="seed: LPOP, a crash loses the task in hand; reliable (default): "
+                   "LMOVE + ack, retries, dead letters, recovery")
+    p.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    p.add_argument("--batch", type=int, default=1, help="tasks taken per round trip "
+                   "(reliable mode; on a crash the whole batch runs again)")
+    p.add_argument("--heartbeat-ttl", type=float, default=10.0,
+                   help="seconds without a heartbeat before others recover our tasks")
+    p.add_argument("--poll", type=float, default=0.5,
+                   help="seconds a blocking dequeue waits (how fast a stop is noticed)")
+    p.add_argument("--max-attempts", type=int, default=3, help="tries before a dead letter")
+    p.add_argument("--retry-delay", type=float, default=1.0,
+                   help="seconds before the first retry (doubles each time)")
+    p.add_argument("--sample-now", action="store_true",
+                   help="use the sample data's fixed 'now' (2026-06-01) in the tasks")
+    p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                   help="import MODULE first (it may register more task types)")
+    p.set_defaults(handler=_worker)
