@@ -12,10 +12,12 @@ from .checks import CheckResult, check
 from .lesson import Lesson, clean_prefix, lesson_prefix, local_sqld, setup
 from .navigation import LESSONS, nav_markdown
 from .output import (
+    Picture,
     Table,
     capture_logs,
     fmt_seconds,
     median_seconds,
+    picture,
     quiet_thread,
     replay_hit_rates,
     show_logs,
@@ -26,6 +28,7 @@ __all__ = [
     "SAMPLE_NOW",
     "CheckResult",
     "Lesson",
+    "Picture",
     "Table",
     "capture_logs",
     "check",
@@ -35,6 +38,7 @@ __all__ = [
     "local_sqld",
     "median_seconds",
     "nav_markdown",
+    "picture",
     "quiet_thread",
     "replay_hit_rates",
     "setup",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import html
+import io
 import logging
 import statistics
 import sys
@@ -17,13 +18,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # only for the type hint: the app is above this module
     from ..app import HelpdeskApp
 
-__all__ = ["Table", "capture_logs", "fmt_seconds", "median_seconds", "quiet_thread",
-           "replay_hit_rates", "show_logs"]
+__all__ = ["Picture", "Table", "capture_logs", "fmt_seconds", "median_seconds", "picture",
+           "quiet_thread", "replay_hit_rates", "show_logs"]
 
 
 # --- logging: the kit's log lines, readable and deterministic in a notebook ---------------
@@ -180,3 +181,36 @@ def replay_hit_rates(app: HelpdeskApp, reads: list[int], window: int, *,
                 app.get_ticket(ticket_id)
             rates.append((app.cache.total_stats().hits - hits_before) / len(chunk))
     return rates
+
+
+# --- figures: a real image in the notebook, live and stored -------------------------------
+class Picture:
+    """A matplotlib figure shown as a PNG image, with a short fixed text beside it.
+
+    A bare ``matplotlib.figure.Figure`` (built without pyplot, as the widgets do) displays as
+    the text ``<Figure size ...>`` in a kernel where pyplot was never imported: no image at
+    all. This wrapper gives Jupyter the PNG itself (``image/png``), and a ``text/plain`` that
+    names the plot, so a stored notebook always holds the picture.
+    """
+
+    def __init__(self, figure: Any, title: str = "") -> None:
+        self.figure = figure
+        self.title = title or _title_of(figure)
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.figure.savefig(buffer, format="png", bbox_inches="tight")
+        return buffer.getvalue()
+
+    def __repr__(self) -> str:
+        return f"[plot: {self.title}]" if self.title else "[plot]"
+
+
+def _title_of(figure: Any) -> str:
+    titles = [ax.get_title() for ax in getattr(figure, "axes", []) if ax.get_title()]
+    return "; ".join(titles)
+
+
+def picture(figure: Any, title: str = "") -> Picture:
+    """Show ``figure`` as an image in a notebook cell: ``picture(latency_plot(samples))``."""
+    return Picture(figure, title)
