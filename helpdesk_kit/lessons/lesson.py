@@ -27,7 +27,7 @@ import redis
 
 from ..backends import Backend, connect, delete_matching
 from ..config import Settings
-from ..db import HelpdeskStore, open_store
+from ..db import HelpdeskStore, open_store, private_folder
 from ..db.sample import SAMPLE_NOW, SampleSummary, load_sample
 from ..db.sqld import SQLD_BINARY, SqldServer
 from ..keys import KeySchema
@@ -151,8 +151,9 @@ def setup(lesson: str, *, settings: Settings | None = None, users: int = SAMPLE_
     base = settings or Settings.from_env()
     if lesson in _open:  # the same lesson set up again in this kernel: close the old one
         _open.pop(lesson).close()
-    folder = base.data_dir / "lessons" / lesson
-    folder.mkdir(parents=True, exist_ok=True)
+    private_folder(base.data_dir / "lessons")  # the learner's rows: this user's only
+    private_folder(base.data_dir)
+    folder = private_folder(base.data_dir / "lessons" / lesson)
     for suffix in ("", "-wal", "-shm"):  # a fresh file every run: same rows, same ids
         (folder / f"helpdesk.db{suffix}").unlink(missing_ok=True)
     backend = connect(base)  # the prefix depends on which Redis this is
