@@ -23,15 +23,14 @@ simplification of Redis's active expiry.
 
 from __future__ import annotations
 
-import heapq
 import random
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
 from ..metrics.tuning import Thresholds
 from ..vocab import EvictionPolicy
+from .sim_memory import SimMemory
 
 __all__ = ["POLICIES", "SimConfig", "SimResult", "advice", "hit_rate_levels", "simulate",
            "verdict", "zipf_sample"]
@@ -174,78 +173,6 @@ def advice(result: SimResult, thresholds: Thresholds | None = None) -> list[str]
     return tips
 
 
-class _Memory:
-    """The cache's contents, with the bookkeeping each eviction policy needs."""
-
-    def __init__(self, policy: str, rng: random.Random) -> None:
-        self.policy = policy
-        self.rng = rng
-        self.expires: dict[int, float] = {}
-        self.recency: OrderedDict[int, None] = OrderedDict()  # LRU order, oldest first
-        self.freq: dict[int, int] = {}                        # LFU counters (kept on evict)
-        self.slots: list[int] = []                            # for random picks
-        self.slot_of: dict[int, int] = {}
-        self.ttl_heap: list[tuple[float, int]] = []           # (expires_at, key), lazy
-        self.lfu_heap: list[tuple[int, int, int]] = []        # (freq, tick, key), lazy
-        self.tick = 0
-
-    def __len__(self) -> int:
-        return len(self.expires)
-
-    def _count(self, key: int) -> None:
-        self.freq[key] = self.freq.get(key, 0) + 1
-        if self.policy == "allkeys-lfu":
-            self.tick += 1
-            heapq.heappush(self.lfu_heap, (self.freq[key], self.tick, key))
-
-    def touch(self, key: int) -> None:
-        self.recency.move_to_end(key)
-        self._count(key)
-
-    def add(self, key: int, expires_at: float) -> None:
-        self.expires[key] = expires_at
-        self.recency[key] = None
-        self._count(key)
-        self.slot_of[key] = len(self.slots)
-        self.slots.append(key)
-        heapq.heappush(self.ttl_heap, (expires_at, key))
-
-    def remove(self, key: int) -> None:
-        del self.expires[key]
-        del self.recency[key]
-        slot = self.slot_of.pop(key)
-        last = self.slots.pop()
-        if last != key:  # move the last key into the freed slot
-            self.slots[slot] = last
-            self.slot_of[last] = slot
-
-    def expire_until(self, now: float) -> list[int]:
-        gone = []
-        while self.ttl_heap and self.ttl_heap[0][0] <= now:
-            expires_at, key = heapq.heappop(self.ttl_heap)
-            if self.expires.get(key) == expires_at:  # not an older, replaced entry
-                self.remove(key)
-                gone.append(key)
-        return gone
-
-    def victim(self) -> int:
-        if self.policy == "allkeys-lru":
-            return next(iter(self.recency))
-        if self.policy == "allkeys-lfu":  # fewest reads; ties go to the least recent
-            while True:
-                freq, _, key = self.lfu_heap[0]
-                if key in self.expires and self.freq[key] == freq:
-                    return key
-                heapq.heappop(self.lfu_heap)
-        if self.policy == "volatile-ttl":
-            while True:
-                expires_at, key = self.ttl_heap[0]
-                if self.expires.get(key) == expires_at:
-                    return key
-                heapq.heappop(self.ttl_heap)
-        return self.rng.choice(self.slots)
-
-
 def _sampler(config: SimConfig, rng: random.Random) -> list[int]:
     """Key ids 0..key_space-1 for every request; id 0 is the hottest under zipf."""
     n = config.requests
@@ -258,7 +185,7 @@ def simulate(config: SimConfig) -> SimResult:
     """Run the scenario and return what happened; same config, same result."""
     rng = random.Random(config.seed)
     requests = _sampler(config, rng)
-    memory = _Memory(config.policy, rng)
+    memory = SimMemory(config.policy, rng)
     result = SimResult(config)
     limit = config.capacity
     for key in range(min(config.warm, config.key_space, limit or config.warm)):
