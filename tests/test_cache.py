@@ -336,3 +336,32 @@ def test_session_reads_fail_open_and_logouts_fail_loud(dead_redis: redis.Redis) 
     assert cache.stats()["session"].errors == 1
     with pytest.raises(InvalidationError, match="session:abc"):
         cache.invalidate_session("abc")
+
+
+USER = User(5, "Ana", "ana@example.com", "agent", True, datetime(2026, 5, 1, tzinfo=UTC))
+
+
+@pytest.mark.parametrize("entity", ["user", "ticket", "session", "tickets"])
+def test_every_invalidation_makes_the_next_read_load_the_new_row(
+        cache: Cache, redis_client: redis.Redis, keys: KeySchema, entity: str) -> None:
+    """One test per entity: an invalidation that forgot its DEL (or its counter) fails here."""
+    old, new = make_ticket(title="old"), make_ticket(title="new")
+    if entity == "user":
+        cache.cache_user(USER)
+        cache.invalidate_user(USER.id)
+        assert redis_client.exists(keys.user(USER.id)) == 0
+        assert cache.get_user(USER.id, Loader(replace(USER, name="Bea"))).name == "Bea"
+    elif entity == "ticket":
+        cache.cache_ticket(old)
+        cache.invalidate_ticket(old.id)
+        assert redis_client.exists(keys.ticket(old.id)) == 0
+        assert cache.get_ticket(old.id, Loader(new)) == new
+    elif entity == "session":
+        cache.cache_session("s1", {"user": 1})
+        cache.invalidate_session("s1")
+        assert redis_client.exists(keys.session("s1")) == 0
+        assert cache.get_cached_session("s1") is None
+    else:  # a cached page is made stale by the list counter, then reloaded
+        assert cache.get_ticket_list(Loader([old])) == [old]
+        cache.invalidate_ticket(old.id)
+        assert cache.get_ticket_list(Loader([new])) == [new]

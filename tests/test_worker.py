@@ -187,6 +187,18 @@ def test_a_redis_outage_does_not_end_run(redis_client: redis.Redis, keys: KeySch
     assert queue.inspect().processing == 0
 
 
+class _OutageLog(logging.Handler):
+    """Sets ``seen`` when the worker logs a Redis error: the failed ack, as an event."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.seen = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "Redis error" in record.getMessage():
+            self.seen.set()
+
+
 def test_an_ack_lost_in_an_outage_hands_the_task_back(
         redis_client: redis.Redis, keys: KeySchema, store: HelpdeskStore,
         dead_redis: redis.Redis) -> None:
@@ -203,10 +215,15 @@ def test_an_ack_lost_in_an_outage_hands_the_task_back(
 
     queue.registry.register("record", cut_redis_then_record, {"n": int})
     queue.enqueue("record", {"n": 1})
+    outages = _OutageLog()  # the worker says when a Redis call failed: wait for that event
+    logging.getLogger("helpdesk_kit.worker").addHandler(outages)
     results: list[dict[str, int]] = []
-    runner = _run_in_thread(worker, results)
-    assert _wait_for(lambda: queue.client is dead_redis)
-    time.sleep(0.2)  # a few failed rounds against the dead server
+    try:
+        runner = _run_in_thread(worker, results)
+        assert outages.seen.wait(10), "the ack against the dead server never failed"
+    finally:
+        logging.getLogger("helpdesk_kit.worker").removeHandler(outages)
+    assert queue.client is dead_redis
     queue.client = redis_client
     # at least once: the unacknowledged task was handed back and ran again
     ran_again = _wait_for(lambda: redis_client.hget(f"{keys.prefix}runs", "1") == "2")
