@@ -18,6 +18,7 @@ Handlers get a :class:`TaskContext`: the store, the cache (to invalidate), the R
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -49,7 +50,7 @@ ARCHIVE_BATCH = 500
 class TicketInvalidator(Protocol):
     """The part of ``cache.Cache`` the tasks use."""
 
-    def invalidate_tickets(self, ids: Any) -> Any: ...
+    def invalidate_tickets(self, ids: Iterable[int]) -> None: ...
 
 
 @dataclass

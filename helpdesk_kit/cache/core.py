@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import redis
 
@@ -45,6 +45,9 @@ from .codec import CODECS
 from .internals import CacheInternals
 from .lists import LIST
 from .stats import CacheStats
+
+if TYPE_CHECKING:  # warming reads the store; the cache itself never needs the database
+    from ..db.store import HelpdeskStore
 
 __all__ = ["Cache", "CacheStats"]
 
@@ -271,11 +274,11 @@ class Cache:
         self.client.flushdb()
 
     # --- warming (the seed's warmupCache) ----------------------------------------------
-    def warm_users(self, store: Any, **options: Any) -> int:
+    def warm_users(self, store: HelpdeskStore, **options: Any) -> int:
         """Load users into the cache; see :func:`helpdesk_kit.warm.warm_users`."""
         return warm.warm_users(self, store, **options)
 
-    def warm_tickets(self, store: Any, **options: Any) -> int:
+    def warm_tickets(self, store: HelpdeskStore, **options: Any) -> int:
         """Load recent tickets; see :func:`helpdesk_kit.warm.warm_tickets`."""
         return warm.warm_tickets(self, store, **options)
 
