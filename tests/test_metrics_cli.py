@@ -8,6 +8,7 @@ import socket
 import pytest
 
 from helpdesk_kit import cli
+from helpdesk_kit.cli import metrics as cli_metrics
 
 
 @pytest.fixture(autouse=True)
@@ -40,7 +41,7 @@ def test_watch_refreshes_until_ctrl_c(monkeypatch: pytest.MonkeyPatch,
         if len(naps) == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "_sleep", sleep)
+    monkeypatch.setattr(cli_metrics, "_sleep", sleep)
     assert cli.main(["metrics", "--backend", "fake", "--json", "--watch", "0.5"]) == 0
     assert naps == [0.5, 0.5]
     assert len(capsys.readouterr().out.strip().splitlines()) == 2  # one JSON line per refresh

@@ -1,4 +1,7 @@
-"""The HTTP endpoint on localhost: the seed's /api/metrics JSON, Prometheus text, 404, 503."""
+"""The HTTP endpoint on localhost: the seed's /api/metrics JSON, Prometheus text, 404, 503.
+
+tests/test_prometheus.py covers the Prometheus text itself and a real Redis going away.
+"""
 
 from __future__ import annotations
 
@@ -60,6 +63,7 @@ def test_prometheus_text_parses(server: MetricsServer, backend: Backend) -> None
     for line in body.splitlines():
         assert line.startswith("#") or SAMPLE_LINE.match(line), line
     families = {f.name: f for f in text_string_to_metric_families(body)}
+    assert [s.value for s in families["redis_up"].samples] == [1.0]
     assert families["redis_db_keys"].samples[0].labels == {"db": "db0"}
     assert families["redis_db_keys"].samples[0].value == backend.client.dbsize()
     hits = families["helpdesk_cache_hits"]  # the parser drops "_total" from counter families
@@ -90,10 +94,15 @@ def test_other_paths_are_404(server: MetricsServer) -> None:
 def test_redis_failure_is_503_and_the_server_lives_on(dead_redis: redis.Redis) -> None:
     started, thread = serve_in_thread(MetricsCollector(dead_redis, KeySchema("x:")))
     try:
-        for path in ("/api/metrics", "/metrics"):
-            status, content_type, body = get(started.url + path)
-            assert status == 503 and content_type == "application/json"
-            assert json.loads(body)["error"] == "Redis is unavailable"
+        status, content_type, body = get(started.url + "/api/metrics")
+        assert status == 503 and content_type == "application/json"
+        assert json.loads(body)["error"] == "Redis is unavailable"
+        # Prometheus, as from redis_exporter: the scrape works and says Redis is down.
+        status, content_type, body = get(started.url + "/metrics")
+        assert status == 200 and content_type.startswith("text/plain; version=0.0.4")
+        families = {f.name: f for f in text_string_to_metric_families(body)}
+        assert list(families) == ["redis_up"]
+        assert [s.value for s in families["redis_up"].samples] == [0.0]
         assert thread.is_alive()
     finally:
         started.shutdown()

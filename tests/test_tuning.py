@@ -124,3 +124,22 @@ def test_renderings() -> None:
     assert [r["verdict"] for r in data["rows"]] == ["optimal", "deficient", "acceptable",
                                                     "unavailable", "optimal"]
     assert data["thresholds"]["hit_rate_optimal"] == 90
+
+
+@pytest.mark.parametrize("raw", ["nan", "NaN", " nan ", "inf", "-inf", "Infinity", "1e999"])
+def test_thresholds_from_the_environment_must_be_finite(raw: str) -> None:
+    with pytest.raises(ConfigError, match=r"HELPDESK_MEMORY_DEFICIENT must be a finite number"):
+        Thresholds.from_env({"HELPDESK_MEMORY_DEFICIENT": raw})
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_thresholds_must_be_finite(value: float) -> None:
+    # nan compares false with everything: without this check it would pass the order check
+    with pytest.raises(ConfigError, match=r"threshold ttl_optimal must be a finite number"):
+        Thresholds(ttl_optimal=value)
+
+
+@pytest.mark.parametrize("value", ["90", None, True])
+def test_thresholds_must_be_numbers(value: object) -> None:
+    with pytest.raises(ConfigError, match=r"threshold hit_rate_optimal must be a number"):
+        Thresholds(hit_rate_optimal=value)  # type: ignore[arg-type]  # the wrong type on purpose

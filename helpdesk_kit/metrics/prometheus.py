@@ -1,114 +1,120 @@
 """A snapshot as Prometheus text (exposition format 0.0.4), for ``GET /metrics``.
 
+prometheus_client renders it: :class:`SnapshotCollector` is a custom collector that yields one
+gauge or counter family per exported metric of the catalogue, and
+:func:`~prometheus_client.generate_latest` writes them from a private registry (never the
+process-wide ``REGISTRY``, which would add this Python process's own numbers).
+
 Where a number is one that redis_exporter (oliver006/redis_exporter) also exports, it has the
 exporter's name (``redis_memory_used_bytes``, ``redis_db_keys{db="db0"}``,
 ``redis_evicted_keys_total``...), so a Grafana dashboard made for the exporter reads it. The
 kit's own numbers are ``helpdesk_*``. An unavailable metric is left out (Prometheus reads a
-missing series as "unknown", never as 0) and listed in a ``# unavailable:`` comment line.
+missing series as "unknown", never as 0) and listed in a ``# unavailable:`` comment line, which
+the format allows and scrapers ignore. ``redis_up`` is 1 when Redis answered; when it did not,
+:func:`redis_down` still gives a valid scrape with ``redis_up 0``, as the exporter does.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from . import catalogue as C
+from .catalogue import MetricSpec, PrometheusSpec, PrometheusType
 from .snapshot import Snapshot
 
-__all__ = ["CONTENT_TYPE", "to_prometheus"]
+__all__ = ["CONTENT_TYPE", "SnapshotCollector", "redis_down", "to_prometheus"]
 
+#: What generate_latest writes (redis_exporter serves the same). Not prometheus_client's
+#: CONTENT_TYPE_LATEST: recent versions point that at text format 1.0.0, which this is not.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
-# snapshot metric -> (Prometheus name, type, help); "{db}" gets the database label.
-_SERVER = (
-    ("redis.keys", "redis_db_keys", "gauge", "Total number of keys by DB (DBSIZE)"),
-    ("redis.keys_expiring", "redis_db_keys_expiring", "gauge",
-     "Total number of expiring keys by DB"),
-    ("redis.avg_ttl_s", "redis_db_avg_ttl_seconds", "gauge", "Avg TTL in seconds (INFO)"),
-    ("memory.used_bytes", "redis_memory_used_bytes", "gauge", "INFO used_memory"),
-    ("memory.peak_bytes", "redis_memory_used_peak_bytes", "gauge", "INFO used_memory_peak"),
-    ("memory.max_bytes", "redis_memory_max_bytes", "gauge", "INFO maxmemory (0: no limit)"),
-    ("redis.evicted_keys", "redis_evicted_keys_total", "counter", "INFO evicted_keys"),
-    ("redis.expired_keys", "redis_expired_keys_total", "counter", "INFO expired_keys"),
-    ("redis.keyspace_hits", "redis_keyspace_hits_total", "counter",
-     "INFO keyspace_hits (every read of every client)"),
-    ("redis.keyspace_misses", "redis_keyspace_misses_total", "counter",
-     "INFO keyspace_misses (every read of every client)"),
-    ("redis.ops_per_sec", "redis_instantaneous_ops_per_sec", "gauge",
-     "INFO instantaneous_ops_per_sec"),
-    ("redis.uptime_s", "redis_uptime_in_seconds", "gauge", "INFO uptime_in_seconds"),
-)
-_KIT = (
-    ("memory.used_percent", "helpdesk_memory_used_percent", "gauge",
-     "used_memory / maxmemory in percent (the seed's used_percent)"),
-    ("redis.evicted_per_min", "helpdesk_evicted_keys_per_minute", "gauge",
-     "Evictions per minute (the tuning table's Key Evictions)"),
-    ("prefix.keys", "helpdesk_keys", "gauge", "Keys under the kit's key prefix (SCAN)"),
-    ("prefix.avg_ttl_s", "helpdesk_avg_ttl_seconds", "gauge",
-     "Average remaining TTL of the kit's keys (sampled with SCAN + PTTL)"),
-    ("queue.pending", "helpdesk_queue_pending_tasks", "gauge", "LLEN tasks:pending"),
-    ("queue.processing", "helpdesk_queue_processing_tasks", "gauge", "Tasks held by workers"),
-    ("queue.delayed", "helpdesk_queue_delayed_tasks", "gauge", "Tasks waiting for a retry"),
-    ("queue.dead", "helpdesk_queue_dead_tasks", "gauge", "Dead letters"),
-    ("queue.oldest_pending_age_s", "helpdesk_queue_oldest_pending_age_seconds", "gauge",
-     "Age of the oldest pending task"),
-    ("queue.done", "helpdesk_queue_tasks_done_total", "counter", "Tasks finished"),
-    ("queue.failed", "helpdesk_queue_tasks_failed_total", "counter", "Task attempts failed"),
-)
-# per-entity cache counters: suffix of the snapshot name -> (Prometheus name, type, help)
-_CACHE = (
-    ("hits", "helpdesk_cache_hits_total", "counter", "Cache hits (only cache reads)"),
-    ("misses", "helpdesk_cache_misses_total", "counter", "Cache misses"),
-    ("hit_rate", "helpdesk_cache_hit_ratio", "gauge", "Hits / (hits + misses), 0 to 1"),
-)
+#: The families of per-entity cache counters: they exist only when a Cache was given.
+_CACHE_FAMILIES = "helpdesk_cache_*"
+
+_Family = CounterMetricFamily | GaugeMetricFamily
 
 
-def _number(value: object) -> str | None:
+def _number(value: object) -> float | None:
+    """A sample value, or None for what Prometheus cannot hold (text, bool, nan, inf)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return repr(float(value)) if isinstance(value, float) else str(value)
+    return float(value) if math.isfinite(value) else None
 
 
-def _labels(labels: dict[str, str]) -> str:
-    if not labels:
-        return ""
-    escaped = (v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-               for v in labels.values())
-    return "{" + ",".join(f'{k}="{v}"' for k, v in zip(labels, escaped, strict=True)) + "}"
+def _family(exported: PrometheusSpec, labels: list[str]) -> _Family:
+    if exported.type is PrometheusType.COUNTER:  # prometheus_client appends the _total
+        return CounterMetricFamily(exported.family, exported.help, labels=labels)
+    return GaugeMetricFamily(exported.family, exported.help, labels=labels)
+
+
+class SnapshotCollector:
+    """A prometheus_client collector over one snapshot (None: Redis did not answer).
+
+    ``db`` is the database number the snapshot's client uses: redis_exporter labels the
+    per-database families with it (``db="db0"``).
+    """
+
+    def __init__(self, snap: Snapshot | None, db: int = 0) -> None:
+        self.snap = snap
+        self.db = db
+
+    def collect(self) -> Iterator[Metric]:
+        up = C.REDIS_UP
+        yield GaugeMetricFamily(up.family, up.help, value=0 if self.snap is None else 1)
+        if self.snap is None:
+            return
+        for spec in C.CATALOGUE:
+            if spec.prometheus is not None:
+                family = self._family(self.snap, spec, spec.prometheus)
+                if family.samples:  # a family without samples says nothing: leave it out
+                    yield family
+
+    def _family(self, snap: Snapshot, spec: MetricSpec, exported: PrometheusSpec) -> _Family:
+        """Every measurement of ``spec`` (one, or one per entity), with its labels."""
+        extra = {"db": f"db{self.db}"} if exported.per_db else {}
+        found = [m for m in snap.metrics.values() if spec.matches(m.name, m.labels)]
+        names = [*sorted(found[0].labels), *extra] if found else []
+        family = _family(exported, names)
+        for metric in sorted(found, key=lambda m: sorted(m.labels.items())):
+            value = _number(metric.value)
+            if value is not None:
+                labels = {**metric.labels, **extra}
+                family.add_metric([labels[name] for name in names], value)
+        return family
+
+    def unavailable(self) -> list[str]:
+        """``name: reason`` of every exported metric the backend could not give."""
+        if self.snap is None:
+            return []
+        result = []
+        for spec in C.CATALOGUE:
+            metric = self.snap.metrics.get(spec.name)
+            if spec.prometheus is not None and metric is not None and not metric.available:
+                result.append(f"{spec.prometheus.name}: {metric.reason}")
+        hits = self.snap.metrics.get(C.CACHE_HITS.name)
+        if hits is not None and not hits.available:  # no Cache: no per-entity families
+            result.append(f"{_CACHE_FAMILIES}: {hits.reason}")
+        return result
+
+
+def _render(collector: SnapshotCollector, notes: list[str]) -> str:
+    registry = CollectorRegistry()
+    registry.register(collector)
+    text = generate_latest(registry).decode("utf-8")
+    # " ".join(split()): a reason with a line break would end the comment and break the text
+    return text + "".join(f"# unavailable: {' '.join(note.split())}\n" for note in notes)
 
 
 def to_prometheus(snap: Snapshot, db: int = 0) -> str:
     """Prometheus text for ``snap``: one ``# HELP``, one ``# TYPE`` and its samples per name."""
-    lines = ["# HELP redis_up Whether Redis answered this scrape", "# TYPE redis_up gauge",
-             "redis_up 1"]
-    unavailable: list[str] = []
+    collector = SnapshotCollector(snap, db)
+    return _render(collector, collector.unavailable())
 
-    def family(name: str, kind: str, help_text: str, samples: list[tuple[dict, object]]
-               ) -> None:
-        rendered = [(labels, _number(v)) for labels, v in samples]
-        rendered = [(labels, v) for labels, v in rendered if v is not None]
-        if rendered:
-            lines.extend([f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"])
-            lines.extend(f"{name}{_labels(labels)} {v}" for labels, v in rendered)
 
-    for table in (_SERVER, _KIT):
-        for key, name, kind, help_text in table:
-            if key not in snap:
-                continue
-            metric = snap[key]
-            if not metric.available:
-                unavailable.append(f"{name}: {metric.reason}")
-                continue
-            labels = {"db": f"db{db}"} if name.startswith("redis_db_") else {}
-            family(name, kind, help_text, [(labels, metric.value)])
-
-    entities = sorted({m.labels["entity"] for m in snap.metrics.values()
-                       if m.name.startswith("cache.") and "entity" in m.labels})
-    for suffix, name, kind, help_text in _CACHE:
-        samples = [({"entity": e}, snap.value(f"cache.{e}.{suffix}")) for e in entities]
-        family(name, kind, help_text, samples)
-    if "cache.hits" in snap and not snap["cache.hits"].available:
-        unavailable.append(f"helpdesk_cache_*: {snap['cache.hits'].reason}")
-
-    lines += [f"# unavailable: {line}" for line in unavailable]
-    return "\n".join(lines) + "\n"
+def redis_down(reason: str) -> str:
+    """The scrape when Redis did not answer: ``redis_up 0`` and why (``reason``, redacted)."""
+    return _render(SnapshotCollector(None), [f"every metric: {reason}"])

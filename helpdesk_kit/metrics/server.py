@@ -4,10 +4,14 @@
 
 - ``/api/metrics``: the seed's JSON (``{"redis": {"keys", "queue_length", "memory": {...}}}``)
   extended with the rest of the snapshot, see :meth:`~helpdesk_kit.metrics.Snapshot.to_api_json`;
-- ``/metrics``: the same numbers as Prometheus text (:mod:`helpdesk_kit.prometheus`).
+- ``/metrics``: the same numbers as Prometheus text (:mod:`~helpdesk_kit.metrics.prometheus`).
 
-Anything else is a 404. When Redis does not answer, the reply is HTTP 503 with a JSON error and
-the server keeps running: a monitoring endpoint must outlive what it monitors.
+Anything else is a 404. When Redis does not answer, ``/api/metrics`` replies HTTP 503 with a
+JSON reason, and ``/metrics`` replies 200 with ``redis_up 0``, as redis_exporter does: the
+scrape itself worked, and an alert on ``redis_up == 0`` is how Prometheus learns Redis is down
+(a failed scrape would only say the exporter is). Either way the server keeps running: a
+monitoring endpoint must outlive what it monitors. Error texts go through :func:`redacted`
+first, so a password in ``REDIS_URL`` never reaches a reply or a log line.
 It binds to 127.0.0.1 only: the numbers describe a teaching machine and have no login.
 """
 
@@ -15,25 +19,44 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
+import traceback
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import redis
 
+from ..config import redact_url
 from ..errors import HelpdeskError
-from .prometheus import CONTENT_TYPE, to_prometheus
+from .prometheus import CONTENT_TYPE, redis_down, to_prometheus
 from .snapshot import MetricsCollector
 from .sources import redis_db
 
-__all__ = ["DEFAULT_PORT", "MetricsServer", "make_server", "serve_in_thread"]
+__all__ = ["DEFAULT_PORT", "PATHS", "MetricsServer", "make_server", "redacted",
+           "serve_in_thread"]
 
 #: ``helpdesk-kit serve`` listens here unless ``--port`` says otherwise (redis_exporter's
 #: 9121 is left free, so both can run side by side).
 DEFAULT_PORT = 9188
 HOST = "127.0.0.1"
+#: The paths that answer; anything else is a 404.
+PATHS = ("/api/metrics", "/metrics")
 log = logging.getLogger(__name__)
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
+
+
+def redacted(text: str, client: redis.Redis) -> str:
+    """``text`` without the client's password: URLs in it redacted, the password itself too.
+
+    redis-py's own messages name the host, not the password; but an error may quote the URL
+    it was given, and the kit's messages (``RedisBackendError``) quote what they catch.
+    """
+    text = _URL.sub(lambda match: redact_url(match.group(0)), text)
+    pool = getattr(client, "connection_pool", None)  # a Cluster client has none of its own
+    password = pool.connection_kwargs.get("password") if pool is not None else None
+    return text.replace(str(password), "***") if password else text
 
 
 class MetricsServer(ThreadingHTTPServer):
@@ -44,12 +67,12 @@ class MetricsServer(ThreadingHTTPServer):
     def __init__(self, collector: MetricsCollector, port: int = DEFAULT_PORT,
                  host: str = HOST) -> None:
         self.collector = collector
+        self.host = host
         super().__init__((host, port), _Handler)
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self.host}:{self.server_port}"  # server_port: the bound one, for 0
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -57,26 +80,31 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0].rstrip("/") or "/"
-        if path not in ("/api/metrics", "/metrics"):
+        if path not in PATHS:
             self._send_json(HTTPStatus.NOT_FOUND,
-                            {"error": f"no such path: {path}",
-                             "paths": ["/api/metrics", "/metrics"]})
+                            {"error": f"no such path: {path}", "paths": list(PATHS)})
             return
+        client = self.server.collector.client
         try:
             snap = self.server.collector.snapshot()
         except (HelpdeskError, redis.RedisError) as exc:
-            log.warning("metrics: Redis did not answer: %s", exc)
-            self._send_json(HTTPStatus.SERVICE_UNAVAILABLE,
-                            {"error": "Redis is unavailable", "detail": str(exc)})
+            detail = redacted(str(exc), client)
+            log.warning("metrics: Redis did not answer: %s", detail)
+            if path == "/metrics":  # the scrape worked; redis_up 0 says what did not
+                self._send(HTTPStatus.OK, CONTENT_TYPE, redis_down(detail).encode())
+            else:
+                self._send_json(HTTPStatus.SERVICE_UNAVAILABLE,
+                                {"error": "Redis is unavailable", "detail": detail})
             return
         except Exception as exc:  # a bug must not kill the endpoint; say what happened
-            log.exception("metrics: snapshot failed")
-            self._send_json(HTTPStatus.INTERNAL_SERVER_ERROR,
-                            {"error": f"{type(exc).__name__}: {exc}"})
+            error = redacted(f"{type(exc).__name__}: {exc}", client)
+            # The frames, not log.exception: its last line repeats the message unredacted.
+            log.error("metrics: snapshot failed: %s\n%s", error,
+                      "".join(traceback.format_tb(exc.__traceback__)))
+            self._send_json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": error})
             return
         if path == "/metrics":
-            db = redis_db(self.server.collector.client)
-            self._send(HTTPStatus.OK, CONTENT_TYPE, to_prometheus(snap, db).encode())
+            self._send(HTTPStatus.OK, CONTENT_TYPE, to_prometheus(snap, redis_db(client)).encode())
         else:
             self._send_json(HTTPStatus.OK, snap.to_api_json())
 

@@ -14,8 +14,9 @@ Three kinds of numbers live side by side, and each metric says which one it is (
 - ``process``: counters kept by a :class:`~helpdesk_kit.cache.Cache` or read from the queue.
 
 Rates (evictions and finished tasks per minute) need two snapshots: a :class:`MetricsCollector`
-keeps the previous one. The tuning table lives in :mod:`helpdesk_kit.tuning`, the HTTP endpoint
-in :mod:`helpdesk_kit.server`, the Prometheus text in :mod:`helpdesk_kit.prometheus`.
+keeps the previous one. Every name is defined once, in :mod:`~helpdesk_kit.metrics.catalogue`.
+The tuning table lives in :mod:`~helpdesk_kit.metrics.tuning`, the HTTP endpoint in
+:mod:`~helpdesk_kit.metrics.server`, the Prometheus text in :mod:`~helpdesk_kit.metrics.prometheus`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,17 @@ import redis
 from ..errors import RedisBackendError
 from ..keys import KeySchema
 from ..vocab import MetricScope
-from .sources import Metric, Number, cache_metrics, queue_metrics, server_metrics
+from . import catalogue as C
+from .catalogue import MetricSpec
+from .sources import (
+    CacheCounters,
+    Metric,
+    Number,
+    QueueInspector,
+    cache_metrics,
+    queue_metrics,
+    server_metrics,
+)
 
 __all__ = ["Metric", "MetricsCollector", "Snapshot", "snapshot", "snapshot_json"]
 
@@ -83,27 +94,29 @@ class Snapshot:
         used_percent}`` are exactly the seed's; a value the backend cannot give is ``null``
         (never the seed's placeholder 0) and its reason is listed under ``unavailable``.
         """
-        v = self.value
+        def v(spec: MetricSpec) -> Number | str | None:
+            return self.value(spec.name)
+
         return {
             "redis": {
-                "keys": v("redis.keys"),
-                "queue_length": v("queue.pending"),
+                "keys": v(C.REDIS_KEYS),
+                "queue_length": v(C.QUEUE_PENDING),
                 "memory": {
-                    "used_bytes": v("memory.used_bytes"),
-                    "max_bytes": v("memory.max_bytes"),
-                    "used_percent": v("memory.used_percent"),
-                    "peak_bytes": v("memory.peak_bytes"),
-                    "policy": v("memory.policy"),
+                    "used_bytes": v(C.MEMORY_USED_BYTES),
+                    "max_bytes": v(C.MEMORY_MAX_BYTES),
+                    "used_percent": v(C.MEMORY_USED_PERCENT),
+                    "peak_bytes": v(C.MEMORY_PEAK_BYTES),
+                    "policy": v(C.MEMORY_POLICY),
                 },
-                "keys_expiring": v("redis.keys_expiring"),
-                "avg_ttl_seconds": v("redis.avg_ttl_s"),
-                "evicted_keys": v("redis.evicted_keys"),
-                "evicted_keys_per_min": v("redis.evicted_per_min"),
-                "expired_keys": v("redis.expired_keys"),
-                "ops_per_sec": v("redis.ops_per_sec"),
-                "keyspace_hits": v("redis.keyspace_hits"),
-                "keyspace_misses": v("redis.keyspace_misses"),
-                "keyspace_hit_rate": v("redis.keyspace_hit_rate"),
+                "keys_expiring": v(C.REDIS_KEYS_EXPIRING),
+                "avg_ttl_seconds": v(C.REDIS_AVG_TTL_S),
+                "evicted_keys": v(C.REDIS_EVICTED_KEYS),
+                "evicted_keys_per_min": v(C.REDIS_EVICTED_PER_MIN),
+                "expired_keys": v(C.REDIS_EXPIRED_KEYS),
+                "ops_per_sec": v(C.REDIS_OPS_PER_SEC),
+                "keyspace_hits": v(C.REDIS_KEYSPACE_HITS),
+                "keyspace_misses": v(C.REDIS_KEYSPACE_MISSES),
+                "keyspace_hit_rate": v(C.REDIS_KEYSPACE_HIT_RATE),
             },
             "cache": self._cache_json(),
             "queue": {
@@ -112,8 +125,8 @@ class Snapshot:
             },
             "prefix": {
                 "key_prefix": self.key_prefix,
-                "keys": v("prefix.keys"),
-                "avg_ttl_seconds": v("prefix.avg_ttl_s"),
+                "keys": v(C.PREFIX_KEYS),
+                "avg_ttl_seconds": v(C.PREFIX_AVG_TTL_S),
             },
             "taken_at": self.taken_at.isoformat(),
             "backend": self.backend,
@@ -122,15 +135,16 @@ class Snapshot:
         }
 
     def _cache_json(self) -> dict[str, Any]:
+        """The overall counters, and each entity's under its own name (``"user": {"hits"...}``)."""
         entities: dict[str, dict[str, Any]] = {}
         for m in self.metrics.values():
             entity = m.labels.get("entity")
             if m.name.startswith("cache.") and entity:
                 entities.setdefault(entity, {})[m.name.rsplit(".", 1)[1]] = m.value
         return {
-            "hits": self.value("cache.hits"),
-            "misses": self.value("cache.misses"),
-            "hit_rate": self.value("cache.hit_rate"),
+            "hits": self.value(C.CACHE_HITS.name),
+            "misses": self.value(C.CACHE_MISSES.name),
+            "hit_rate": self.value(C.CACHE_HIT_RATE.name),
             "entities": entities,
         }
 
@@ -147,8 +161,9 @@ class Snapshot:
         return "\n".join(lines)
 
 
-def snapshot(client: redis.Redis, keys: KeySchema | None = None, *, cache: Any = None,
-             queue: Any = None, previous: Snapshot | None = None, ttl_sample: int = 200,
+def snapshot(client: redis.Redis, keys: KeySchema | None = None, *,
+             cache: CacheCounters | None = None, queue: QueueInspector | None = None,
+             previous: Snapshot | None = None, ttl_sample: int = 200,
              backend: str | None = None) -> Snapshot:
     """Measure everything once.
 
@@ -177,8 +192,8 @@ class MetricsCollector:
     """
 
     def __init__(self, client: redis.Redis, keys: KeySchema | None = None, *,
-                 cache: Any = None, queue: Any = None, backend: str | None = None,
-                 ttl_sample: int = 200) -> None:
+                 cache: CacheCounters | None = None, queue: QueueInspector | None = None,
+                 backend: str | None = None, ttl_sample: int = 200) -> None:
         self.client = client
         self.keys = keys or KeySchema()
         self.cache = cache

@@ -7,20 +7,26 @@ the two levels), ``deficient`` or ``unavailable`` (the backend cannot tell; the 
 The table renders as text (terminal), HTML (``_repr_html_``: Jupyter shows it coloured) and JSON.
 
 The thresholds are a :class:`Thresholds` object (defaults: the seed's), readable from
-``HELPDESK_*`` environment variables with :meth:`Thresholds.from_env`.
+``HELPDESK_*`` environment variables with :meth:`Thresholds.from_env`. Each must be a finite,
+non-negative number: ``nan`` compares false with everything, so a ``nan`` level would quietly
+judge every value ``acceptable``, and ``inf`` would make a verdict impossible to reach.
+Metric names come from :mod:`~helpdesk_kit.metrics.catalogue`.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import math
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
 from typing import Any
 
 from ..errors import ConfigError
+from . import catalogue as C
+from .catalogue import MetricSpec
 from .snapshot import Snapshot
 
 __all__ = ["ENVIRONMENT", "Thresholds", "TuningRow", "TuningTable", "Verdict", "tuning_table"]
@@ -73,6 +79,12 @@ class Thresholds:
     evictions_deficient: float = 100  # per minute; deficient when above
 
     def __post_init__(self) -> None:
+        for f in fields(self):  # first: nan passes every comparison below by failing it
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"threshold {f.name} must be a number, got {value!r}")
+            if not math.isfinite(value):
+                raise ConfigError(f"threshold {f.name} must be a finite number, got {value!r}")
         for low, high in (("hit_rate_deficient", "hit_rate_optimal"),
                           ("memory_optimal", "memory_deficient"),
                           ("queue_optimal", "queue_deficient"),
@@ -98,6 +110,8 @@ class Thresholds:
                     values[f.name] = float(raw)
                 except ValueError:
                     raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+                if not math.isfinite(values[f.name]):  # float() reads "nan" and "inf"
+                    raise ConfigError(f"{name} must be a finite number, got {raw!r}")
         return cls(**values)
 
 
@@ -136,7 +150,7 @@ class TuningTable:
     rows: tuple[TuningRow, ...]
     thresholds: Thresholds
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[TuningRow]:
         return iter(self.rows)
 
     def row(self, metric: str) -> TuningRow:
@@ -156,14 +170,15 @@ class TuningTable:
     def __str__(self) -> str:
         cells = [_HEADERS] + [
             (r.metric, r.shown, r.optimal, r.deficient, r.verdict.value.upper(),
-             r.reason if r.verdict is Verdict.UNAVAILABLE else f"{r.action_es} / {r.action_en}")
+             (r.reason or "") if r.verdict is Verdict.UNAVAILABLE
+             else f"{r.action_es} / {r.action_en}")
             for r in self.rows
         ]
         widths = [max(len(c[i]) for c in cells) for i in range(len(_HEADERS) - 1)]
         lines = []
         for n, c in enumerate(cells):
             lines.append("  ".join(f"{v:<{w}}" for v, w in zip(c, widths, strict=False))
-                         + "  " + (c[-1] or ""))
+                         + "  " + c[-1])
             if n == 0:
                 lines.append("  ".join("-" * w for w in widths) + "  " + "-" * 6)
         return "\n".join(lines)
@@ -199,16 +214,16 @@ def _lower_is_better(value: float, optimal: float, deficient: float,
     return Verdict.DEFICIENT if value > deficient else Verdict.ACCEPTABLE
 
 
-def _pick(snap: Snapshot, *names: str) -> tuple[float | None, str, str | None]:
-    """The first available metric among ``names``: (value, its name and source, reason)."""
+def _pick(snap: Snapshot, *specs: MetricSpec) -> tuple[float | None, str, str | None]:
+    """The first available metric among ``specs``: (value, its name and source, reason)."""
     reasons = []
-    for name in names:
-        if name in snap:
-            m = snap[name]
+    for spec in specs:
+        if spec.name in snap:
+            m = snap[spec.name]
             if isinstance(m.value, int | float):
-                return float(m.value), f"{name} ({m.source})", None
+                return float(m.value), f"{spec.name} ({m.source})", None
             reasons.append(m.reason or "unavailable")
-    return None, names[0], "; ".join(dict.fromkeys(reasons)) or "not measured"
+    return None, specs[0].name, "; ".join(dict.fromkeys(reasons)) or "not measured"
 
 
 def tuning_table(snap: Snapshot, thresholds: Thresholds | None = None) -> TuningTable:
@@ -226,30 +241,30 @@ def tuning_table(snap: Snapshot, thresholds: Thresholds | None = None) -> Tuning
     entries live too briefly to be reused.
     """
     t = thresholds or Thresholds()
-    ttl_names = (("prefix.avg_ttl_s", "redis.avg_ttl_s") if snap.key_prefix
-                 else ("redis.avg_ttl_s", "prefix.avg_ttl_s"))
-    specs = [
-        ("Cache Hit Rate", ("cache.hit_rate", "redis.keyspace_hit_rate"), 100.0,
+    ttl_specs = ((C.PREFIX_AVG_TTL_S, C.REDIS_AVG_TTL_S) if snap.key_prefix
+                 else (C.REDIS_AVG_TTL_S, C.PREFIX_AVG_TTL_S))
+    seed_rows = [
+        ("Cache Hit Rate", (C.CACHE_HIT_RATE, C.REDIS_KEYSPACE_HIT_RATE), 100.0,
          f"> {t.hit_rate_optimal:g}%", f"< {t.hit_rate_deficient:g}%", " %",
          lambda v: _higher_is_better(v, t.hit_rate_optimal, t.hit_rate_deficient),
          "Efectividad del caché", "Cache effectiveness",
          "Aumentar TTL, cache warming", "Increase TTL, cache warming"),
-        ("Memory Used", ("memory.used_percent",), 1.0,
+        ("Memory Used", (C.MEMORY_USED_PERCENT,), 1.0,
          f"< {t.memory_optimal:g}%", f"> {t.memory_deficient:g}%", " %",
          lambda v: _lower_is_better(v, t.memory_optimal, t.memory_deficient),
          "Presión de memoria", "Memory pressure",
          "Reducir TTL, limpiar keys obsoletas", "Reduce TTL, clean up stale keys"),
-        ("Queue Length", ("queue.pending",), 1.0,
+        ("Queue Length", (C.QUEUE_PENDING,), 1.0,
          f"< {t.queue_optimal:g}", f"> {t.queue_deficient:g}", " tasks",
          lambda v: _lower_is_better(v, t.queue_optimal, t.queue_deficient),
          "Backlog de tareas", "Task backlog",
          "Aumentar workers, optimizar procesamiento", "Add workers, optimise processing"),
-        ("TTL Promedio", ttl_names, 1.0,
+        ("TTL Promedio", ttl_specs, 1.0,
          f"{t.ttl_optimal:g}s", f"< {t.ttl_deficient:g}s", " s",
          lambda v: _higher_is_better(v, t.ttl_optimal, t.ttl_deficient, inclusive=True),
          "Duración en caché", "Time in cache",
          "Aumentar TTL para datos estables", "Increase TTL for stable data"),
-        ("Key Evictions", ("redis.evicted_per_min",), 1.0,
+        ("Key Evictions", (C.REDIS_EVICTED_PER_MIN,), 1.0,
          f"{t.evictions_optimal:g}/min", f"> {t.evictions_deficient:g}/min", "/min",
          lambda v: _lower_is_better(v, t.evictions_optimal, t.evictions_deficient,
                                     inclusive=True),
@@ -257,9 +272,9 @@ def tuning_table(snap: Snapshot, thresholds: Thresholds | None = None) -> Tuning
          "Aumentar memoria o reducir TTL", "Add memory or reduce TTL"),
     ]
     rows = []
-    for (metric, names, scale, optimal, deficient, unit, judge,
-         meaning_es, meaning_en, action_es, action_en) in specs:
-        raw, source, reason = _pick(snap, *names)
+    for (metric, candidates, scale, optimal, deficient, unit, judge,
+         meaning_es, meaning_en, action_es, action_en) in seed_rows:
+        raw, source, reason = _pick(snap, *candidates)
         value = None if raw is None else round(raw * scale, 2)
         rows.append(TuningRow(
             metric, value, "n/a" if value is None else f"{value:g}{unit}",

@@ -2,9 +2,9 @@
 
 :func:`dashboard` returns one widget that shows what the seed monitors: the key numbers of a
 :class:`~helpdesk_kit.metrics.Snapshot`, the seed's tuning table with a verdict per row
-(:mod:`helpdesk_kit.tuning`) and a small chart of the queue length and the hit rate over time.
-It refreshes itself from a background thread - for ``duration_s`` seconds in a lesson (so a
-notebook always finishes), or until stopped on an instructor's screen.
+(:mod:`helpdesk_kit.metrics.tuning`) and a small chart of the queue length and the hit rate
+over time. It refreshes itself from a background thread - for ``duration_s`` seconds in a
+lesson (so a notebook always finishes), or until stopped on an instructor's screen.
 
 Called with no arguments it connects the way the kit always does (``REDIS_URL``, else a
 private server, else fakeredis) and watches every key (no prefix): on Binder, with ``REDIS_URL``
@@ -20,6 +20,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import ipywidgets as widgets
@@ -31,6 +32,8 @@ from ..db import HelpdeskStore
 from ..keys import KeySchema
 from ..lessons import quiet_thread
 from ..metrics import MetricsCollector, Snapshot
+from ..metrics import catalogue as C
+from ..metrics.sources import CacheCounters, QueueInspector
 from ..metrics.tuning import Thresholds, tuning_table
 from ..queue import TaskQueue, Worker
 
@@ -41,17 +44,8 @@ INFO_MEMORY_FIELDS = ("used_memory", "used_memory_human", "used_memory_peak",
                       "used_memory_peak_human", "maxmemory", "maxmemory_policy",
                       "mem_fragmentation_ratio")
 
-#: The numbers on the dashboard's first line, in order: (metric name, label).
-KEY_METRICS: tuple[tuple[str, str], ...] = (
-    ("redis.keys", "keys (DBSIZE)"),
-    ("queue.pending", "queue length"),
-    ("cache.hit_rate", "hit rate (this app)"),
-    ("redis.keyspace_hit_rate", "hit rate (server)"),
-    ("memory.used_bytes", "memory used"),
-    ("memory.used_percent", "of maxmemory"),
-    ("redis.evicted_per_min", "evictions / min"),
-    ("redis.ops_per_sec", "ops / s"),
-)
+#: The numbers on the dashboard's first line, in order: (metric name, label), from the catalogue.
+KEY_METRICS: tuple[tuple[str, str], ...] = tuple((m.name, m.label) for m in C.DASHBOARD)
 
 
 class Dashboard(widgets.VBox):
@@ -95,9 +89,9 @@ class Dashboard(widgets.VBox):
             snap = self.collector.snapshot()
             self.last = snap
             self.refreshes += 1
-            pending, rate = snap.value("queue.pending"), snap.value("cache.hit_rate")
-            if rate is None:
-                rate = snap.value("redis.keyspace_hit_rate")
+            pending, rate = snap.value(C.QUEUE_PENDING.name), snap.value(C.CACHE_HIT_RATE.name)
+            if rate is None:  # no Cache given: the server's, which counts every read
+                rate = snap.value(C.REDIS_KEYSPACE_HIT_RATE.name)
             self.history.append((snap.monotonic - self._started,
                                  None if pending is None else int(pending),
                                  None if rate is None else float(rate)))
@@ -122,16 +116,14 @@ class Dashboard(widgets.VBox):
 
     def start(self, duration_s: float | None = None) -> threading.Thread:
         """Refresh every ``refresh_s`` until :meth:`stop` (or for ``duration_s`` seconds)."""
-        if self.running:
-            assert self._thread is not None
+        if self._thread is not None and self._thread.is_alive():  # already running
             return self._thread
         self._stop.clear()
         deadline = None if duration_s is None else time.monotonic() + duration_s
         self._thread = threading.Thread(target=self._loop, args=(deadline,), daemon=True,
                                         name="dashboard")
         self._thread.start()
-        if not self.live.value:
-            self.live.value = True
+        self.live.value = True  # no change event when it already is (the toggle started us)
         return self._thread
 
     def stop(self, wait: bool = True) -> None:
@@ -139,8 +131,7 @@ class Dashboard(widgets.VBox):
         self._stop.set()
         if wait and self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
-        if self.live.value:
-            self.live.value = False
+        self.live.value = False
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until a bounded run (``start(duration_s=...)``) has finished."""
@@ -210,8 +201,9 @@ def chart_png(history: list[tuple[float, int | None, float | None]]) -> bytes:
 
 
 def dashboard(client: redis.Redis | None = None, keys: KeySchema | None = None, *,
-              cache: Any = None, queue: Any = None, backend: str | None = None,
-              refresh_s: float = 1.0, duration_s: float | None = None, start: bool = True,
+              cache: CacheCounters | None = None, queue: QueueInspector | None = None,
+              backend: str | None = None, refresh_s: float = 1.0,
+              duration_s: float | None = None, start: bool = True,
               thresholds: Thresholds | None = None) -> Dashboard:
     """The dashboard widget. Without ``client`` it connects from the environment.
 
@@ -231,7 +223,6 @@ def dashboard(client: redis.Redis | None = None, keys: KeySchema | None = None, 
         client, backend = connected.client, backend or connected.kind
         keys = keys or KeySchema(prefix=settings.key_prefix)
     if queue is None:
-
         queue = helpdesk_queue(client, keys or KeySchema())
     collector = MetricsCollector(client, keys, cache=cache, queue=queue, backend=backend)
     board = Dashboard(collector, refresh_s=refresh_s, thresholds=thresholds)
@@ -250,7 +241,8 @@ def background_load(cache: Cache, store: HelpdeskStore, queue: TaskQueue,
       ``hot`` tickets, so the hit rate climbs as they get cached;
     * for the first half, tasks are enqueued at ``tasks_per_s`` and one reliable worker runs
       them: if ``queue``'s tasks take longer than ``1 / tasks_per_s``, a backlog builds up,
-      then drains. Everything stops at ``seconds`` (a bounded run: the notebook finishes).
+      then drains. Everything stops at ``seconds``, except the worker when the backlog is not
+      gone yet: it gets up to another ``seconds`` (a bounded run: the notebook finishes).
     """
     count = store.counts()["tickets"]
     deadline = time.monotonic() + seconds
@@ -261,7 +253,7 @@ def background_load(cache: Cache, store: HelpdeskStore, queue: TaskQueue,
         rng = random.Random(seed + n)
         while time.monotonic() < deadline:
             ident = rng.randint(1, hot) if rng.random() < 0.9 else rng.randint(1, count)
-            cache.get_ticket(ident, lambda ident=ident: store.get_ticket(ident))
+            cache.get_ticket(ident, partial(store.get_ticket, ident))
             time.sleep(0.001)
 
     def produce() -> None:
@@ -285,7 +277,7 @@ def background_load(cache: Cache, store: HelpdeskStore, queue: TaskQueue,
     # One long-running worker (registered once, one heartbeat), stopped at the deadline.
     worker = Worker(queue, context, mode="reliable", worker_id="load-worker",
                     poll_timeout_s=0.05)
-    crew = [quietly(lambda n=n: read(n)) for n in range(readers)] + [quietly(produce)]
+    crew = [quietly(partial(read, n)) for n in range(readers)] + [quietly(produce)]
     working = quietly(lambda: worker.run(handle_signals=False))
 
     def run() -> None:
@@ -295,6 +287,9 @@ def background_load(cache: Cache, store: HelpdeskStore, queue: TaskQueue,
         for thread in crew:
             thread.join()
         time.sleep(max(0.0, deadline - time.monotonic()))  # in case there are no readers
+        # A busy machine (two cores, a class) can leave the worker behind: let it drain.
+        while queue.inspect().pending and time.monotonic() < deadline + seconds:
+            time.sleep(0.02)
         worker.stop()
         working.join()
 
