@@ -1,0 +1,150 @@
+"""A Redis Cluster of real processes: 3 primaries and 3 replicas on loopback, in a temp folder.
+
+The seed's last "next step" (*Cluster: escalado horizontal*): ``ClusterLab()`` starts six
+``redis-server --cluster-enabled yes`` nodes and joins them with ``redis-cli --cluster create
+... --cluster-replicas 1 --cluster-yes``: the 16,384 hash slots split over 3 primaries, each
+with one replica that takes over when its primary dies (``cluster-node-timeout``, short here,
+decides how soon). Point the kit at it with :meth:`ClusterLab.env`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+from ..errors import RedisBackendError
+from .launchers import Launcher, Node, TlsFiles, free_port, redis_binary, wait_for
+
+__all__ = ["ClusterLab"]
+
+SLOTS = 16384
+
+
+class ClusterLab(Launcher):
+    """``primaries`` primaries with ``replicas`` replicas each, as one Redis Cluster.
+
+    ``node_timeout_ms`` is how long a node may be silent before the others call it failed
+    (its replica is promoted a second or so later); ``password`` and ``tls`` apply to every
+    node, the cluster bus and replication included.
+    """
+
+    kind = "cluster"
+
+    def __init__(self, primaries: int = 3, replicas: int = 1, *, node_timeout_ms: int = 2000,
+                 password: str | None = None, tls: TlsFiles | None = None,
+                 binary: str = "redis-server") -> None:
+        if primaries < 3 or replicas < 0:
+            raise ValueError("a Redis Cluster needs at least 3 primaries (and replicas >= 0)")
+        super().__init__(password=password, tls=tls, binary=binary)
+        self.cli = redis_binary("redis-cli")
+        self.primary_count, self.replicas_each = primaries, replicas
+        self.node_timeout_ms = node_timeout_ms
+        self._bus: dict[int, int] = {}  # node port -> its cluster bus port (kept on restart)
+
+    def _node_args(self, port: int) -> list[str]:
+        bus = self._bus.setdefault(port, free_port())
+        args = [self.binary, *self.base_args(port), "--cluster-enabled", "yes",
+                "--cluster-config-file", "nodes.conf", "--cluster-port", str(bus),
+                "--cluster-node-timeout", str(self.node_timeout_ms)]
+        if self.tls:
+            args += ["--tls-cluster", "yes"]
+        return args
+
+    def _start(self) -> None:
+        total = self.primary_count * (1 + self.replicas_each)
+        for n in range(1, total + 1):
+            self.spawn(f"node{n}", self._node_args)
+        self._create()
+        wait_for(self._healthy, 30, "every node to report cluster_state:ok")
+
+    def _create(self) -> None:
+        """``redis-cli --cluster create``: assign the slots, pair replicas, join the nodes."""
+        command = [self.cli, "--cluster", "create", *(n.address for n in self.nodes),
+                   "--cluster-replicas", str(self.replicas_each), "--cluster-yes"]
+        if self.tls:
+            command += ["--tls", "--cacert", str(self.tls.ca)]
+        env = dict(os.environ)
+        if self.password:  # REDISCLI_AUTH, not -a: a password in argv is visible in ps
+            env["REDISCLI_AUTH"] = self.password
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60,
+                              check=False, stdin=subprocess.DEVNULL)
+        if done.returncode != 0:
+            raise RedisBackendError("redis-cli --cluster create failed: "
+                                    f"{(done.stdout + done.stderr).strip()[-600:]}")
+
+    def _healthy(self) -> bool:
+        """Every live node: state ok, all slots served, the same number of primaries in its
+        view as there should be (gossip has told it who replicates whom), replicas in sync."""
+        live = [n for n in self.nodes if n.alive]
+        for node in live:
+            with node.client(timeout=0.5) as client:
+                info = client.cluster("INFO")
+                if (info.get("cluster_state") != "ok"
+                        or int(info.get("cluster_slots_ok", 0)) != SLOTS):
+                    return False
+                view = client.cluster("NODES")  # {address: {"flags": ...}}
+                masters = [n for n in view.values()
+                           if "master" in n["flags"] and "fail" not in n["flags"]]
+                if len(masters) != self.primary_count:
+                    return False
+                role = client.info("replication")
+            if role["role"] == "slave" and role.get("master_link_status") != "up":
+                return False
+        return True
+
+    # --- what it is ----------------------------------------------------------------------
+    def url(self, node: Node | None = None) -> str:
+        """``redis://host:port`` of one node (any will do: the client finds the others).
+
+        With a password it is in the URL: never log it (:func:`~helpdesk_kit.config.redact_url`).
+        """
+        target = node or next(n for n in self.nodes if n.alive)
+        scheme = "rediss" if self.tls else "redis"
+        auth = f":{self.password}@" if self.password else ""
+        query = f"?ssl_ca_certs={self.tls.ca}" if self.tls else ""
+        return f"{scheme}://{auth}{target.address}{query}"
+
+    def env(self) -> dict[str, str]:
+        """The environment that points the kit at this cluster (``helpdesk-kit lab`` prints it)."""
+        return {"HELPDESK_REDIS_BACKEND": "cluster", "REDIS_CLUSTER_URL": self.url()}
+
+    def roles(self) -> dict[str, str]:
+        """``{"127.0.0.1:P": "master" | "slave"}`` for every live node, each asked itself."""
+        result = {}
+        for node in self.nodes:
+            if node.alive:
+                with node.client(timeout=0.5) as client:
+                    result[node.address] = str(client.info("replication")["role"])
+        return result
+
+    def primaries(self) -> list[Node]:
+        roles = self.roles()
+        return [n for n in self.nodes if roles.get(n.address) == "master"]
+
+    def replica_of(self, primary: Node) -> Node | None:
+        """The live replica that follows ``primary`` now (the one that would take over)."""
+        for node in self.nodes:
+            if node.alive and node is not primary:
+                with node.client(timeout=0.5) as client:
+                    info = client.info("replication")
+                if (info["role"] == "slave"
+                        and int(info.get("master_port", 0)) == primary.port):
+                    return node
+        return None
+
+    # --- breaking it -----------------------------------------------------------------------
+    def kill(self, node: Node) -> Node:
+        """SIGKILL one node: a crash, no goodbye to the other nodes."""
+        node.kill()
+        return node
+
+    def wait_for_failover(self, timeout: float = 30) -> None:
+        """Wait until every slot is served again (a replica took over the dead primary's)."""
+        wait_for(self._healthy, timeout, "the cluster to serve every slot again")
+
+    def restart(self, node: Node, timeout: float = 30) -> Node:
+        """Start a killed node again on its port; it rejoins (as a replica if it was replaced)."""
+        if not node.start():
+            raise RedisBackendError(f"{node.address} is taken: cannot restart {node.name}")
+        wait_for(self._healthy, timeout, f"{node.address} to rejoin the cluster")
+        return node

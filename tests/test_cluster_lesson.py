@@ -1,0 +1,87 @@
+"""Lesson 11's widget functions and its exercise (the notebook itself runs under nbval)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from helpdesk_kit.backends import ClusterLab
+from helpdesk_kit.backends.cluster import hash_slot
+from helpdesk_kit.config import Settings
+from helpdesk_kit.lessons import setup, show_logs
+from helpdesk_kit.lessons.exercises import lesson11
+from helpdesk_kit.widgets.cluster import (
+    SlotExplorer,
+    distribution_figure,
+    hashed_part,
+    keys_per_node,
+    slot_table,
+)
+
+SOLUTION = Path(__file__).resolve().parent.parent / "notebooks" / "solutions" / "lesson11.py"
+
+
+def _solution() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("solution_lesson11", SOLUTION)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@given(st.text(alphabet="ab{}:x", max_size=12))
+def test_hashed_part_is_what_the_cluster_hashes(key: str) -> None:
+    from binascii import crc_hqx
+
+    assert crc_hqx(hashed_part(key).encode(), 0) % 16384 == hash_slot(key)
+
+
+def test_the_exercise_solution_passes_and_the_usual_slips_get_hints(tmp_path: Path) -> None:
+    lesson = setup("11_cluster", settings=Settings(data_dir=tmp_path, redis_backend="fake"),
+                   users=10, tickets=30, logs=False)
+    try:
+        assert lesson11.check(lesson, _solution().answer).ok is True
+        assert lesson11.check(lesson, ...).ok is None
+        whole = lesson11.check(lesson, lambda key: key)
+        assert whole.ok is False and "between the braces" in whole.message
+        naive = lesson11.check(lesson, lambda k: k[k.find("{") + 1:k.find("}")] if "{" in k else k)
+        assert naive.ok is False and "empty braces" in naive.message
+        assert lesson11.check(lesson, 42).ok is False
+    finally:
+        lesson.close()
+        show_logs(False)
+
+
+def test_slot_table_and_distribution_figure() -> None:
+    text = repr(slot_table(["{tasks}:pending", "{tasks}:processing:w1"]))
+    assert text.count(str(hash_slot("{tasks}:pending"))) == 2 and "tasks" in text
+    fig = distribution_figure({"a": 3, "b": 5}, {"b": 6, "c": 2})
+    bars = [p.get_height() for p in fig.axes[0].patches]
+    assert bars == [3, 5, 0, 0, 6, 2]
+
+
+def test_keys_per_node_and_the_explorer_on_the_session_cluster(cluster_lab: ClusterLab,
+                                                               key_prefix: str) -> None:
+    from helpdesk_kit.backends import connect
+    from helpdesk_kit.backends.connection import close_backend
+
+    backend = connect(Settings.from_env(cluster_lab.env()))
+    try:
+        for n in range(60):
+            backend.client.set(f"{key_prefix}{{k{n}}}", "x")
+        counts = keys_per_node(backend.client, f"{key_prefix}*")
+        assert len(counts) == 3 and sum(counts.values()) == 60 and min(counts.values()) > 0
+        pytest.importorskip("ipywidgets")
+        explorer = SlotExplorer(backend.client)
+        explorer.key.value = f"{key_prefix}{{k1}}"
+        shown = explorer.show()
+        assert f"slot {hash_slot(explorer.key.value):,}" in shown and "127.0.0.1:" in shown
+    finally:
+        for n in range(60):
+            backend.client.delete(f"{key_prefix}{{k{n}}}")
+        close_backend(backend)

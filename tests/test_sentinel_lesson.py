@@ -1,0 +1,86 @@
+"""Lesson 10's widget functions and its exercise (the notebook itself runs under nbval)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from helpdesk_kit.backends import SentinelLab
+from helpdesk_kit.config import Settings
+from helpdesk_kit.lab.failover import DrillReport, Event, GapResult
+from helpdesk_kit.lessons import setup, show_logs
+from helpdesk_kit.lessons.exercises import lesson10
+from helpdesk_kit.widgets.replication import (
+    FailoverButton,
+    drill_table,
+    gap_table,
+    offsets_table,
+    timeline_figure,
+)
+
+SOLUTION = Path(__file__).resolve().parent.parent / "notebooks" / "solutions" / "lesson10.py"
+
+
+def _solution() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("solution_lesson10", SOLUTION)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _report() -> DrillReport:
+    """A made-up drill: 1 s of load, a kill at 1.0 s, writes back at 3.0 s."""
+    events = [Event(t / 100, op, not (1.0 <= t / 100 < 3.0) or op == "read")
+              for t in range(0, 400, 2) for op in ("read", "write", "enqueue", "probe-write")]
+    primaries = [(t / 10, "127.0.0.1:1" if t < 30 else "127.0.0.1:2") for t in range(40)]
+    return DrillReport("sentinel", False, "127.0.0.1:1", "127.0.0.1:2", 1.0, 2.1, 2.0, 2.0,
+                       0.02, 2.0, 0, 150, 150, 0, 0, 1, {"127.0.0.1:1": 10},
+                       {"127.0.0.1:2": 10}, events, primaries)
+
+
+def test_the_exercise_solution_passes_and_wait_1_does_not(tmp_path: Path) -> None:
+    lesson = setup("10_replication_sentinel", settings=Settings(data_dir=tmp_path,
+                                                                redis_backend="fake"),
+                   users=10, tickets=30, logs=False)
+    try:
+        assert lesson10.check(lesson, _solution().answer).ok is True
+        assert lesson10.check(lesson, ...).ok is None
+        wait_one = lesson10.check(lesson, lambda acknowledged, connected: acknowledged >= 1)
+        assert wait_one.ok is False and "WAIT 1 is not enough" in wait_one.message
+        no_replica = lesson10.check(lesson, lambda a, c: a >= c)
+        assert no_replica.ok is False and "no replica at all" in no_replica.message
+        assert lesson10.check(lesson, "yes").ok is False
+        crash = lesson10.check(lesson, lambda a, c: 1 / 0)
+        assert crash.ok is False and "ZeroDivisionError" in crash.message
+    finally:
+        lesson.close()
+        show_logs(False)
+
+
+def test_drill_and_gap_tables_show_the_measured_figures() -> None:
+    text = repr(drill_table(_report()))
+    assert "2.00 s" in text and "150 / 0" in text and "127.0.0.1:2 promoted" in text
+    gaps = repr(gap_table([GapResult(False, 10, 10, 10, "a"), GapResult(True, 3, 0, 0, "b")]))
+    assert "plain RPUSH" in gaps and "durable" in gaps
+
+
+def test_the_timeline_plots_who_was_primary_and_the_rates() -> None:
+    fig = timeline_figure(_report())
+    who, rates, errors = fig.axes
+    assert [t.get_text() for t in who.get_yticklabels()] == ["127.0.0.1:1", "127.0.0.1:2"]
+    reads = rates.get_lines()[0].get_ydata()
+    assert max(reads) > 0 and min(reads[5:12]) > 0, "reads never stopped (fail-open)"
+    failed_writes = errors.get_lines()[0].get_ydata()
+    assert max(failed_writes[4:12]) > 0 and max(failed_writes[14:]) == 0
+
+
+def test_offsets_and_the_kill_button_on_the_session_trio(sentinel_lab: SentinelLab) -> None:
+    table = repr(offsets_table(sentinel_lab))
+    assert table.count("replica") >= 2 and "primary" in table
+    pytest.importorskip("ipywidgets")
+    button = FailoverButton(sentinel_lab, None, "lesson10:")  # type: ignore[arg-type]  # no click here: the shared trio keeps its primary
+    assert button.runs == 0 and "primary" in button.offsets.value
