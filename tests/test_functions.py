@@ -1,0 +1,93 @@
+"""The cache's scripts as a Redis Functions library (cache.functions), and the EVALSHA fallback."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import pytest
+import redis
+from conftest import missing
+
+from helpdesk_kit.backends import RedisServer
+from helpdesk_kit.cache import Cache
+from helpdesk_kit.cache.functions import LIBRARY, LIBRARY_CODE, SCRIPTS, KitScripts, function_name
+from helpdesk_kit.keys import KeySchema
+from helpdesk_kit.models import Ticket, from_iso
+
+TICKET = Ticket(7, "Printer on fire", "smoke", "open", "high", 3, None,
+                from_iso("2026-05-01T09:30:00+00:00"), from_iso("2026-05-01T09:30:00+00:00"), 1)
+
+
+def _libraries(client: redis.Redis) -> list[str]:
+    return [str(lib[1]) for lib in client.function_list()]
+
+
+@pytest.fixture
+def no_functions_server() -> Iterator[redis.Redis]:
+    """A real redis-server whose FUNCTION command is disabled (as on Redis 6, or a service
+    that forbids it): the kit must fall back to EVALSHA there."""
+    if shutil.which("redis-server") is None:
+        missing("redis", "install redis-server")
+    with RedisServer("redis-server", "--rename-command", "FUNCTION", "") as server:
+        client = server.client()
+        yield client
+        client.close()
+
+
+def test_the_library_wraps_every_script() -> None:
+    assert LIBRARY_CODE.startswith(f"#!lua name={LIBRARY}\n")
+    for name in SCRIPTS:
+        assert f"redis.register_function('{function_name(name)}', {name})" in LIBRARY_CODE
+
+
+def test_the_kit_loads_its_library_and_calls_it_with_fcall(redis_client: redis.Redis,
+                                                           keys: KeySchema) -> None:
+    scripts = KitScripts(redis_client)
+    assert scripts.ensure_loaded() == "functions" and LIBRARY in _libraries(redis_client)
+    assert "FCALL" in repr(scripts)
+    assert scripts.call("guarded_set", [keys.ticket(1), keys.generation("ticket", 1)],
+                        ["", "v", 60]) == 1
+    assert redis_client.get(keys.ticket(1)) == "v"
+    assert KitScripts(redis_client).ensure_loaded() == "functions"  # already there: fine
+
+
+def test_functions_outlive_script_flush_and_come_back_after_function_flush(
+        redis_client: redis.Redis, keys: KeySchema) -> None:
+    scripts = KitScripts(redis_client)
+    scripts.ensure_loaded()
+    redis_client.script_flush()  # what a restart does to the script cache
+    assert LIBRARY in _libraries(redis_client)  # functions are data, not cache
+    assert scripts.call("release_lock", [keys.lock("ticket", 1)], ["token"]) == 0
+    redis_client.function_flush()  # gone (a restart without persistence)
+    assert scripts.call("release_lock", [keys.lock("ticket", 1)], ["token"]) == 0
+    assert LIBRARY in _libraries(redis_client)  # reloaded by the call
+
+
+def test_the_cache_works_through_the_library(redis_client: redis.Redis,
+                                             keys: KeySchema) -> None:
+    cache = Cache(redis_client, keys)
+    assert cache.get_ticket(7, lambda: TICKET) == TICKET  # a miss: guarded set, then unlock
+    assert cache.get_ticket(7, lambda: None) == TICKET  # a hit: it was stored
+    assert cache.internals.scripts.mode == "functions"
+
+
+def test_without_functions_the_same_calls_use_evalsha(no_functions_server: redis.Redis) -> None:
+    keys = KeySchema(prefix="nofn:")
+    scripts = KitScripts(no_functions_server)
+    assert scripts.ensure_loaded() == "scripts" and "EVALSHA" in repr(scripts)
+    cache = Cache(no_functions_server, keys)
+    assert cache.get_ticket(7, lambda: TICKET) == TICKET
+    assert cache.get_ticket(7, lambda: None) == TICKET
+    assert cache.internals.scripts.mode == "scripts"
+    assert no_functions_server.script_exists(cache.internals.guarded_set.sha) == [True]
+    no_functions_server.script_flush()  # NOSCRIPT next time: register_script sends it again
+    cache.invalidate_ticket(7)
+    assert cache.get_ticket(7, lambda: TICKET) == TICKET
+
+
+def test_functions_can_be_turned_off(redis_client: redis.Redis, keys: KeySchema) -> None:
+    scripts = KitScripts(redis_client, functions=False)
+    assert scripts.ensure_loaded() == "scripts"
+    assert scripts.scripts["guarded_set"](keys=[keys.ticket(2), keys.generation("ticket", 2)],
+                                          args=["", "x", 60]) == 1
