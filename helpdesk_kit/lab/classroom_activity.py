@@ -1,0 +1,138 @@
+"""What each learner of a class is doing, read with the instructor's (admin) user.
+
+One row per learner of :func:`~helpdesk_kit.lab.classroom.learners`: how many keys they hold,
+their task queues (pending tasks and dead letters of every lesson's list queue, and the
+counters the queue keeps in Redis), when they last did something, how many connections
+they have open, and how often Redis refused them a classmate's key or channel.
+
+The numbers come from one SCAN pass over the database (keys bucketed by their ``NAME:``
+prefix, not one pass per learner), a pipeline of LLEN / HGET / OBJECT IDLETIME, CLIENT LIST
+and ACL LOG. A number Redis cannot give here (fakeredis has no CLIENT LIST, an LFU policy no
+idle time) is None, never a made-up zero.
+
+Hit rates are not in this table: the kit's :class:`~helpdesk_kit.cache.Cache` counts hits in
+the learner's own process (``Cache.stats()``), so Redis holds no per-learner hit rate, and
+INFO's ``keyspace_hits`` is the whole server's. :func:`server_hit_rate` gives that one, named
+as the class's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from ..keys import KeySchema
+from .classroom import key_owner, learners
+
+__all__ = ["Activity", "activity", "server_hit_rate"]
+
+#: How the ends of the queue keys read under any lesson prefix (plain and cluster forms).
+_SCHEMAS = (KeySchema(), KeySchema(cluster=True))
+_PENDING = tuple(s.tasks_pending for s in _SCHEMAS)
+_DEAD = tuple(s.tasks_dead for s in _SCHEMAS) + tuple(s.tasks_stream_dead for s in _SCHEMAS)
+_STATS = tuple(s.tasks_stats for s in _SCHEMAS)
+#: Keys sampled per learner for OBJECT IDLETIME (the most recently used one wins).
+IDLE_SAMPLE = 100
+
+
+@dataclass(frozen=True)
+class Activity:
+    """One learner's row: see the module docstring for where each number comes from."""
+
+    name: str
+    state: str
+    keys: int
+    pending: int
+    dead: int
+    done: int
+    idle_s: int | None
+    connections: int | None
+    refused: int | None
+
+
+def _suffixed(key: str, ends: Iterable[str]) -> bool:
+    return any(key.endswith(f":{end}") for end in ends)
+
+
+def _per_client(client: redis.Redis) -> tuple[dict[str, list[int]] | None, dict[str, int] | None]:
+    """Idle seconds of each user's connections (CLIENT LIST), and ACL LOG refusals per user.
+
+    Only refusals of a *key* or *channel* count: they are attempts on a classmate's data.
+    Refused commands (FLUSHDB, INFO) are what lessons explain, and the kit's own probes
+    (``context: multi``) would be noise.
+    """
+    idle: dict[str, list[int]] = {}
+    refused: dict[str, int] = {}
+    try:
+        for entry in client.client_list():
+            idle.setdefault(str(entry.get("user", "")), []).append(int(entry.get("idle", 0)))
+    except (redis.ResponseError, ValueError):  # fakeredis: no CLIENT LIST
+        return None, None
+    try:
+        for event in client.acl_log():
+            if event.get("reason") in ("key", "channel") and event.get("context") != "multi":
+                user = str(event.get("username", ""))
+                refused[user] = refused.get(user, 0) + int(str(event.get("count", 1)))
+    except (redis.ResponseError, ValueError):
+        return idle, None
+    return idle, refused
+
+
+def _read_keys(client: redis.Redis, keys: list[str]) -> tuple[int, int, int, int | None]:
+    """(pending, dead, done, idle seconds of the most recently used key) for one learner."""
+    pipe = client.pipeline(transaction=False)
+    pending = [k for k in keys if _suffixed(k, _PENDING)]
+    dead = [k for k in keys if _suffixed(k, _DEAD)]
+    stats = [k for k in keys if _suffixed(k, _STATS)]
+    sample = keys[:IDLE_SAMPLE]
+    for key in pending + dead:
+        pipe.llen(key)
+    for key in stats:
+        pipe.hget(key, "done")
+    for key in sample:
+        pipe.object("idletime", key)
+    replies: list[Any] = pipe.execute(raise_on_error=False) if keys else []
+
+    def total(part: list[Any]) -> int:  # a wrong type or a key gone meanwhile counts 0
+        return sum(int(r) for r in part if isinstance(r, int | str) and str(r).isdigit())
+
+    lengths = len(pending) + len(dead)
+    idle = [int(r) for r in replies[lengths + len(stats):] if isinstance(r, int)]
+    return (total(replies[:len(pending)]), total(replies[len(pending):lengths]),
+            total(replies[lengths:lengths + len(stats)]), min(idle, default=None))
+
+
+def activity(client: redis.Redis) -> list[Activity]:
+    """One :class:`Activity` per learner of the class on this Redis (empty: no class)."""
+    roster = learners(client)
+    if not roster:
+        return []
+    keys_of: dict[str, list[str]] = {learner.name: [] for learner in roster}
+    for key in client.scan_iter(count=1000):
+        owner = key_owner(key, keys_of)
+        if owner is not None:
+            keys_of[owner].append(key)
+    idle_of, refused_of = _per_client(client)
+    rows = []
+    for learner in roster:
+        pending, dead, done, key_idle = _read_keys(client, keys_of[learner.name])
+        connected = None if idle_of is None else idle_of.get(learner.name, [])
+        idle = [i for i in [key_idle, *(connected or [])] if i is not None]
+        rows.append(Activity(
+            learner.name, learner.state, len(keys_of[learner.name]), pending, dead, done,
+            min(idle, default=None), None if connected is None else len(connected),
+            None if refused_of is None else refused_of.get(learner.name, 0)))
+    return rows
+
+
+def server_hit_rate(client: redis.Redis) -> float | None:
+    """The whole server's keyspace hit rate (INFO stats): every learner's reads together."""
+    try:
+        stats = client.info("stats")
+    except redis.ResponseError:
+        return None
+    hits, misses = int(stats.get("keyspace_hits", 0)), int(stats.get("keyspace_misses", 0))
+    return hits / (hits + misses) if hits + misses else None
