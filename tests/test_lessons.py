@@ -27,14 +27,16 @@ from helpdesk_kit.lessons import (
     nav_markdown,
     quiet_thread,
     setup,
+    short_paths,
     show_logs,
 )
+from helpdesk_kit.lessons.checks import is_unanswered
 from helpdesk_kit.queue import Worker
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 STORED = [p for p in (NOTEBOOKS / f"{stem}.ipynb" for stem, _ in LESSONS) if p.exists()]
-#: The caching lessons, whose ignored cells must each be followed by an asserting cell.
-CACHING = [p for p in STORED if p.stem[:2] <= "05"]
+# The rules every stored notebook follows (images, paths, tags, the asserting cell after an
+# ignored one, the coding exercise) are in test_notebooks_stored.py.
 
 
 @pytest.fixture(autouse=True)
@@ -207,6 +209,27 @@ def test_check_not_answered_right_and_wrong() -> None:
     assert check(0.83, 0.8333, why="w", tolerance=0.01).ok is True
     assert check([2, 1], {1, 2}, why="w").ok is True
     assert check(1, True, why="w").ok is False  # 1 is not True in an answer
+    assert check([40, 280], (40, 280.0), why="w").ok is True  # a tuple, item by item
+    assert check((40, 28), (40, 280), why="w").ok is False
+
+
+def test_an_exercise_template_counts_as_not_answered() -> None:
+    def template(client: object, key: str) -> None:
+        ...   # your code
+
+    def written(client: object, key: str) -> int:
+        return 1
+
+    assert is_unanswered(...) and is_unanswered(template)
+    assert is_unanswered((template, template)) and not is_unanswered((template, written))
+    assert not is_unanswered(written) and not is_unanswered(0)
+
+
+def test_short_paths_hides_home_and_temp_folders(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", "/home/ana")
+    monkeypatch.setattr("tempfile.gettempdir", lambda: "/tmp")
+    text = short_paths("file:/home/ana/.local/db unix:///tmp/redis-x/s.sock /home/anabel")
+    assert text == "file:~/.local/db unix://$TMPDIR/redis-x/s.sock /home/anabel"
 
 
 def test_check_wrong_answer_gives_hint_without_the_answer() -> None:
@@ -253,17 +276,8 @@ def test_lesson_stored_executed_in_order_without_errors(path: Path) -> None:
     assert [c["execution_count"] for c in code] == list(range(1, len(code) + 1))
     for cell in code:
         errors = [o for o in cell["outputs"] if o["output_type"] == "error"]
-        if "NBVAL_RAISES_EXCEPTION" not in _text(cell):
+        if "raises-exception" not in cell.get("metadata", {}).get("tags", []):
             assert not errors, f"error stored in: {_text(cell)[:80]}"
-
-
-@pytest.mark.parametrize("path", CACHING, ids=[p.stem for p in CACHING])
-def test_ignored_outputs_are_followed_by_an_assertion(path: Path) -> None:
-    code = [_text(c) for c in _cells(path) if c["cell_type"] == "code"]
-    for i, source in enumerate(code):
-        if source.startswith("# NBVAL_IGNORE_OUTPUT"):
-            assert i + 1 < len(code) and "assert" in code[i + 1], \
-                f"the cell after this ignored one should assert what matters: {source[:80]}"
 
 
 # --- sqld ----------------------------------------------------------------------------------

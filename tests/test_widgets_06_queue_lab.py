@@ -161,3 +161,13 @@ def test_database_counts_agree_with_the_tables(store: HelpdeskStore) -> None:
 def test_database_counts_of_an_empty_store(empty_store: HelpdeskStore) -> None:
     assert database_counts(empty_store) == {"closed tickets": 0, "comments": 0,
                                             "archived comments": 0, "notifications": 0}
+
+
+def test_create_ticket_round_trips_are_counted_the_same_every_run(
+        store: HelpdeskStore, redis_client: redis.Redis, keys: KeySchema) -> None:
+    from helpdesk_kit.widgets.queue_lab import create_ticket_round_trips
+
+    first = create_ticket_round_trips(store, redis_client, keys, requester_id=3)
+    again = create_ticket_round_trips(store, redis_client, keys, requester_id=3)
+    assert first == again  # counted, not timed: lesson 06 stores this table as it is
+    assert first["inline"][0] > first["queued"][0] >= 1  # the notification's own queries

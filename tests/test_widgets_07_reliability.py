@@ -11,7 +11,7 @@ from helpdesk_kit.db.sample import SAMPLE_NOW
 from helpdesk_kit.errors import TaskValidationError
 from helpdesk_kit.keys import KeySchema
 from helpdesk_kit.lessons import show_logs
-from helpdesk_kit.queue import RetryPolicy, Task, TaskQueue
+from helpdesk_kit.queue import RetryPolicy, Task, TaskQueue, Worker
 from helpdesk_kit.widgets.reliability import (
     CrashLab,
     FlakyService,
@@ -53,20 +53,50 @@ def test_flaky_service_fails_then_recovers() -> None:
     assert service.outcomes == ["unavailable", "unavailable", "delivered"]
 
 
-@pytest.mark.parametrize(("mode", "lost", "duplicates", "recovered"),
-                         [("seed", 3, 0, 0), ("reliable", 0, 1, 4)])
+@pytest.mark.parametrize(("mode", "after_work", "taken", "lost", "duplicates", "recovered"), [
+    ("seed", False, 7, 1, 0, 0),      # LPOP: the task in hand dies with the worker
+    ("seed", True, 7, 0, 0, 0),       # ...unless its work was already written
+    ("reliable", False, 10, 0, 1, 5),  # batch ack: the 6th, done but not acked, runs again
+    ("reliable", True, 10, 0, 2, 5),   # ...and so does the 7th, whose work was done
+])
 def test_crash_costs_each_mode_what_the_lesson_says(
         redis_client: redis.Redis, keys: KeySchema, context: TaskContext, mode: str,
-        lost: int, duplicates: int, recovered: int) -> None:
+        after_work: bool, taken: int, lost: int, duplicates: int, recovered: int) -> None:
     queue = helpdesk_queue(redis_client, keys)
     registry = queue.registry
     report = crash_and_recover(queue, context, mode=mode, tasks=12, batch=5, crash_at=7,  # type: ignore[arg-type]
-                               heartbeat_ttl_s=0.05)
+                               after_work=after_work, heartbeat_ttl_s=0.05)
     assert queue.registry is registry  # the counting copy stays inside the run
     assert (report.lost, report.duplicates, report.recovered) == (lost, duplicates, recovered)
-    assert report.taken_by_victim == 10 and report.done_before_crash == 6
+    assert report.taken_by_victim == taken and report.done_before_crash == 6
     assert report.notifications == 12 - lost  # idempotent: one row per task, repeats or not
     assert queue.inspect().pending == 0 and queue.inspect().processing == 0
+
+
+def test_the_crash_runs_the_real_worker_so_acking_first_loses_tasks(
+        redis_client: redis.Redis, keys: KeySchema, context: TaskContext,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lesson 07 drives the kit's Worker: a Worker that acked before running would show it."""
+    def ack_then_run(self: Worker, tasks: list[Task]) -> int:
+        self.queue.ack(self.worker_id, tasks)  # the bug: acked before the handlers ran
+        for task in tasks:
+            self._handle(task)
+        return len(tasks)
+
+    monkeypatch.setattr(Worker, "_run_batch", ack_then_run)
+    report = crash_and_recover(helpdesk_queue(redis_client, keys), context, mode="reliable",
+                               tasks=12, batch=5, crash_at=7, heartbeat_ttl_s=0.05)
+    assert report.lost > 0 and report.recovered == 0
+
+
+def test_the_killed_worker_sends_nothing_to_redis_on_its_way_out(
+        redis_client: redis.Redis, keys: KeySchema, context: TaskContext) -> None:
+    report = crash_and_recover(helpdesk_queue(redis_client, keys), context, mode="seed",
+                               tasks=5, batch=1, crash_at=2, heartbeat_ttl_s=0.05)
+    # the victim finished 1 task but died before flushing its "done" count: only the
+    # healthy worker's 3 are counted - what a SIGKILL'd process leaves behind
+    assert report.done_before_crash == 1
+    assert helpdesk_queue(redis_client, keys).inspect().done == 3
 
 
 def test_a_victim_that_never_reaches_its_crash_loses_nothing(
@@ -143,7 +173,7 @@ def test_crash_lab_button_adds_a_row_per_run(redis_client: redis.Redis, keys: Ke
     lab.run_button.click()
     report = lab.run("seed", batch=3, crash_at=1)
     assert len(lab.reports) == 2 and lab.reports[0].mode == "reliable"
-    assert lab.reports[0].lost == 0 and report.lost == 2
+    assert lab.reports[0].lost == 0 and report.lost == 1  # seed: the task in hand
     assert lab.view.value.count("<tr>") == 3  # header + two runs
 
 

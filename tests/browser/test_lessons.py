@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
+from conftest import ROOT
+
 from .conftest import Server, run_all_cells
 
 #: A ticket no cell of lesson 01 reads, so its first fetch in the browser must be a MISS.
@@ -95,3 +98,64 @@ def test_lesson_05_memory_and_ttl_sliders_move_the_hit_rate(page: Any, jupyter_l
     expect(ttl.locator(".widget-readout")).to_have_text("5")
     short_ttl = _simulate(page, unlimited)
     assert _percent(short_ttl) < _percent(unlimited), "a shorter TTL must lower the hit rate"
+
+
+# --- every plot is drawn, live ----------------------------------------------------------------
+@pytest.mark.parametrize("notebook", ["01_cache_aside.ipynb", "02_keys_ttl_serialisation.ipynb",
+                                      "03_invalidation.ipynb", "04_cache_warming.ipynb",
+                                      "05_hit_rate_lab.ipynb"])
+def test_lessons_01_to_05_draw_their_plots_as_images(page: Any, jupyter_lab: Server,
+                                                     notebook: str) -> None:
+    """Run every cell, then look for a rendered image: a bare Figure would show only text."""
+    from playwright.sync_api import expect
+
+    run_all_cells(page, jupyter_lab, notebook)
+    page.evaluate(_SCROLL_TO_LAST)
+    images = page.locator(".jp-OutputArea-output img")
+    expect(images.first).to_be_attached()
+    assert not page.locator(".jp-OutputArea-output", has_text="<Figure size").count(), \
+        "a figure rendered as text, not as an image"
+
+
+_SCROLL_TO_LAST = """() => {
+    const panel = window.jupyterapp.shell.currentWidget;
+    const cells = panel.content.widgets;
+    panel.content.activeCellIndex = cells.length - 1;
+    return panel.content.scrollToItem(cells.length - 1);
+}"""
+
+
+# --- a learner solves an exercise in the real UI ----------------------------------------------
+_FOCUS_CELL = """(marker) => {
+    const panel = window.jupyterapp.shell.currentWidget;
+    const cells = panel.content.widgets;
+    const index = cells.findIndex(c => c.model.sharedModel.getSource().includes(marker));
+    if (index < 0) return -1;
+    panel.content.activeCellIndex = index;
+    panel.content.mode = 'edit';
+    return panel.content.scrollToItem(index).then(() => index);
+}"""
+
+
+def _solution_source(number: str) -> str:
+    """The solution file's code (its docstring left out), as a learner would type it."""
+    text = (ROOT / "notebooks" / "solutions" / f"lesson{number}.py").read_text()
+    body = text.split('"""', 2)[2] if text.startswith('"""') else text
+    return body.strip() + "\n"
+
+
+def test_a_learner_types_the_lesson_00_solution_and_the_check_passes(
+        page: Any, jupyter_lab: Server) -> None:
+    from playwright.sync_api import expect
+
+    run_all_cells(page, jupyter_lab, "00_start_here.ipynb")
+    marker = "check_exercise(lesson, answer)"
+    index = page.evaluate(_FOCUS_CELL, marker)
+    assert index >= 0, "lesson 00 has no exercise cell"
+    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
+    expect(cell.locator(".jp-OutputArea-output")).to_contain_text("Not answered yet")
+    cell.locator(".cm-content").click()
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text(_solution_source("00") + "\n\n" + marker + "\n")
+    page.keyboard.press("Shift+Enter")
+    expect(cell.locator(".jp-OutputArea-output")).to_contain_text("Right")

@@ -1,0 +1,268 @@
+"""Every lesson's coding exercise: its solution passes, ``...`` is "not answered", and the
+usual wrong answers get a hint that points at the mistake without giving the solution away.
+
+Solutions are discovered: every ``notebooks/solutions/lessonNN.py`` that exists (00-15) is
+loaded as a module and its ``answer`` is checked by ``helpdesk_kit.lessons.exercises.lessonNN``
+in a lesson opened with ``setup``, on a real redis-server and on fakeredis.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from helpdesk_kit.lessons import LESSONS, Lesson
+
+SOLUTIONS = Path(__file__).resolve().parent.parent / "notebooks" / "solutions"
+FOUND = sorted(SOLUTIONS.glob("lesson[0-9][0-9].py"))
+STEMS = {stem[:2]: stem for stem, _ in LESSONS}
+
+
+def load_solution(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"solution_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def exercise(number: str) -> ModuleType:
+    return importlib.import_module(f"helpdesk_kit.lessons.exercises.lesson{number}")
+
+
+def test_every_lesson_00_to_09_has_a_solution() -> None:
+    assert [p.stem for p in FOUND][:10] == [f"lesson{n:02d}" for n in range(10)]
+
+
+@pytest.mark.parametrize("path", FOUND, ids=[p.stem for p in FOUND])
+def test_the_solution_passes_and_nothing_is_not_answered(
+        path: Path, open_lesson: Callable[..., Lesson]) -> None:
+    number = path.stem[-2:]
+    lesson = open_lesson(STEMS[number], users=30, tickets=2000)
+    check = exercise(number).check
+    result = check(lesson, load_solution(path).answer)
+    assert result.ok is True, result.message
+    assert check(lesson, ...).ok is None
+    again = check(lesson, load_solution(path).answer)  # a re-run starts from the same state
+    assert again.ok is True, again.message
+    assert not list(lesson.client.scan_iter(match=f"{lesson.keys.prefix}exercise*")), \
+        "the check leaves no keys behind"
+
+
+# --- wrong answers: each gets the hint for its mistake ------------------------------------
+def _lesson(open_lesson: Callable[..., Lesson], number: str) -> Lesson:
+    return open_lesson(STEMS[number], users=30, tickets=2000)
+
+
+def _wrong(open_lesson: Callable[..., Lesson], number: str, answer: Any, *words: str) -> str:
+    result = exercise(number).check(_lesson(open_lesson, number), answer)
+    assert result.ok is False, result.message
+    for word in words:
+        assert word in result.message, result.message
+    return result.message
+
+
+def test_00_a_key_without_the_prefix(open_lesson: Callable[..., Lesson]) -> None:
+    def bare(lesson: Lesson, ticket_id: int) -> Any:
+        lesson.client.set(f"title:{ticket_id}", lesson.store.get_ticket(ticket_id).title)
+        return lesson.client.get(f"title:{ticket_id}")
+
+    _wrong(open_lesson, "00", bare, "prefix")
+
+
+def test_01_each_seed_function_is_checked(open_lesson: Callable[..., Lesson]) -> None:
+    solution = load_solution(SOLUTIONS / "lesson01.py")
+
+    def forever(client: Any, keys: Any, user_id: int, data: Any) -> None:
+        client.set(keys.user(user_id), json.dumps(data))
+
+    def raw(client: Any, keys: Any, user_id: int) -> Any:
+        return client.get(keys.user(user_id))
+
+    def flush(client: Any, keys: Any, user_id: int) -> None:
+        for key in client.scan_iter(match=keys.prefix + "*"):
+            client.delete(key)
+
+    _wrong(open_lesson, "01", (forever, solution.get_cached_user,
+                               solution.invalidate_user_cache), "ex: 300")
+    _wrong(open_lesson, "01", (solution.cache_user, raw, solution.invalidate_user_cache),
+           "json.loads")
+    _wrong(open_lesson, "01", (solution.cache_user, solution.get_cached_user, flush),
+           "selective")
+
+
+def test_02_a_plain_get_does_not_slide(open_lesson: Callable[..., Lesson]) -> None:
+    def plain_get(client: Any, key: str, ttl: int) -> Any:
+        raw = client.get(key)
+        return json.loads(raw) if raw else None
+
+    message = _wrong(open_lesson, "02", plain_get, "did not slide")
+    assert "getex" not in message.lower()  # the hint names the problem, not the command
+
+
+def test_03_stale_flushed_and_deleted_too_early(open_lesson: Callable[..., Lesson]) -> None:
+    def no_invalidation(store: Any, client: Any, keys: Any, ticket_id: int, status: str) -> None:
+        store.update_ticket(ticket_id, status=status)
+
+    def flush(store: Any, client: Any, keys: Any, ticket_id: int, status: str) -> None:
+        store.update_ticket(ticket_id, status=status)
+        for key in client.scan_iter(match=keys.prefix + "*"):
+            client.delete(key)
+
+    def early(store: Any, client: Any, keys: Any, ticket_id: int, status: str) -> None:
+        client.delete(keys.ticket(ticket_id))
+        store.update_ticket(ticket_id, status=status)
+
+    _wrong(open_lesson, "03", no_invalidation, "still cached")
+    _wrong(open_lesson, "03", flush, "selectively")
+    _wrong(open_lesson, "03", early, "before")
+
+
+def test_04_the_seeds_loop_is_not_a_pipeline(open_lesson: Callable[..., Lesson]) -> None:
+    from helpdesk_kit.cache.codec import encode_ticket
+
+    def loop(client: Any, keys: Any, tickets: list[Any]) -> None:
+        for ticket in tickets:
+            client.set(keys.ticket(ticket.id), encode_ticket(ticket), ex=300)
+
+    def no_ttl(client: Any, keys: Any, tickets: list[Any]) -> None:
+        pipe = client.pipeline()
+        for ticket in tickets:
+            pipe.set(keys.ticket(ticket.id), encode_ticket(ticket))
+        pipe.execute()
+
+    _wrong(open_lesson, "04", loop, "round trips", "pipeline")
+    _wrong(open_lesson, "04", no_ttl, "never expires")
+
+
+def test_05_fifo_and_no_eviction_are_recognised(open_lesson: Callable[..., Lesson]) -> None:
+    from helpdesk_kit.lessons.exercises.lesson05 import lru_hit_rate
+
+    _wrong(open_lesson, "05", lambda reads, capacity: lru_hit_rate(reads, capacity,
+                                                                   refresh_on_hit=False), "FIFO")
+    _wrong(open_lesson, "05", lambda reads, capacity: lru_hit_rate(reads, capacity,
+                                                                   evict=False), "evict")
+
+
+def test_06_a_handler_that_counts_repeats(open_lesson: Callable[..., Lesson]) -> None:
+    def counts_twice(ctx: Any, task: Any) -> None:
+        ctx.redis.incrby(ctx.keys.entity("points", task.payload["usuarioId"]),
+                         task.payload["points"])
+
+    def by_payload(ctx: Any, task: Any) -> None:
+        marker = ctx.keys.entity("awarded", json.dumps(task.payload, sort_keys=True))
+        if ctx.redis.set(marker, 1, nx=True):
+            ctx.redis.incrby(ctx.keys.entity("points", task.payload["usuarioId"]),
+                             task.payload["points"])
+
+    _wrong(open_lesson, "06", counts_twice, "added twice")
+    _wrong(open_lesson, "06", by_payload, "by their id")
+
+
+def test_07_acking_before_the_work_loses_the_task(open_lesson: Callable[..., Lesson]) -> None:
+    def ack_first(queue: Any, worker_id: str, handler: Any) -> Any:
+        task = queue.reserve(worker_id)
+        if task is None:
+            return None
+        queue.ack(worker_id, task)
+        try:
+            handler(task)
+        except Exception as exc:
+            queue.fail(worker_id, task, str(exc))
+        return task
+
+    def lpop(queue: Any, worker_id: str, handler: Any) -> Any:
+        task = queue.dequeue()
+        if task is not None:
+            handler(task)
+        return task
+
+    def no_except(queue: Any, worker_id: str, handler: Any) -> Any:
+        task = queue.reserve(worker_id)
+        if task is not None:
+            handler(task)
+            queue.ack(worker_id, task)
+        return task
+
+    _wrong(open_lesson, "07", ack_first, "acked already")
+    _wrong(open_lesson, "07", lpop, "LPOP")
+    _wrong(open_lesson, "07", no_except, "queue.fail")
+
+
+def test_08_keys_is_refused(open_lesson: Callable[..., Lesson]) -> None:
+    def with_keys(client: Any, prefix: str) -> tuple[int, int]:
+        found = client.keys(prefix + "*")
+        return len(found), sum(1 for key in found if client.ttl(key) >= 0)
+
+    _wrong(open_lesson, "08", with_keys, "scan_iter")
+
+
+def test_09_forgetting_the_set_is_recognised(open_lesson: Callable[..., Lesson]) -> None:
+    _wrong(open_lesson, "09", lambda d, c: c / d, "SET")
+    _wrong(open_lesson, "09", lambda d, c: 2 * c / (d + c), "1.0")
+
+
+def test_a_function_that_raises_gets_its_error_as_the_hint(
+        open_lesson: Callable[..., Lesson]) -> None:
+    def broken(*args: Any) -> None:
+        raise KeyError("usuarioId")
+
+    assert "KeyError" in _wrong(open_lesson, "02", broken)
+
+
+def test_09s_reference_is_the_cost_model_of_lab_compare() -> None:
+    from helpdesk_kit.lab.compare import break_even_hit_rate
+    from helpdesk_kit.lessons.exercises.lesson09 import NETWORKS, break_even
+
+    for db_ms, cache_ms in NETWORKS:
+        assert break_even(db_ms, cache_ms) == pytest.approx(break_even_hit_rate(db_ms, cache_ms))
+
+
+@pytest.mark.parametrize(("number", "answer", "expected"), [
+    ("06", {"pending": 2, "in_worker": 1, "done": 1}, True),
+    ("07", {"recovered": 5, "lost": 0, "duplicates": 4}, True),
+    ("07", {"recovered": 1, "lost": 0, "duplicates": 1}, False),
+    ("08", (40, 280), True),
+    ("08", (40, 280000), False),
+    ("09", False, True),
+])
+def test_quizzes_moved_out_of_the_notebooks(number: str, answer: Any, expected: bool) -> None:
+    check_quiz = exercise(number).check_quiz
+    assert check_quiz(answer).ok is expected
+    assert check_quiz(...).ok is None
+
+
+def test_the_queue_quizzes_answers_are_what_the_kit_does(open_lesson: Callable[..., Lesson]
+                                                         ) -> None:
+    """06 and 07 store their quiz answers as constants: the real queue and worker agree."""
+    from helpdesk_kit.app import TaskContext, helpdesk_queue
+    from helpdesk_kit.keys import KeySchema
+    from helpdesk_kit.lessons import capture_logs
+    from helpdesk_kit.lessons.exercises import lesson06, lesson07
+    from helpdesk_kit.widgets.queue_lab import QueueLab
+    from helpdesk_kit.widgets.reliability import crash_and_recover
+
+    lesson = open_lesson("06_task_queue", users=30, tickets=200)
+    context = TaskContext(lesson.store, None, lesson.client, lesson.keys)
+    lab = QueueLab(helpdesk_queue(lesson.client, KeySchema(prefix=lesson.keys.prefix + "q:")),
+                   context)
+    with capture_logs():
+        lab.enqueue(4, ["send_notifications"])
+        for _ in range(3):
+            lab.step()
+    assert {k: lab.counts()[k] for k in ("pending", "in_worker", "done")} == \
+        lesson06.QUIZ_EXPECTED
+    with capture_logs():
+        crash = crash_and_recover(
+            helpdesk_queue(lesson.client, KeySchema(prefix=lesson.keys.prefix + "c:")),
+            context, mode="reliable", tasks=5, batch=5, crash_at=4, after_work=True,
+            heartbeat_ttl_s=0.05)
+    assert {"recovered": crash.recovered, "lost": crash.lost,
+            "duplicates": crash.duplicates} == lesson07.QUIZ_EXPECTED
