@@ -12,15 +12,22 @@ NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.c
 # never in the learner's own data folder (~/.local/share/helpdesk-kit).
 TEST_DATA := $(CURDIR)/.test-data
 
-.PHONY: start setup test test-deps lint unit notebooks-test notebooks bench clean help
+.PHONY: start lessons setup test test-deps lint unit notebooks-test notebooks bench clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-start: setup  ## set up, load the sample data if needed, start JupyterLab on notebooks/
+start: lessons  ## set up, load the sample data if needed, start JupyterLab on your copy, my-lessons/
 	$(VENV)/bin/helpdesk-kit seed --if-empty --quiet
 	$(VENV)/bin/helpdesk-kit doctor
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(ALLOW_ROOT)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(LEARNER_COPY) $(ALLOW_ROOT)
+
+# Your own copy of the lessons (git-ignored): no outputs, no CI-only cells, no solutions. A
+# notebook you edited is never overwritten; `make lessons RESET=1` starts over and moves your
+# copies to my-lessons/.previous/. The tests always use the stored lessons in notebooks/.
+LEARNER_COPY := my-lessons
+lessons: setup  ## build (or top up) your copy of the lessons in my-lessons/; RESET=1 starts over
+	$(PY) scripts/learner-edition --dest $(LEARNER_COPY) $(if $(RESET),--reset)
 
 setup: $(STAMP)  ## create .venv and install the kit with its test tools
 
@@ -62,8 +69,10 @@ unit: setup  ## the pytest suite only (no notebooks)
 notebooks: setup  ## re-execute every lesson in place, storing outputs (after editing one)
 	$(PY) scripts/execute-notebooks notebooks/*.ipynb
 
-bench: setup  ## benchmarks: ratios against baselines measured in the same run
-	$(PY) -m bench
+bench: setup  ## benchmarks: ratio tables + bench/results/ratios.png; BENCH_ARGS=--quick: < 1 min
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) -m bench.peers --install   # arq pins redis-py < 6: its own venv, .venv-bench/arq
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean:  ## remove the venv and caches (not your data folder)
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts $(TEST_DATA)

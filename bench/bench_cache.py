@@ -1,35 +1,50 @@
-"""The cache's own costs, measured side by side on a private redis-server (medians of rounds).
+"""The cache's costs beside raw redis-py and cashews, on a private redis-server.
 
-- hit path: ``Cache.get_cached_ticket`` and the cache-aside read ``Cache.get_ticket`` on a hit,
-  vs raw redis-py ``GET`` + ``json.loads`` of the same value (the floor). Ratio = raw time /
-  our time; 1.0 means no overhead, the target is >= 0.85 (decoding to a ``Ticket`` with its
-  datetimes, counting, fail-open handling cost under 15%).
-- warming 10,000 users, 500 per round trip: one Lua script call per page (the default) and a
-  pipeline of 500 ``SET``s (the fallback without Lua), vs the seed's one ``SET`` per user.
-  The users come from memory, so only the Redis side (and JSON encoding) is measured.
-- stampede: 50 threads read one missing key at once; the database is loaded exactly once.
+Rounds are interleaved and every ratio is the median of each round's ratio to the same round's
+baseline (:func:`bench.report.paired`), so a busy moment of the machine cancels out.
+
+- **hit path**: one read of a ~550-byte ticket, per call, against raw ``GET`` + ``json.loads``
+  of the same value (the floor for a Redis hit): ``Cache.get_cached_ticket`` (decoding to a
+  ``Ticket``, counting, fail-open: target >= 0.85x), the cache-aside ``get_ticket`` hit, the
+  **near cache** hit (L1, no round trip: target >= 10x), and cashews' ``get()`` and its
+  client-side mode (its own L1), each in interleaved rounds;
+- **staleness**: another process rewrites 200 keys this process holds in L1; the time from each
+  write to L1 dropping the key, p50 and p99 (target p99 < 5 ms on loopback);
+- **warming** 10,000 users (5,000 with ``--quick``), 500 per round trip: the Lua script per
+  page (the default) and the transaction fallback, against the seed's one ``SET`` per user
+  (target >= 10x). The users come from memory: only the Redis side and JSON encoding count;
+- **stampede**: 50 threads read one missing key at once; the database is loaded exactly once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import statistics
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from helpdesk_kit.backends import RedisServer
-from helpdesk_kit.cache import Cache
+import redis
+
+from bench import HOST, tcp_client, tcp_redis
+from bench.report import Area, Row, paired, print_area
+from helpdesk_kit.cache import Cache, NearCache
 from helpdesk_kit.keys import KeySchema
+from helpdesk_kit.lab.near_cache import Staleness, measure_staleness
 from helpdesk_kit.models import Ticket, User
 
-HIT_CALLS = 3_000
-HIT_ROUNDS = 9
-USERS = 10_000
-WARM_ROUNDS = 5
-READERS = 50
 MOMENT = datetime(2026, 5, 1, 9, 30, tzinfo=UTC)
+RAW = "raw GET + json.loads"
+READERS = 50
+
+
+def a_ticket(ident: int = 7) -> Ticket:
+    """~550 bytes of JSON, like a real ticket row."""
+    return Ticket(ident, "VPN fails after the update", "x" * 350, "open", "high", 3, 12,
+                  MOMENT, MOMENT, 4)
 
 
 class MemoryUsers:
@@ -54,49 +69,132 @@ def per_call(fn: Callable[[], object], calls: int) -> float:
     return (time.perf_counter() - start) / calls
 
 
-def hit_path(cache: Cache, client) -> dict[str, float]:
-    ticket = Ticket(7, "VPN fails after the update", "x" * 350, "open", "high", 3, 12,
-                    MOMENT, MOMENT, 4)  # ~550 bytes of JSON, like a real ticket row
+class Cashews:
+    """cashews' ``get()`` (and its client-side mode) on the same server, timed in its loop."""
+
+    def __init__(self, port: int, key: str, value: dict[str, Any], client_side: bool) -> None:
+        from cashews import Cache as CashewsCache
+
+        self.loop = asyncio.new_event_loop()
+        self.cache = CashewsCache()
+        self.cache.setup(f"redis://{HOST}:{port}/0", client_side=client_side)
+        self.key = key
+        self.loop.run_until_complete(self.cache.set(key, value, expire=300))
+        self.loop.run_until_complete(self.cache.get(key))  # its L1 fills on the first read
+
+    def per_call(self, calls: int) -> float:
+        async def reads() -> float:
+            start = time.perf_counter()
+            for _ in range(calls):
+                await self.cache.get(self.key)
+            return (time.perf_counter() - start) / calls
+
+        return self.loop.run_until_complete(reads())
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.cache.close())
+        self.loop.close()
+
+
+def hit_path(port: int, rounds: int, calls: int) -> Area:
+    client = tcp_client(port)
+    keys = KeySchema("bench:hit:")
+    cache, near = Cache(client, keys), NearCache(client, keys)
+    ticket, key = a_ticket(), keys.ticket(7)
     cache.cache_ticket(ticket)
-    key = cache.keys.ticket(7)
-    runs: dict[str, Callable[[], object]] = {
-        "raw GET + json.loads": lambda: json.loads(client.get(key)),
-        "get_cached_ticket": lambda: cache.get_cached_ticket(7),
-        "get_ticket (cache-aside hit)": lambda: cache.get_ticket(7, lambda: ticket),
+    notes = []
+    if not near.wait_active():
+        notes.append(f"near cache: {near.reason}")
+    while near.active and key not in near.local.snapshot():
+        near.get_cached_ticket(7)  # the SET's own message drops the first fill; the next one stays
+    ways: dict[str, Callable[[int], float]] = {
+        RAW: lambda n: per_call(lambda: json.loads(client.get(key)), n),  # type: ignore[arg-type]
+        "Cache.get_cached_ticket": lambda n: per_call(lambda: cache.get_cached_ticket(7), n),
+        "Cache.get_ticket (cache-aside hit)":
+            lambda n: per_call(lambda: cache.get_ticket(7, lambda: ticket), n),
+        "NearCache hit (L1)": lambda n: per_call(lambda: near.get_cached_ticket(7), n),
     }
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(HIT_ROUNDS):  # interleaved: each round runs every method once
-        for name, fn in runs.items():
-            times[name].append(per_call(fn, HIT_CALLS))
-    return {name: statistics.median(t) for name, t in times.items()}
-
-
-def warming(cache: Cache, client) -> dict[str, float]:
-    store = MemoryUsers(USERS)
-    ways = {"Lua script per page": (True, None), "pipeline per page": (True, False),
-            "seed loop": (False, None)}
+    peers: list[Cashews] = []
+    skipped: dict[str, str] = {}
+    for name, client_side in (("cashews get()", False), ("cashews client_side hit", True)):
+        try:
+            peer = Cashews(port, "cashews:ticket:7", json.loads(client.get(key)), client_side)
+        except ImportError as exc:
+            skipped[name] = f"cashews is not installed ({exc.name}): pip install -e '.[bench]'"
+            continue
+        peers.append(peer)
+        ways[name] = peer.per_call
     times: dict[str, list[float]] = {name: [] for name in ways}
-    for _ in range(WARM_ROUNDS):
+    for _ in range(rounds):  # interleaved: each round runs every way once
+        for name, way in ways.items():
+            times[name].append(way(calls))
+    for peer in peers:
+        peer.close()
+    assert near.get_cached_ticket(7) == ticket and near.near_stats()["ticket"].hits > 0
+    near.close()
+    client.close()
+    ratios = paired(times, RAW, lower_is_better=True)
+    targets = {"Cache.get_cached_ticket": 0.85, "NearCache hit (L1)": 10.0}
+    rows = [Row(name, ratios[name], f"{statistics.median(t) * 1e6:,.1f} µs", targets.get(name))
+            for name, t in times.items()]
+    rows += [Row(name, None, note=why) for name, why in skipped.items()]
+    return Area(f"Cache hit path: one ~550-byte ticket, {calls:,} reads x {rounds} paired "
+                "rounds", RAW, rows, notes)
+
+
+def staleness(port: int, runs: int) -> Area:
+    client = tcp_client(port)
+    near = NearCache(client, KeySchema("bench:stale:"))
+    near.wait_active()
+    results = [measure_staleness(near, f"redis://{HOST}:{port}/0", range(1, 201), a_ticket)
+               for _ in range(runs)]
+    near.close()
+    client.close()
+    pooled = Staleness([s for r in results for s in r.samples], sum(r.lost for r in results))
+    # the ratio reads "how far under the 5 ms budget": 5 ms / p99 (>= 1 is within it)
+    return Area(f"Near cache staleness: a write in another process until L1 drops the key "
+                f"({runs} x 200 writes, pooled)", "the 5 ms budget", [
+                    Row("p99", 5e-3 / pooled.p99, f"{pooled.p99 * 1e3:.2f} ms", 1.0),
+                    Row("p50", 5e-3 / pooled.p50, f"{pooled.p50 * 1e3:.2f} ms")],
+                [f"lost invalidations: {pooled.lost} (must be 0); worst run's p99: "
+                 f"{max(r.p99 for r in results) * 1e3:.2f} ms"])
+
+
+def warming(port: int, users: int, rounds: int) -> Area:
+    client = tcp_client(port)
+    cache = Cache(client, KeySchema("bench:warm:"))
+    store = MemoryUsers(users)
+    ways = {"Lua script per page": (True, None), "transaction per page (no Lua)": (True, False),
+            "seed loop (one SET per user)": (False, None)}
+    times: dict[str, list[float]] = {name: [] for name in ways}
+    for _ in range(rounds):
         for name, (pipelined, lua) in ways.items():
             cache.invalidate_pattern("user")
             cache.lua = lua
             start = time.perf_counter()
             count = cache.warm_users(store, pipelined=pipelined, progress=False)
             times[name].append(time.perf_counter() - start)
-            assert count == USERS
-    return {name: statistics.median(t) for name, t in times.items()}
+            assert count == users
+    client.close()
+    ratios = paired(times, "seed loop (one SET per user)", lower_is_better=True)
+    rows = [Row(name, ratios[name], f"{users / statistics.median(values):,.0f} users/s",
+                10.0 if name == "Lua script per page" else None)
+            for name, values in times.items()]
+    return Area(f"Warming {users:,} users, 500 per round trip, {rounds} paired rounds",
+                "the seed loop", rows)
 
 
-def stampede(cache: Cache) -> tuple[int, int]:
-    loads = 0
-    lock = threading.Lock()
+def stampede(port: int) -> Area:
+    client = redis.Redis(host=HOST, port=port, decode_responses=True)
+    cache = Cache(client, KeySchema("bench:stampede:"))
+    loads, lock = 0, threading.Lock()
 
     def slow_database() -> Ticket:
         nonlocal loads
         with lock:
             loads += 1
         time.sleep(0.05)  # a remote database
-        return Ticket(99, "hot", "", "open", "urgent", 1, None, MOMENT, MOMENT, 1)
+        return a_ticket(99)
 
     barrier = threading.Barrier(READERS)
     results: list[object] = []
@@ -110,30 +208,22 @@ def stampede(cache: Cache) -> tuple[int, int]:
         t.start()
     for t in threads:
         t.join()
-    return loads, sum(r is not None for r in results)
+    client.close()
+    answered = sum(r is not None for r in results)
+    return Area(f"Stampede: {READERS} readers of one missing key at once", "no protection "
+                f"({READERS} loads)", [Row("database loads with the lock", READERS / loads,
+                                            f"{loads} load(s)", float(READERS),
+                                            f"{answered} answered")])
 
 
-def main() -> None:
-    with RedisServer() as server:
-        client = server.client()
-        cache = Cache(client, KeySchema("bench:"))
-        hits = hit_path(cache, client)
-        warm = warming(cache, client)
-        loads, answered = stampede(cache)
-        client.close()
-    raw = hits["raw GET + json.loads"]
-    print(f"{'hit path (median per call)':34} {'us':>8} {'ratio raw/ours':>15}")
-    for name, seconds in hits.items():
-        print(f"{name:34} {seconds * 1e6:8.1f} {raw / seconds:15.2f}")
-    print("target: ratio >= 0.85 (our overhead under 15%)\n")
-    print(f"{'warming 10,000 users':34} {'s':>8} {'users/s':>15} {'vs seed loop':>13}")
-    for name, seconds in warm.items():
-        print(f"{name:34} {seconds:8.3f} {USERS / seconds:15,.0f} "
-              f"{warm['seed loop'] / seconds:12.1f}x")
-    print("target: >= 10x for the default (Lua script per page)\n")
-    print(f"stampede: {READERS} concurrent readers of one missing key -> {loads} database "
-          f"load(s), {answered} answered (target: exactly 1 load)")
+def run(quick: bool = False) -> list[Area]:
+    with tcp_redis() as port:
+        return [hit_path(port, 7 if quick else 15, 400 if quick else 2_000),
+                staleness(port, 2 if quick else 5),
+                warming(port, 5_000 if quick else 10_000, 7 if quick else 9),
+                stampede(port)]
 
 
 if __name__ == "__main__":
-    main()
+    for area in run():
+        print_area(area)

@@ -2,7 +2,8 @@
 
 The public API, what lessons, the README and users import::
 
-    from helpdesk_kit import HelpdeskApp, Cache, TaskQueue, Worker, RetryPolicy, Settings, connect
+    from helpdesk_kit import HelpdeskApp, Cache, NearCache, TaskQueue, Worker, RetryPolicy, \
+        Settings, connect
 
 Layers point down only (checked by import-linter, see pyproject.toml): widgets -> lessons and
 lab -> app -> metrics -> cache and queue -> backends and db -> config, errors, models, keys,
@@ -19,13 +20,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .app import HelpdeskApp
     from .backends import connect
-    from .cache import Cache
+    from .cache import Cache, NearCache
     from .config import Settings
     from .queue import RetryPolicy, TaskQueue, Worker
 
 __all__ = [
     "Cache",
     "HelpdeskApp",
+    "NearCache",
     "RetryPolicy",
     "Settings",
     "TaskQueue",
@@ -40,6 +42,7 @@ __version__ = metadata.version("helpdesk-kit")
 _WHERE = {
     "Cache": ".cache",
     "HelpdeskApp": ".app",
+    "NearCache": ".cache",
     "RetryPolicy": ".queue",
     "Settings": ".config",
     "TaskQueue": ".queue",

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from .errors import ConfigError
-from .vocab import BackendKind
+from .vocab import BackendKind, QueueMode
 
 __all__ = ["BackendChoice", "Settings", "default_data_dir", "redact_url"]
 
@@ -34,6 +34,8 @@ ENVIRONMENT: dict[str, str] = {
     "REDIS_CLUSTER_URL": "redis:// or rediss:// URL of any node of a Redis Cluster",
     "HELPDESK_NEAR_CACHE": "1 turns on the in-process near cache (L1) in front of Redis",
     "HELPDESK_NEAR_CACHE_SIZE": "entries the near cache keeps at most (default 10000)",
+    "HELPDESK_QUEUE_MODE": "seed | reliable | streams: which queue the app and worker use "
+                           "(default reliable)",
     "REDIS_SOCKET_TIMEOUT": "seconds before a Redis call counts as failed (default 2.0)",
     "TURSO_DATABASE_URL": "libsql://, https://, ws:// or file: URL (default: a local file)",
     "TURSO_AUTH_TOKEN": "token for a remote Turso/libSQL database (never printed)",
@@ -114,6 +116,14 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     raise ConfigError(f"{name} must be 1 or 0 (true/false, yes/no, on/off), got {raw!r}")
 
 
+def _queue_mode(raw: str | None) -> QueueMode:
+    try:
+        return QueueMode((raw or QueueMode.RELIABLE).lower())
+    except ValueError:
+        raise ConfigError(f"HELPDESK_QUEUE_MODE must be one of {', '.join(QueueMode)}, "
+                          f"got {raw!r}") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     """The kit's configuration. Build it with :meth:`from_env`; change it with :meth:`with_`."""
@@ -134,6 +144,7 @@ class Settings:
     redis_cluster_url: str | None = field(default=None, repr=False)
     near_cache: bool = False
     near_cache_size: int = 10_000
+    queue_mode: QueueMode = QueueMode.RELIABLE
 
     def __post_init__(self) -> None:
         # Accept a plain string folder too (a notebook cell often passes one).
@@ -186,6 +197,7 @@ class Settings:
             redis_cluster_url=get("REDIS_CLUSTER_URL"),
             near_cache=_flag(e, "HELPDESK_NEAR_CACHE"),
             near_cache_size=int(_number(e, "HELPDESK_NEAR_CACHE_SIZE", 10_000, 1, int)),
+            queue_mode=_queue_mode(get("HELPDESK_QUEUE_MODE")),
         )
 
     def with_(self, **changes: object) -> Settings:

@@ -9,9 +9,11 @@ import platform
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 
-from .backends import connect
+from .backends import connect, topology
+from .cache.near import near_cache_report
 from .config import BackendChoice, Settings
 from .db import open_store
+from .keys import KeySchema
 
 __all__ = ["DoctorReport", "report"]
 
@@ -26,6 +28,15 @@ def _version(package: str) -> str:
         return "not installed"
 
 
+def _user_line(user: str, denied: object) -> str:
+    """Who this connection is on Redis, and the lesson commands that user may not run."""
+    refused = sorted(denied) if isinstance(denied, list | set | frozenset) else []
+    if not refused:
+        return f"Redis user {user}: may run every command the lessons use"
+    return (f"Redis user {user}: may not run {', '.join(refused)} (a class's learner: the "
+            "lessons say what they skip)")
+
+
 @dataclass
 class DoctorReport:
     redis_kind: str
@@ -37,6 +48,10 @@ class DoctorReport:
     rows: dict[str, int]
     settings: str
     versions: dict[str, str] = field(default_factory=dict)
+    #: Sentinel: the primary and its replicas; Cluster: the nodes and their slots (else empty)
+    topology: list[str] = field(default_factory=list)
+    #: "on: ..." or "off: why" (HELPDESK_NEAR_CACHE, and whether this Redis can track keys)
+    near_cache: str = ""
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -50,8 +65,13 @@ class DoctorReport:
             f"INFO {yes[bool(caps['info'])]}, Lua {yes[bool(caps['lua'])]}, "
             f"maxmemory configurable {yes[bool(caps['maxmemory_configurable'])]}",
         ]
+        if caps.get("acl_user"):
+            lines.append(f"           {_user_line(str(caps['acl_user']), caps.get('denied'))}")
         if self.redis_notice:
             lines.append(f"           note: {self.redis_notice}")
+        lines += [f"           {line}" for line in self.topology]
+        if self.near_cache:
+            lines.append(f"           near cache {self.near_cache}")
         where = "local file" if self.database_local else "remote libSQL"
         lines += [
             f"Database   {self.database}  [{where}]",
@@ -68,6 +88,9 @@ def report(settings: Settings | None = None, prefer: BackendChoice | None = None
     settings = settings or Settings.from_env()
     backend = connect(settings, prefer)
     try:
+        nodes = topology(backend.client)
+        near = near_cache_report(backend.client, KeySchema.for_backend(
+            backend.kind, settings.key_prefix), settings)
         store = open_store(settings)
         try:
             rows = store.counts()
@@ -80,11 +103,14 @@ def report(settings: Settings | None = None, prefer: BackendChoice | None = None
     return DoctorReport(
         redis_kind=backend.kind,
         redis_description=backend.description,
-        capabilities=asdict(backend.capabilities),
+        capabilities={**asdict(backend.capabilities),
+                      "denied": sorted(backend.capabilities.denied)},  # JSON has no sets
         redis_notice=backend.notice,
         database=store.db.url,
         database_local=store.db.is_local,
         rows=rows,
         settings=repr(settings),
         versions=versions,
+        topology=nodes.lines() if nodes else [],
+        near_cache=near,
     )

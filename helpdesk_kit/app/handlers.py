@@ -32,6 +32,7 @@ from ..queue import RetryPolicy, Task, TaskQueue, TaskRegistry
 
 if TYPE_CHECKING:
     from ..db.store import HelpdeskStore
+    from .events import EventLog
 
 __all__ = [
     "ARCHIVE_BATCH",
@@ -62,6 +63,8 @@ class TaskContext:
     redis: redis.Redis | None = None
     keys: KeySchema = field(default_factory=KeySchema)
     now: datetime | None = None
+    #: The ticket event log (lesson 14): ``close_inactive_tickets`` appends ``closed`` events.
+    events: EventLog | None = None
 
     def current_time(self, task: Task) -> datetime:
         """``now`` if fixed; else the moment the task was enqueued (the same on every retry)."""
@@ -76,7 +79,8 @@ def close_inactive_tickets(ctx: TaskContext, task: Task) -> dict[str, Any]:
     """Close non-closed tickets whose last activity (``updated_at``) is ``days`` or more old.
 
     Closing is itself activity, so it bumps ``updated_at`` (to this run's now) and ``version``.
-    Then the closed tickets leave the cache: a closed ticket must never be served as open.
+    Then the closed tickets leave the cache: a closed ticket must never be served as open;
+    with an event log (``ctx.events``) each gets a ``closed`` event.
     """
     now = ctx.current_time(task)
     closed = ctx.store.close_inactive_tickets(now - timedelta(days=task.payload["days"]), now)
@@ -84,6 +88,9 @@ def close_inactive_tickets(ctx: TaskContext, task: Task) -> dict[str, Any]:
     to_invalidate = sorted(set(ctx.store.tickets_closed_at(now)) | set(closed))
     if ctx.cache is not None and to_invalidate:
         ctx.cache.invalidate_tickets(to_invalidate)
+    if ctx.events is not None and to_invalidate:  # a retry appends again: the version dedupes
+        rows = (ctx.store.get_ticket(ticket_id) for ticket_id in to_invalidate)
+        ctx.events.closed([ticket for ticket in rows if ticket is not None])
     return {"closed": len(closed), "invalidated": len(to_invalidate)}
 
 

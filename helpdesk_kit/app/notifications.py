@@ -10,24 +10,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 import redis
 
 from ..errors import HelpdeskError
-from ..queue import Task, TaskQueue
+from ..queue import StreamQueue, Task, TaskQueue
 from .handlers import REGISTRY, TaskContext
+from .results import Result
 
 __all__ = ["Notifier"]
 
 log = logging.getLogger("helpdesk_kit.app")
-Result = dict[str, Any]
 
 
 class Notifier:
     """Sends the notification of one action through ``queue``, or inline with ``context()``."""
 
-    def __init__(self, queue: TaskQueue | None, context: Callable[[], TaskContext]) -> None:
+    def __init__(self, queue: TaskQueue | StreamQueue | None,
+                 context: Callable[[], TaskContext]) -> None:
         self.queue = queue
         self.context = context
 

@@ -14,6 +14,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ..vocab import BackendKind
+from . import acl
 
 __all__ = ["Backend", "Capabilities", "fail_fast_retry", "probe"]
 
@@ -36,6 +37,19 @@ class Capabilities:
     info: bool
     lua: bool
     maxmemory_configurable: bool
+    #: The ACL user this connection is logged in as (``default``), None where not known.
+    acl_user: str | None = None
+    #: Lesson commands this user may not run (``{"FLUSHDB", "INFO", "CONFIG"}`` for a learner
+    #: of a class): found by probes that never run them (see :mod:`.acl`).
+    denied: frozenset[str] = frozenset()
+
+    def may(self, command: str) -> bool:
+        """False if this Redis user may not run ``command`` (``"FLUSHDB"``, ``"INFO"``...)."""
+        return command.upper() not in self.denied
+
+    def why_not(self, command: str) -> str | None:
+        """The sentence to show when ``command`` is denied, else None."""
+        return None if self.may(command) else acl.may_not_run(command, self.acl_user)
 
 
 @dataclass
@@ -59,15 +73,25 @@ def probe(client: redis.Redis) -> Capabilities:
     ``REDIS_URL``). ``maxmemory_configurable`` means the CONFIG command is allowed (CONFIG GET
     answers ``maxmemory``); many managed services disable CONFIG altogether. It does not prove
     that CONFIG SET would be accepted - a server may still refuse it by ACL.
+
+    It also finds the ACL user's name and the lesson commands it may not run (a learner of a
+    class may not FLUSHDB, INFO, CONFIG...), with probes that never run them (:mod:`.acl`);
+    INFO and CONFIG GET are then asked only if allowed. Two more round trips, both read-only.
     """
     version: str | None = None
     info = lua = maxmemory = False
-    with contextlib.suppress(redis.ResponseError):
-        reported = client.info("server").get("redis_version")
-        version = str(reported) if reported else None  # some managed services leave it out
-        info = True
+    user = acl.whoami(client)
+    denied = acl.denied_commands(client) if user is not None else frozenset()
+    if "INFO" not in denied:
+        with contextlib.suppress(redis.ResponseError):
+            reported = client.info("server").get("redis_version")
+            version = str(reported) if reported else None  # some managed services omit it
+            info = True
+    if "INFO" in denied:  # a class's learner: HELLO still tells the version
+        version = acl.hello_version(client)
     with contextlib.suppress(redis.ResponseError, ImportError):  # fakeredis without lupa
         lua = client.eval("return 1", 0) == 1
-    with contextlib.suppress(redis.ResponseError):
-        maxmemory = client.config_get("maxmemory").get("maxmemory") is not None
-    return Capabilities(version, info, lua, maxmemory)
+    if "CONFIG" not in denied:
+        with contextlib.suppress(redis.ResponseError):
+            maxmemory = client.config_get("maxmemory").get("maxmemory") is not None
+    return Capabilities(version, info, lua, maxmemory, user, denied)

@@ -2,10 +2,17 @@
 
 Choice, in order (``HELPDESK_REDIS_BACKEND=auto``):
 
-1. ``url``    - ``REDIS_URL`` is set: that server (``redis://``, ``rediss://``, with password).
-2. ``server`` - a ``redis-server`` binary is on PATH: a private server on a unix socket in a
+1. ``cluster``  - ``REDIS_CLUSTER_URL`` is set: a Redis Cluster, reached through any node
+   (:mod:`helpdesk_kit.backends.cluster`); the key schema then uses hash tags by itself.
+2. ``sentinel`` - ``REDIS_SENTINELS`` is set: the primary that those Sentinels name for
+   ``REDIS_SENTINEL_MASTER`` (:mod:`helpdesk_kit.backends.sentinel`), followed on failover.
+3. ``url``      - ``REDIS_URL`` is set: that server (``redis://``, ``rediss://``, with password).
+4. ``server``   - a ``redis-server`` binary is on PATH: a private server on a unix socket in a
    temporary folder, no persistence, stopped when this Python process exits.
-3. ``fake``   - fakeredis, in this process: zero setup, but no INFO, CONFIG or evictions.
+5. ``fake``     - fakeredis, in this process: zero setup, but no INFO, CONFIG or evictions.
+
+Passwords and TLS work the same way for all three remote kinds (in the URL); an error names
+the variable to fix and never shows the password.
 
 Set ``HELPDESK_REDIS_BACKEND`` (or pass ``prefer=``) to force one. Clients decode responses to
 ``str``: every value the kit stores is JSON text, and readable text is what a lesson shows.
@@ -14,6 +21,7 @@ Set ``HELPDESK_REDIS_BACKEND`` (or pass ``prefer=``) to force one. Clients decod
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import ssl
 import urllib.parse
@@ -21,14 +29,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import redis
+from redis.exceptions import RedisClusterException
 
 from ..config import BackendChoice, Settings, redact_url
 from ..errors import RedisBackendError
 from ..vocab import BackendKind
+from . import cluster, sentinel
 from .client import Backend, fail_fast_retry, probe
 from .server import RedisServer
 
-__all__ = ["FAKEREDIS_NOTICE", "connect"]
+__all__ = ["FAKEREDIS_NOTICE", "close_backend", "connect"]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +47,12 @@ FAKEREDIS_NOTICE = (
     "CONFIG maxmemory and evictions need a real redis-server."
 )
 
+
+#: How an error says "wrong or missing password" when it wraps another one (a Sentinel that
+#: refused us is reported inside "No master found").
+_AUTH_WORDS = ("authentication", "noauth", "wrongpass", "invalid username-password")
+
+_CLIENT_REPR = re.compile(r"<redis\.client\.Redis\(.*?port=(\d+).*?\)>\)>\)>")
 
 _private_server: RedisServer | None = None
 _fake_server: Any = None
@@ -53,14 +69,15 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
         current = current.__cause__ or current.__context__
 
 
-def _redis_hint(exc: Exception, url: str) -> str:
+def _redis_hint(exc: Exception, url: str, variable: str = "REDIS_URL") -> str:
     """What to do about a failed connection, in the learner's terms."""
     tls = urllib.parse.urlsplit(url).scheme == "rediss"
     causes = list(_causes(exc))
-    if isinstance(exc, redis.AuthenticationError):
-        return "the server refused the password (or wants one): check the password in REDIS_URL"
+    if isinstance(exc, redis.AuthenticationError) or any(
+            word in str(c).lower() for c in causes for word in _AUTH_WORDS):
+        return f"the server refused the password (or wants one): check the password in {variable}"
     if isinstance(exc, ValueError):
-        return "REDIS_URL must start with redis://, rediss:// or unix://"
+        return f"{variable} must start with redis://, rediss:// or unix://"
     # TLS first: redis-py reports each of these as a plain ConnectionError.
     if any(isinstance(c, ssl.SSLCertVerificationError) for c in causes):
         return ("TLS certificate verify failed: the server's certificate is not signed by a CA "
@@ -69,7 +86,8 @@ def _redis_hint(exc: Exception, url: str) -> str:
     if any(isinstance(c, ssl.SSLError) for c in causes):
         return "the TLS handshake failed: does this port speak TLS? (rediss:// needs it)"
     if tls and any(isinstance(c, FileNotFoundError) for c in causes):
-        return "a TLS file named in REDIS_URL (ssl_ca_certs, ssl_certfile, ssl_keyfile) is missing"
+        return (f"a TLS file named in {variable} (ssl_ca_certs, ssl_certfile, ssl_keyfile) "
+                "is missing")
     if not tls and any(isinstance(c, ConnectionResetError) for c in causes):
         # A TLS-only server (Upstash is one) drops a plain-text client at once.
         return "the server dropped the connection: if it only speaks TLS, use rediss://"
@@ -95,15 +113,53 @@ def _connect_url(url: str, timeout: float) -> Backend:
     except (ValueError, redis.RedisError) as exc:
         if client is not None:
             client.close()
-        reason = str(exc).replace(url, redact_url(url))
-        password = urllib.parse.urlsplit(url).password
-        if password:
-            reason = reason.replace(password, "***")
-        raise RedisBackendError(
-            f"Cannot use REDIS_URL={redact_url(url)}: {_redis_hint(exc, url)} "
-            f"({type(exc).__name__}: {' '.join(reason.split())})"
-        ) from None
+        raise _backend_error("REDIS_URL", url, exc) from None
     return Backend(client, BackendKind.URL, f"Redis at {redact_url(url)}", caps)
+
+
+def _backend_error(variable: str, url: str, exc: Exception) -> RedisBackendError:
+    """``Cannot use VARIABLE=<redacted>: <hint> (<error, redacted>)``."""
+    # A Sentinel that failed is shown as a whole client repr: its port says enough.
+    reason = _CLIENT_REPR.sub(r"Sentinel :\1", str(exc)).replace(url, redact_url(url))
+    password = urllib.parse.urlsplit(url).password if "://" in url else None
+    if password:
+        reason = reason.replace(urllib.parse.unquote(password), "***").replace(password, "***")
+    return RedisBackendError(
+        f"Cannot use {variable}={redact_url(url)}: {_redis_hint(exc, url, variable)} "
+        f"({type(exc).__name__}: {' '.join(reason.split())})")
+
+
+def _connect_cluster(url: str, timeout: float) -> Backend:
+    client: Any = None
+    try:
+        client = cluster.cluster_client(url, timeout)
+        client.ping()
+        caps = probe(client)
+    except (ValueError, redis.RedisError, RedisClusterException) as exc:
+        if client is not None:
+            client.close()
+        raise _backend_error("REDIS_CLUSTER_URL", url, exc) from None
+    primaries = len(client.get_primaries())
+    return Backend(client, BackendKind.CLUSTER,
+                   f"Redis Cluster of {primaries} primaries via {redact_url(url)}", caps)
+
+
+def _connect_sentinel(settings: Settings) -> Backend:
+    target = sentinel.parse_sentinels(settings.redis_sentinels, settings.redis_sentinel_master)
+    shown = ",".join(settings.redis_sentinels)
+    client: Any = None
+    try:
+        client = sentinel.sentinel_client(target, settings.redis_socket_timeout)
+        client.ping()
+        caps = probe(client)
+    except (ValueError, redis.RedisError) as exc:  # MasterNotFoundError is a ConnectionError
+        if client is not None:
+            sentinel.close_sentinel(client)
+        error = _backend_error("REDIS_SENTINELS", shown, exc)
+        for secret in {str(target.options.get("password") or "")} - {""}:
+            error = RedisBackendError(str(error).replace(secret, "***"))
+        raise error from None
+    return Backend(client, BackendKind.SENTINEL, target.description, caps)
 
 
 def _connect_server(timeout: float) -> Backend:
@@ -144,6 +200,13 @@ def connect(settings: Settings | None = None, prefer: BackendChoice | None = Non
     """
     settings = settings or Settings.from_env()
     choice = prefer or settings.redis_backend
+    if choice == "cluster" or (choice == "auto" and settings.redis_cluster_url):
+        if not settings.redis_cluster_url:
+            raise RedisBackendError("HELPDESK_REDIS_BACKEND=cluster needs REDIS_CLUSTER_URL "
+                                    "(redis://host:port of any node)")
+        return _connect_cluster(settings.redis_cluster_url, settings.redis_socket_timeout)
+    if choice == "sentinel" or (choice == "auto" and settings.redis_sentinels):
+        return _connect_sentinel(settings)
     if choice == "url" or (choice == "auto" and settings.redis_url):
         if not settings.redis_url:
             raise RedisBackendError("HELPDESK_REDIS_BACKEND=url needs REDIS_URL to be set")
@@ -154,3 +217,11 @@ def connect(settings: Settings | None = None, prefer: BackendChoice | None = Non
     if choice == "auto":  # a fallback the learner did not ask for: say so, in one line
         log.warning(FAKEREDIS_NOTICE)
     return backend
+
+
+def close_backend(backend: Backend) -> None:
+    """Close the backend's connections (for Sentinel, the ones to the Sentinels too)."""
+    if backend.kind == BackendKind.SENTINEL:
+        sentinel.close_sentinel(backend.client)
+    else:
+        backend.client.close()

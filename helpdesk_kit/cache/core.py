@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import redis
 
+from ..backends import acl
 from ..backends.raw import bytes_reply
 from ..config import MAX_VALUE_BYTES, Settings
 from ..keys import KeySchema
@@ -268,10 +269,11 @@ class Cache:
         return invalidation.invalidate_pattern(self, entity)
 
     def flush_all(self) -> None:
-        """FLUSHDB: the seed's counter-example. Deletes *every* key in the database (other
-        prefixes, the task queue...) and sends every reader to the database at once."""
+        """FLUSHDB, the seed's counter-example: *every* key in the database goes (other prefixes,
+        the queue...), every reader hits the database. A class's learner may not (it raises)."""
+        with acl.explained(self.client, f"delete yours under {self.keys.prefix!r} by SCAN"):
+            self.client.flushdb()
         log.warning("FLUSHDB: every key in this Redis database is gone")
-        self.client.flushdb()
 
     # --- warming (the seed's warmupCache) ----------------------------------------------
     def warm_users(self, store: HelpdeskStore, **options: Any) -> int:

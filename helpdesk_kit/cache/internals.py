@@ -19,9 +19,8 @@ import redis
 from ..config import MAX_VALUE_BYTES
 from ..errors import CacheValueError
 from .codec import CODECS, MISSING
-from .guard import GUARDED_SET, RELEASE_LOCK
+from .functions import KitScripts
 from .stats import StatsBook
-from .warm import WARM_SET
 
 __all__ = ["CacheInternals"]
 
@@ -46,9 +45,12 @@ class CacheInternals:
         self.stats = StatsBook()
         #: Last measured load time per entity, in seconds: XFetch's "delta".
         self.load_seconds: dict[str, float] = {}
-        self.guarded_set = client.register_script(GUARDED_SET)
-        self.release_lock = client.register_script(RELEASE_LOCK)
-        self.warm_set = client.register_script(WARM_SET)
+        #: The kit's Lua scripts: FCALL of its Functions library, or EVALSHA where the
+        #: server has no Functions (see :mod:`helpdesk_kit.cache.functions`).
+        self.scripts = KitScripts(client)
+        self.guarded_set = self.scripts.scripts["guarded_set"]
+        self.release_lock = self.scripts.scripts["release_lock"]
+        self.warm_set = self.scripts.scripts["warm_set"]
         self._resting_until = 0.0  # after a Redis failure, reads skip Redis until then
 
     def count(self, entity: str, counter: str) -> None:

@@ -5,6 +5,14 @@ couple of times - :func:`run`) and by pattern (SCAN + DEL of every ``ticket:*``,
 ``KEYS``, which blocks the server while it walks every key - :func:`invalidate_pattern`).
 If Redis cannot be reached the caller gets :class:`~helpdesk_kit.errors.InvalidationError`:
 a cache that silently keeps an old row is worse than a loud error.
+
+**Replicated Redis (Sentinel, Cluster).** The primary answers before its replicas have the
+``DEL``; if it dies then, the promoted replica still holds the old row, and a reader's guarded
+set sees the old generation too. So there every invalidation waits for the replicas
+(``WAIT``, :func:`~helpdesk_kit.backends.replication.wait_for_replicas`): when it returns, the
+invalidation survives a failover. When no replica confirms within
+:data:`REPLICA_TIMEOUT_MS`, it raises InvalidationError saying so: never a silent stale row.
+On a cluster the pattern's SCAN runs on every primary (redis-py's ``scan_iter`` visits each).
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from ..backends import delete_matching
+from ..backends.replication import replicas_to_wait_for, wait_for_replicas
 from ..errors import InvalidationError
 from ..vocab import Entity
 from .lists import LIST
@@ -24,9 +33,12 @@ from .lists import LIST
 if TYPE_CHECKING:
     from .core import Cache
 
-__all__ = ["invalidate_pattern", "run"]
+__all__ = ["REPLICA_TIMEOUT_MS", "confirm_replicated", "invalidate_pattern", "run"]
 
 log = logging.getLogger("helpdesk_kit.cache")
+
+#: How long an invalidation waits for a replica on Sentinel or Cluster (loopback: ~1 ms).
+REPLICA_TIMEOUT_MS = 1000
 
 
 def invalidate_pattern(cache: Cache, entity: str) -> int:
@@ -43,6 +55,7 @@ def invalidate_pattern(cache: Cache, entity: str) -> int:
     except redis.RedisError as exc:
         raise InvalidationError(f"could not delete {cache.keys.pattern(entity)} keys "
                                 f"({type(exc).__name__}: {exc})") from exc
+    confirm_replicated(cache, f"the {cache.keys.pattern(entity)} keys")
     log.info("invalidated %d %s key(s) by pattern", deleted, entity)
     return deleted
 
@@ -56,14 +69,33 @@ def run(cache: Cache, what: str, build: Callable[[Any], Any]) -> None:
             pipe = cache.client.pipeline(transaction=not cache.keys.cluster)
             build(pipe)
             pipe.execute()
-            return
+            break
         except redis.RedisError as exc:
             error = exc
             log.warning("invalidating %s failed (attempt %d of %d): %s", what, attempt,
                         attempts, exc)
             if attempt < attempts:
                 time.sleep(0.05 * attempt)
-    raise InvalidationError(
-        f"could not invalidate {what} after {attempts} attempts "
-        f"({type(error).__name__}: {error}); the cached copy may be stale until its TTL "
-        "ends") from error
+    else:
+        raise InvalidationError(
+            f"could not invalidate {what} after {attempts} attempts "
+            f"({type(error).__name__}: {error}); the cached copy may be stale until its TTL "
+            "ends") from error
+    confirm_replicated(cache, what)
+
+
+def confirm_replicated(cache: Cache, what: str) -> None:
+    """On Sentinel or Cluster, wait until a replica has the invalidation; else raise."""
+    replicas = replicas_to_wait_for(cache.client)
+    if not replicas:
+        return
+    try:
+        confirmed = wait_for_replicas(cache.client, cache.keys.fence, REPLICA_TIMEOUT_MS)
+    except redis.RedisError as exc:
+        confirmed, reason = False, f"{type(exc).__name__}: {exc}"
+    else:
+        reason = f"not every replica within {REPLICA_TIMEOUT_MS} ms"
+    if not confirmed:
+        raise InvalidationError(
+            f"invalidated {what} on the primary, but no replica confirmed it ({reason}): if the "
+            "primary fails before it replicates, the old entry comes back until its TTL ends")

@@ -13,7 +13,8 @@ to do that, fastest first:
 2. **A transaction** (``WATCH`` the counters, ``MULTI``, the ``SET`` commands, ``EXEC``): the
    fallback where Lua is missing (fakeredis without ``lupa``, a managed Redis that forbids
    scripts). On Redis Cluster, where one script may only touch keys of one hash slot, each
-   key is stored with :data:`~helpdesk_kit.cache.guard.GUARDED_SET`, all in one pipeline.
+   key is stored with :data:`~helpdesk_kit.cache.guard.GUARDED_SET`, batched **per node**: a
+   page costs one round trip to each primary that holds some of its keys, never one per key.
 
 ``pipelined=False`` keeps the seed's loop (plain ``SET``, no guard), so the benchmark and
 lesson 04 can compare them.
@@ -35,10 +36,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import redis
+from redis.exceptions import NoScriptError
 from tqdm.auto import tqdm
 
+from ..backends.cluster import group_by_node
 from ..vocab import Entity
 from .codec import CODECS
+from .guard import GUARDED_SET
 
 if TYPE_CHECKING:
     from ..db.store import HelpdeskStore
@@ -48,26 +52,50 @@ __all__ = ["WARM_SET", "warm_tickets", "warm_users"]
 
 log = logging.getLogger("helpdesk_kit.cache")
 
-#: KEYS[1..n] the keys, KEYS[n+1..2n] their generation counters, KEYS[2n+1] the entity-wide
-#: counter (``gen:{entity}:all``); ARGV[1..n] the JSON values; ARGV[n+1] the TTLs in seconds
-#: and ARGV[n+2] the counters noted before the rows were read ("-" for none), each separated
-#: by spaces (one argument instead of n saves redis-py n packings); ARGV[n+3] the noted
-#: entity-wide counter ("" for none). Stores each key whose counter is still the noted one;
-#: returns how many it stored.
+#: One script, two steps of a page, on one server (a Cluster stores key by key, below).
+#: KEYS[1] is the entity-wide counter (``gen:{entity}:all``) in both; ARGV[1] says the step.
+#: ``note``: ARGV[2] the counters' key prefix (``gen:user:``), ARGV[3] the page's ids; returns
+#: each id's counter ("-" for none), then the entity-wide one ("-" for none), space-separated.
+#: ``store``: ARGV[2] the values' key prefix (``user:``), ARGV[3] the counters' prefix,
+#: ARGV[4] the ids, ARGV[5] the TTLs (s), ARGV[6] the noted counters, ARGV[7] the noted
+#: entity-wide one, ARGV[8] the JSON values joined by newlines (the encoder escapes any newline
+#: inside a value); stores each row whose counter is still the noted one, returns how many.
+#: Why prefixes and ids, not 1,000 key names: measured, packing one argument per key in
+#: redis-py and parsing one reply per counter cost more than the whole page's work in Redis.
 WARM_SET = """
-local n = (#KEYS - 1) / 2
-if (redis.call('GET', KEYS[#KEYS]) or '') ~= ARGV[n + 3] then
+local function words(text)
+  local out = {}
+  for word in string.gmatch(text, '%S+') do out[#out + 1] = word end
+  return out
+end
+local function counters(prefix, ids)
+  local found = {}
+  for first = 1, #ids, 500 do
+    local names = {}
+    for i = first, math.min(first + 499, #ids) do names[#names + 1] = prefix .. ids[i] end
+    for _, gen in ipairs(redis.call('MGET', unpack(names))) do
+      if not gen or gen == '' then gen = '-' end
+      found[#found + 1] = gen
+    end
+  end
+  return found
+end
+local all = redis.call('GET', KEYS[1])
+if not all or all == '' then all = '-' end
+if ARGV[1] == 'note' then
+  local out = counters(ARGV[2], words(ARGV[3]))
+  out[#out + 1] = all
+  return table.concat(out, ' ')
+end
+if all ~= ARGV[7] then
   return 0
 end
-local seen = {}
-for gen in string.gmatch(ARGV[n + 2], '%S+') do
-  seen[#seen + 1] = gen
-end
-local i, stored = 0, 0
-for ttl in string.gmatch(ARGV[n + 1], '%d+') do
+local ids, ttls, seen = words(ARGV[4]), words(ARGV[5]), words(ARGV[6])
+local now, i, stored = counters(ARGV[3], ids), 0, 0
+for value in string.gmatch(ARGV[8], '[^\\n]+') do
   i = i + 1
-  if (redis.call('GET', KEYS[n + i]) or '-') == seen[i] then
-    redis.call('SET', KEYS[i], ARGV[i], 'EX', ttl)
+  if now[i] == seen[i] then
+    redis.call('SET', ARGV[2] .. ids[i], value, 'EX', ttls[i])
     stored = stored + 1
   end
 end
@@ -83,41 +111,57 @@ def _store_page(cache: Cache, entity: str, rows: list[Any], seen: list[str | Non
     """Write one page in one round trip, skipping each key invalidated since its counter was
     noted (``seen``; ``seen_all`` the entity-wide one); returns how many keys it stored."""
     encode = CODECS[entity][0]
+    values = [encode(row) for row in rows]
+    if cache.jitter:
+        ttls = [cache.ttl_for(entity) for _ in rows]
+    else:  # one TTL for all: the per-row call cost more than the SET it times
+        ttls = [cache.ttl_for(entity)] * len(rows)
+    all_key = cache.keys.entity_generation(entity)
+    joined = "\n".join(values)
+    if (cache.stale_guard and not cache.keys.cluster and cache.lua is not False
+            and joined.count("\n") == len(values) - 1):  # the script's path: no key names
+        try:
+            stored = cache.internals.warm_set(keys=[all_key], args=[
+                "store", cache.keys.entity(entity, ""), cache.keys.generation(entity, ""),
+                " ".join(str(row.id) for row in rows), " ".join(map(str, ttls)),
+                " ".join(s or "-" for s in seen), seen_all or "-", joined])
+            cache.lua = True
+            return int(stored)
+        except (redis.ResponseError, ImportError) as exc:  # ImportError: fakeredis, no lupa
+            log.info("Lua scripts unavailable (%s); warming with transactions", exc)
+            cache.lua = False
     keys = [cache.keys.entity(entity, row.id) for row in rows]
     gens = [cache.keys.generation(entity, row.id) for row in rows]
-    values = [encode(row) for row in rows]
-    ttls = [cache.ttl_for(entity) for _ in rows]
-    all_key = cache.keys.entity_generation(entity)
     if not cache.stale_guard:  # the naive cache, kept for lesson 03: plain SETs
         pipe = cache.client.pipeline(transaction=False)
         for key, value, ttl in zip(keys, values, ttls, strict=True):
             pipe.set(key, value, ex=ttl)
         pipe.execute()
         return len(keys)
-    if cache.lua is not False:
-        try:
-            if cache.keys.cluster:
-                return _guarded_sets(cache, all_key, keys, gens, values, ttls, seen, seen_all)
-            stored = cache.internals.warm_set(keys=[*keys, *gens, all_key], args=[
-                *values, " ".join(map(str, ttls)), " ".join(s or "-" for s in seen),
-                seen_all or ""])
-            cache.lua = True
-            return int(stored)
-        except (redis.ResponseError, ImportError) as exc:  # ImportError: fakeredis, no lupa
-            log.info("Lua scripts unavailable (%s); warming with transactions", exc)
-            cache.lua = False
+    if cache.keys.cluster:  # Lua is always there on a cluster; a MOVED reaches the caller
+        return _guarded_sets(cache, all_key, keys, gens, values, ttls, seen, seen_all)
     return _watched_sets(cache, all_key, keys, gens, values, ttls, seen, seen_all)
 
 
 def _guarded_sets(cache: Cache, all_key: str, keys: list[str], gens: list[str],
                   values: list[str], ttls: list[int], seen: list[str | None],
                   seen_all: str | None) -> int:
-    """Redis Cluster: one GUARDED_SET per key (key and counter share a slot), pipelined."""
-    pipe = cache.client.pipeline(transaction=False)
-    for key, gen, value, ttl, noted in zip(keys, gens, values, ttls, seen, strict=True):
-        cache.internals.guarded_set(keys=[key, gen], args=[noted or "", value, ttl], client=pipe)
-    done = pipe.execute()
-    stored = [key for key, ok in zip(keys, done, strict=True) if ok]
+    """Redis Cluster: one GUARDED_SET per key (key and counter share a slot), one pipeline
+    per node on that node's own client (a cluster pipeline refuses EVALSHA)."""
+    sha, stored = cache.internals.guarded_set.sha, []
+    for node, indexes in group_by_node(cache.client, keys):
+        for attempt in range(2):
+            pipe = node.pipeline(transaction=False)
+            for i in indexes:
+                pipe.evalsha(sha, 2, keys[i], gens[i], seen[i] or "", values[i], ttls[i])
+            try:
+                done = pipe.execute()
+                break
+            except NoScriptError:  # a node that never ran it (new, restarted): teach it once
+                if attempt:
+                    raise
+                node.script_load(GUARDED_SET)
+        stored += [keys[i] for i, ok in zip(indexes, done, strict=True) if ok]
     if stored and cache.client.get(all_key) != seen_all:  # a pattern invalidation ran
         cache.client.delete(*stored)
         return 0
@@ -184,9 +228,20 @@ def _warm(cache: Cache, entity: str, fetch_page: Callable[[int, int], list[Any]]
 
 def _note_counters(cache: Cache, entity: str, page: list[Any]
                    ) -> tuple[dict[Any, str | None], str | None]:
-    """One MGET: each row's invalidation counter by id, and the entity-wide counter.
-    (On Redis Cluster the counters live in many slots: one pipeline of GETs instead.)"""
+    """Each row's invalidation counter by id, and the entity-wide counter, in one round
+    trip: the script's ``note`` step (one reply, not one per row), else one MGET (on Redis
+    Cluster, where the counters live in many slots, a pipeline of GETs)."""
     ids = [row.id for row in page]
+    if cache.lua is not False and not cache.keys.cluster:
+        try:
+            reply = cache.internals.warm_set(keys=[cache.keys.entity_generation(entity)], args=[
+                "note", cache.keys.generation(entity, ""), " ".join(map(str, ids))])
+            *words, last = reply.split(" ")
+            by_id = {i: None if w == "-" else w for i, w in zip(ids, words, strict=True)}
+            return by_id, None if last == "-" else last
+        except (redis.ResponseError, ImportError) as exc:  # as in _store_page
+            log.info("Lua scripts unavailable (%s); warming with transactions", exc)
+            cache.lua = False
     counters = [*[cache.keys.generation(entity, i) for i in ids],
                 cache.keys.entity_generation(entity)]
     if cache.keys.cluster:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from typing import Any
 
 from ..config import Settings
-from ..vocab import BackendKind
+from ..vocab import BackendKind, QueueMode
 from . import Subparsers, command
 
 
@@ -15,22 +16,31 @@ from . import Subparsers, command
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
     import importlib
 
-    from ..app import HelpdeskApp
+    from ..app import HelpdeskApp, helpdesk_queue
     from ..db.sample import SAMPLE_NOW
-    from ..queue import RetryPolicy, Worker
+    from ..queue import RetryPolicy, StreamQueue, Worker
 
     for module in args.imports:  # each registers its task types in tasks.REGISTRY
         importlib.import_module(module)
-    app = HelpdeskApp.from_settings(settings,
-                                    retry=RetryPolicy(args.max_attempts, args.retry_delay))
+    retry = RetryPolicy(args.max_attempts, args.retry_delay)
+    app = HelpdeskApp.from_settings(settings, retry=retry)
     with app:
-        if app.backend is not None and app.backend.kind != BackendKind.URL:
+        # a private server or fakeredis lives in this process only: nobody else's tasks
+        if app.backend is not None and app.backend.kind in (BackendKind.SERVER,
+                                                            BackendKind.FAKE):
             logging.getLogger("helpdesk_kit.worker").warning(
                 "No REDIS_URL: this worker uses %s, which no other process shares - it only "
                 "sees tasks enqueued by itself. Set REDIS_URL to work on the app's queue.",
                 app.backend.description)
         context = app.task_context(SAMPLE_NOW if args.sample_now else None)
-        worker = Worker(app.queue, context, mode=args.mode,  # type: ignore[arg-type]
+        mode = QueueMode(args.mode or settings.queue_mode)  # --mode, else HELPDESK_QUEUE_MODE
+        queue: Any = app.queue  # from_settings builds the one HELPDESK_QUEUE_MODE names
+        if mode == QueueMode.STREAMS and not isinstance(queue, StreamQueue):
+            queue = StreamQueue(queue.client, app.keys, registry=queue.registry, retry=retry,
+                                max_task_bytes=settings.max_task_bytes)
+        elif mode != QueueMode.STREAMS and isinstance(queue, StreamQueue):
+            queue = helpdesk_queue(queue.client, app.keys, retry=retry)
+        worker = Worker(queue, context, mode=mode,
                         batch=args.batch, heartbeat_ttl_s=args.heartbeat_ttl,
                         poll_timeout_s=args.poll)
         result = worker.run(burst=args.burst)
@@ -42,12 +52,14 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
 def _worker_parser(sub: Subparsers) -> None:
     p = sub.add_parser("worker", help="run queued tasks (long-running; --burst to drain and "
                        "exit); needs REDIS_URL to share a queue with other processes")
-    p.add_argument("--mode", choices=("seed", "reliable"), default="reliable",
-                   help="seed: LPOP, a crash loses the task in hand; reliable (default): "
-                   "LMOVE + ack, retries, dead letters, recovery")
+    p.add_argument("--mode", choices=tuple(QueueMode), default=None,
+                   help="default HELPDESK_QUEUE_MODE, else reliable. "
+                   "seed: LPOP, a crash loses the task in hand; reliable: "
+                   "LMOVE + ack, retries, dead letters, recovery; streams: the same "
+                   "guarantees on a stream (XREADGROUP + XACK, XAUTOCLAIM recovery)")
     p.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     p.add_argument("--batch", type=int, default=1, help="tasks taken per round trip "
-                   "(reliable mode; on a crash the whole batch runs again)")
+                   "(reliable and streams modes; on a crash the whole batch runs again)")
     p.add_argument("--heartbeat-ttl", type=float, default=10.0,
                    help="seconds without a heartbeat before others recover our tasks")
     p.add_argument("--poll", type=float, default=0.5,

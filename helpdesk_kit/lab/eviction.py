@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 
 import redis
 
+from ..backends import Capabilities, acl
 from ..cache import Cache
 from ..errors import ConfigError, FeatureUnavailableError
 from ..keys import KeySchema
@@ -39,6 +40,8 @@ __all__ = ["POLICIES", "EvictionLab", "LabPhase", "MemoryLimit", "eviction_lab",
 POLICIES: tuple[EvictionPolicy, ...] = tuple(EvictionPolicy)
 NEEDS_REAL_SERVER = ("evictions need a real redis-server: this backend has no CONFIG SET "
                      "maxmemory (fakeredis never evicts)")
+CONFIG_IS_SHARED = ("maxmemory is one setting for the whole server, which your class shares, "
+                    "so the lab runs on a private redis-server of your own")
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,9 @@ class MemoryLimit:
 def _config_get(client: redis.Redis, name: str) -> str:
     try:
         value = client.config_get(name).get(name)
+    except redis.exceptions.NoPermissionError:  # a class's learner: CONFIG is the server's
+        raise FeatureUnavailableError(f"{acl.may_not_run('CONFIG', acl.whoami(client))}: "
+                                      f"{CONFIG_IS_SHARED}") from None
     except redis.ResponseError as exc:
         raise FeatureUnavailableError(f"{NEEDS_REAL_SERVER} ({exc})") from None
     if value is None:
@@ -178,15 +184,23 @@ def eviction_lab(client: redis.Redis, keys: KeySchema | None = None, *,
     return EvictionLab(limit, (fits, overfilled), before, after)
 
 
-def lab_skip_reason(backend_kind: str) -> str | None:
+def lab_skip_reason(backend_kind: str, capabilities: Capabilities | None = None
+                    ) -> str | None:
     """Why lesson 08 cannot run :func:`eviction_lab` here (a sentence to print), or None.
 
     The lab changes ``maxmemory``, so it runs on a private ``redis-server`` of its own, never
     on the class's Redis: it needs that binary even when the lesson uses a Redis URL (Docker).
+    With the lesson's ``capabilities``, a Redis user that may not run CONFIG (a class's
+    learner) is named as the reason the lab cannot borrow the lesson's Redis either.
     """
     if backend_kind == "fake":
         return "skipped: evictions need a real redis-server (fakeredis never evicts)"
-    if shutil.which("redis-server") is None:
-        return ("skipped: the lab changes maxmemory, so it needs a private redis-server of its "
-                "own, and no redis-server program is installed here (your Redis is untouched)")
-    return None
+    if shutil.which("redis-server") is not None:
+        return None
+    denied = None if capabilities is None else capabilities.why_not("CONFIG")
+    if denied:
+        return (f"skipped: the lab changes maxmemory with CONFIG SET; {denied} (your class "
+                "shares that Redis), and no redis-server program is installed here to run a "
+                "private one")
+    return ("skipped: the lab changes maxmemory, so it needs a private redis-server of its "
+            "own, and no redis-server program is installed here (your Redis is untouched)")

@@ -20,6 +20,7 @@ from .output import (
     picture,
     quiet_thread,
     replay_hit_rates,
+    short_paths,
     show_logs,
 )
 
@@ -42,5 +43,6 @@ __all__ = [
     "quiet_thread",
     "replay_hit_rates",
     "setup",
+    "short_paths",
     "show_logs",
 ]

@@ -12,19 +12,23 @@ import contextvars
 import html
 import io
 import logging
+import os
+import re
 import statistics
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # only for the type hint: the app is above this module
     from ..app import HelpdeskApp
 
 __all__ = ["Picture", "Table", "capture_logs", "fmt_seconds", "median_seconds", "picture",
-           "quiet_thread", "replay_hit_rates", "show_logs"]
+           "quiet_thread", "replay_hit_rates", "short_paths", "show_logs"]
 
 
 # --- logging: the kit's log lines, readable and deterministic in a notebook ---------------
@@ -214,3 +218,21 @@ def _title_of(figure: Any) -> str:
 def picture(figure: Any, title: str = "") -> Picture:
     """Show ``figure`` as an image in a notebook cell: ``picture(latency_plot(samples))``."""
     return Picture(figure, title)
+
+
+# --- paths: what a learner needs to read, not this machine's layout -----------------------
+def short_paths(text: object) -> str:
+    """``text`` with the home folder as ``~`` and the temporary folder as ``$TMPDIR``.
+
+    ``doctor`` names real paths (the database file, a private server's socket); in a notebook
+    that is shared, or stored in git, ``/home/ana/...`` says nothing useful and tells who ran
+    it. ``~/.local/share/...`` reads the same on every machine.
+    """
+    shown = str(text)
+    temp = os.path.realpath(tempfile.gettempdir())
+    for folder in {temp, tempfile.gettempdir()}:
+        shown = re.sub(re.escape(folder.rstrip("/")) + r"(?=/)", "$TMPDIR", shown)
+    home = str(Path.home()).rstrip("/")
+    if home and home != "/":
+        shown = re.sub(re.escape(home) + r"(?=/|\b)", "~", shown)
+    return shown

@@ -25,6 +25,7 @@ __all__ = [
     "CACHE_ENTITY_HITS", "CACHE_ENTITY_HIT_RATE", "CACHE_ENTITY_MISSES", "CACHE_HITS",
     "CACHE_HIT_RATE", "CACHE_MISSES", "CATALOGUE", "DASHBOARD", "MEMORY_MAX_BYTES",
     "MEMORY_PEAK_BYTES", "MEMORY_POLICY", "MEMORY_USED_BYTES", "MEMORY_USED_PERCENT",
+    "NODE_EVICTED_KEYS", "NODE_KEYS", "NODE_KEYSPACE_HIT_RATE", "NODE_MEMORY_USED_BYTES",
     "PREFIX_AVG_TTL_S", "PREFIX_KEYS", "QUEUE_DEAD", "QUEUE_DELAYED", "QUEUE_DONE",
     "QUEUE_DONE_PER_MIN", "QUEUE_FAILED", "QUEUE_FAILED_PER_MIN", "QUEUE_OLDEST_PENDING_AGE_S",
     "QUEUE_PENDING", "QUEUE_PROCESSING", "REDIS_AVG_TTL_S", "REDIS_EVICTED_KEYS",
@@ -264,6 +265,21 @@ QUEUE_DONE_PER_MIN = _kit("queue.done_per_min", "tasks/min", "Tasks finished per
 QUEUE_FAILED_PER_MIN = _kit("queue.failed_per_min", "tasks/min",
                             "Task attempts failed per minute")
 
+# --- a Redis Cluster, per primary (``node="host:port"``; the server metrics are the totals) ---
+NODE_KEYS = _server(
+    "node.{node}.keys", "keys", "Keys on cluster primary {node} (DBSIZE on that node)",
+    _P("helpdesk_cluster_node_keys", _GAUGE, "Keys on each cluster primary (DBSIZE)"))
+NODE_MEMORY_USED_BYTES = _server(
+    "node.{node}.memory.used_bytes", "bytes", "Memory used by cluster primary {node}",
+    _P("helpdesk_cluster_node_memory_used_bytes", _GAUGE, "Memory used by each primary"))
+NODE_EVICTED_KEYS = _server(
+    "node.{node}.evicted_keys", "keys", "Keys evicted by cluster primary {node} since start",
+    _P("helpdesk_cluster_node_evicted_keys_total", _COUNTER, "Keys evicted by each primary"))
+NODE_KEYSPACE_HIT_RATE = _server(
+    "node.{node}.keyspace_hit_rate", "ratio", "Keyspace hit rate of cluster primary {node}",
+    _P("helpdesk_cluster_node_keyspace_hit_ratio", _GAUGE,
+       "keyspace_hits / (hits + misses) of each primary"))
+
 #: Every spec; ``GET /metrics`` exports them in this order.
 CATALOGUE: tuple[MetricSpec, ...] = (
     REDIS_KEYS, REDIS_KEYS_EXPIRING, REDIS_AVG_TTL_S, MEMORY_USED_BYTES, MEMORY_PEAK_BYTES,
@@ -275,6 +291,7 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     CACHE_ENTITY_HITS, CACHE_ENTITY_MISSES, CACHE_ENTITY_HIT_RATE,
     QUEUE_PENDING, QUEUE_PROCESSING, QUEUE_DELAYED, QUEUE_DEAD, QUEUE_OLDEST_PENDING_AGE_S,
     QUEUE_DONE, QUEUE_FAILED, QUEUE_DONE_PER_MIN, QUEUE_FAILED_PER_MIN,
+    NODE_KEYS, NODE_MEMORY_USED_BYTES, NODE_EVICTED_KEYS, NODE_KEYSPACE_HIT_RATE,
 )
 
 #: The dashboard's first line, left to right: the specs that have a ``label``.

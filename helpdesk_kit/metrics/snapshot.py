@@ -23,17 +23,20 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import redis
 
-from ..errors import RedisBackendError
+from ..backends import acl
+from ..backends.cluster import is_cluster
+from ..errors import FeatureUnavailableError, RedisBackendError
 from ..keys import KeySchema
 from ..vocab import MetricScope
 from . import catalogue as C
 from .catalogue import MetricSpec
+from .nodes import node_metrics
 from .sources import (
     CacheCounters,
     Metric,
@@ -128,11 +131,22 @@ class Snapshot:
                 "keys": v(C.PREFIX_KEYS),
                 "avg_ttl_seconds": v(C.PREFIX_AVG_TTL_S),
             },
+            "nodes": self._nodes_json(),
             "taken_at": self.taken_at.isoformat(),
             "backend": self.backend,
             "server_wide": self.server_wide,
             "unavailable": self.unavailable,
         }
+
+    def _nodes_json(self) -> dict[str, dict[str, Any]]:
+        """A cluster's primaries: ``{"host:port": {"keys": ..., "memory.used_bytes": ...}}``
+        (empty off a cluster; the ``redis`` numbers are then the totals of these)."""
+        nodes: dict[str, dict[str, Any]] = {}
+        for m in self.metrics.values():
+            node = m.labels.get("node")
+            if node and m.name.startswith("node."):
+                nodes.setdefault(node, {})[m.name.removeprefix(f"node.{node}.")] = m.value
+        return nodes
 
     def _cache_json(self) -> dict[str, Any]:
         """The overall counters, and each entity's under its own name (``"user": {"hits"...}``)."""
@@ -174,14 +188,19 @@ def snapshot(client: redis.Redis, keys: KeySchema | None = None, *,
     :class:`~helpdesk_kit.errors.RedisBackendError`.
     """
     keys = keys or KeySchema()
+    if is_cluster(client) and not keys.cluster:  # the queue's keys are {tasks}:... there
+        keys = replace(keys, cluster=True)
     now = time.monotonic()
     try:
         found: list[Metric] = []
         found += server_metrics(client, keys, previous, now, ttl_sample)
+        found += node_metrics(client)  # a cluster's primaries, one by one (else nothing)
         found += cache_metrics(cache)
         found += queue_metrics(client, keys, queue, previous, now)
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         raise RedisBackendError(f"Redis did not answer while measuring: {exc}") from exc
+    except redis.exceptions.NoPermissionError as exc:  # a class's learner: say what, not how
+        raise FeatureUnavailableError(f"cannot measure: {acl.explain(exc)}") from None
     return Snapshot({m.name: m for m in found}, datetime.now(UTC), now, keys.prefix, backend)
 
 

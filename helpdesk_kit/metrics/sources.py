@@ -5,7 +5,6 @@ Each reader returns :class:`Metric` objects made by their entry in
 value and where it came from. When a backend cannot tell a number, the metric says so
 (``value=None`` plus a ``reason``) instead of inventing a zero: fakeredis has no INFO, a
 managed Redis may hide some fields, a snapshot without a previous one has no rate yet.
-:mod:`helpdesk_kit.metrics` puts the readers together into one snapshot.
 """
 
 from __future__ import annotations
@@ -16,17 +15,21 @@ from typing import Any, Protocol
 
 import redis
 
+from ..backends.cluster import is_cluster
 from ..cache import CacheStats
 from ..keys import KeySchema
 from ..queue import QueueStats, TaskQueue, TaskRegistry
 from ..vocab import MetricScope
 from . import catalogue as C
 from .catalogue import Metric, MetricSpec, Number
+from .nodes import cluster_info, total_dbsize
 
 __all__ = ["CacheCounters", "Metric", "Number", "QueueInspector",
            "cache_metrics", "per_minute", "queue_metrics", "redis_db", "server_metrics"]
 
 NEEDS_REAL_SERVER = "fakeredis has no INFO: this number needs a real redis-server"
+NO_INFO_FOR_USER = ("your Redis user may not run INFO (the class shares this server; your own "
+                    "keys are counted by SCAN under your prefix)")
 
 
 class HasMonotonic(Protocol):
@@ -53,9 +56,15 @@ class QueueInspector(Protocol):
 
 # --- the server: DBSIZE, INFO, SCAN ------------------------------------------------------
 def _read_info(client: redis.Redis) -> tuple[dict[str, Any] | None, str]:
-    """``INFO`` (default sections) or None with the reason this backend gives none."""
+    """``INFO`` (default sections) or None with the reason this backend gives none.
+
+    On a Redis Cluster: the primaries' INFO added up (:func:`~.nodes.cluster_info`)."""
     try:
+        if is_cluster(client):
+            return cluster_info(client), ""
         return client.info(), ""
+    except redis.exceptions.NoPermissionError:  # a class's learner: INFO shows the server
+        return None, NO_INFO_FOR_USER
     except redis.ResponseError as exc:
         if type(client).__module__.startswith("fakeredis"):
             return None, NEEDS_REAL_SERVER
@@ -64,14 +73,15 @@ def _read_info(client: redis.Redis) -> tuple[dict[str, Any] | None, str]:
 
 def redis_db(client: redis.Redis) -> int:
     """The database number (``SELECT n``, ``redis://host/n``) this client talks to."""
-    return int(client.connection_pool.connection_kwargs.get("db") or 0)
+    pool = getattr(client, "connection_pool", None)  # a cluster client has none: always db 0
+    return int(pool.connection_kwargs.get("db") or 0) if pool is not None else 0
 
 
 def server_metrics(client: redis.Redis, keys: KeySchema, previous: HasMonotonic | None,
                    now: float, ttl_sample: int) -> list[Metric]:
     """DBSIZE, INFO memory/stats/keyspace and the TTLs sampled under the prefix."""
     info, why = _read_info(client)
-    dbsize = int(client.dbsize())
+    dbsize = total_dbsize(client) if is_cluster(client) else int(client.dbsize())
 
     def from_info(spec: MetricSpec, fld: str,
                   convert: Callable[[Any], Number | str] = int) -> Metric:
@@ -168,7 +178,10 @@ def _prefix_metrics(client: redis.Redis, keys: KeySchema, ttl_sample: int) -> li
     pipe = client.pipeline(transaction=False)
     for key in sample:
         pipe.pttl(key)
-    ttls = [int(t) for t in pipe.execute()] if sample else []
+    # A learner of a class may see other learners' key names (SCAN) but not their TTLs
+    # (NOPERM): those are skipped, not counted.
+    replies = pipe.execute(raise_on_error=False) if sample else []
+    ttls = [int(t) for t in replies if not isinstance(t, Exception)]
     with_ttl = [t for t in ttls if t > 0]  # -1: no expiry (queues), -2: gone meanwhile
     source = f"SCAN + PTTL of up to {ttl_sample} keys {where}"
     if with_ttl:
@@ -263,11 +276,18 @@ _QUEUE_FIELDS = (
 def queue_metrics(client: redis.Redis, keys: KeySchema, queue: QueueInspector | None,
                   previous: HasMonotonic | None, now: float) -> list[Metric]:
     """The seed's queue_length (LLEN tasks:pending) and the rest from ``TaskQueue.inspect()``."""
-    pending = int(client.llen(keys.tasks_pending))
+    try:
+        pending = int(client.llen(keys.tasks_pending))
+        if queue is None:
+            queue = TaskQueue(client, keys, registry=TaskRegistry())  # only inspected
+        stats = queue.inspect()
+    except redis.exceptions.NoPermissionError:  # a class's learner, outside their prefix
+        denied = (f"your Redis user may not read {keys.tasks_pending}: set "
+                  "HELPDESK_KEY_PREFIX to the prefix in your env file")
+        specs = (C.QUEUE_PENDING, *(spec for spec, _ in _QUEUE_FIELDS), C.QUEUE_DONE_PER_MIN,
+                 C.QUEUE_FAILED_PER_MIN)
+        return [spec.measure(None, f"LLEN {keys.tasks_pending}", denied) for spec in specs]
     result = [C.QUEUE_PENDING.measure(pending, f"LLEN {keys.tasks_pending}")]
-    if queue is None:
-        queue = TaskQueue(client, keys, registry=TaskRegistry())  # only inspected: no types
-    stats = queue.inspect()
     for spec, attr in _QUEUE_FIELDS:
         value = getattr(stats, attr)
         why = "no pending task" if value is None else None  # only the oldest age can be None

@@ -7,7 +7,8 @@ Reliable mode keeps every task in Redis until it is done:
 
 1. ``reserve`` moves it atomically (``LMOVE``/``BLMOVE``) from ``tasks:pending`` into the
    worker's own ``tasks:processing:{worker}`` list;
-2. ``ack`` removes it from there (``LREM``) once the handler succeeded;
+2. ``ack`` removes it from there (``LREM``) once the handler succeeded; one task at a time,
+   ``ack_and_reserve`` acks it and moves the next in one round trip (one script, atomic);
 3. ``fail`` puts it in ``tasks:delayed`` (a ZSET scored by when it may run again, with
    exponential backoff) or, after ``max_attempts``, in ``tasks:dead`` with its error;
 4. a worker keeps ``tasks:heartbeat:{worker}`` alive with a TTL; ``requeue_orphans`` gives the
@@ -23,49 +24,23 @@ Keys of one command share a hash tag with ``KeySchema(cluster=True)``, for Redis
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import redis
 
 from ..backends.raw import bytes_reply
+from ..backends.replication import write_and_wait
 from ..backends.transaction import watched
 from ..config import MAX_TASK_BYTES
-from ..errors import TaskValidationError
+from ..errors import TaskError, TaskValidationError
 from ..keys import KeySchema
 from ..vocab import Outcome
 from .dead_letters import DeadLetter
+from .policy import ACK_AND_RESERVE, QueueStats, RetryPolicy
 from .task import Task, TaskRegistry, now_ms
 from .workers import WorkerOps
 
 __all__ = ["DeadLetter", "QueueStats", "RetryPolicy", "Task", "TaskQueue"]
-
-
-@dataclass(frozen=True)
-class QueueStats:
-    """A snapshot of the queue (``inspect()``); ``done``/``failed`` count since the start."""
-
-    pending: int
-    processing: int
-    delayed: int
-    dead: int
-    oldest_pending_age_s: float | None
-    done: int
-    failed: int
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often a failing task is tried, and how long it waits in between."""
-
-    max_attempts: int = 3
-    base_delay_s: float = 1.0  # wait after the 1st failure; doubles each time
-    max_delay_s: float = 300.0
-
-    def delay_s(self, attempts: int) -> float:
-        """Seconds to wait after ``attempts`` failures (1, 2, 4, ... capped)."""
-        return min(self.max_delay_s, self.base_delay_s * 2 ** max(0, attempts - 1))
-
 
 class TaskQueue(WorkerOps):
     """The queue on one Redis. ``registry`` decides which task types ``enqueue`` accepts.
@@ -77,13 +52,17 @@ class TaskQueue(WorkerOps):
 
     def __init__(self, client: redis.Redis, keys: KeySchema | None = None, *,
                  registry: TaskRegistry, retry: RetryPolicy | None = None,
-                 max_task_bytes: int = MAX_TASK_BYTES) -> None:
+                 max_task_bytes: int = MAX_TASK_BYTES, durable: bool = False,
+                 replica_timeout_ms: int = 1000) -> None:
         self.client = client
         self.keys = keys or KeySchema()
         self.registry = registry
         self.retry = retry or RetryPolicy()
         #: The largest task ``enqueue`` accepts and a worker parses (HELPDESK_MAX_TASK_BYTES).
         self.max_task_bytes = max_task_bytes
+        #: ``durable``: a push counts as done only once a replica has it (see :meth:`_push`).
+        self.durable, self.replica_timeout_ms = durable, replica_timeout_ms
+        self._ack_reserve = client.register_script(ACK_AND_RESERVE)
 
     def __repr__(self) -> str:
         return f"TaskQueue({self.keys.tasks_pending!r})"
@@ -118,7 +97,7 @@ class TaskQueue(WorkerOps):
         the handler's idempotence (``task_id`` UNIQUE) holds across the two runs.
         """
         self._prepared(task)
-        self.client.rpush(self.keys.tasks_pending, task.raw)  # type: ignore[arg-type]
+        self._push([task.raw])  # type: ignore[list-item]  # _prepared set it
         return task
 
     def enqueue_many(self, items: Iterable[tuple[str, dict[str, Any]]], chunk: int = 1000
@@ -126,9 +105,28 @@ class TaskQueue(WorkerOps):
         """Validate every item first (all or nothing), then push them with few RPUSH calls."""
         tasks = [self.make_task(kind, payload) for kind, payload in items]
         for start in range(0, len(tasks), chunk):
-            self.client.rpush(self.keys.tasks_pending,
-                              *(_raw(t) for t in tasks[start:start + chunk]))
+            self._push([_raw(t) for t in tasks[start:start + chunk]])
         return tasks
+
+    def _push(self, raws: list[str]) -> None:
+        """``RPUSH tasks:pending``; with ``durable``, ``WAIT`` on the same connection too.
+
+        Replication is asynchronous: without it, a primary that dies right after answering
+        takes the task with it (the producer was told it is queued). With it, the push is
+        acknowledged only once every connected replica has it - whichever a failover
+        promotes (:mod:`helpdesk_kit.backends.replication`) - or raises TaskError (retry it:
+        with the same task id the handler's work is done once).
+        """
+        key = self.keys.tasks_pending
+        if not self.durable:
+            self.client.rpush(key, *raws)
+            return
+        _, confirmed = write_and_wait(self.client, key, lambda pipe: pipe.rpush(key, *raws),
+                                      self.replica_timeout_ms)
+        if not confirmed:
+            raise TaskError(f"{len(raws)} task(s) pushed, but no replica confirmed them within "
+                            f"{self.replica_timeout_ms} ms: they may be lost if the primary "
+                            "fails now; enqueue them again (same ids) to be sure")
 
     # --- seed mode ----------------------------------------------------------------------
     def dequeue(self, timeout: float = 0) -> Task | None:
@@ -204,6 +202,25 @@ class TaskQueue(WorkerOps):
             pipe.lrem(self.keys.tasks_processing(worker_id), 1, _raw(task))
         pipe.hincrby(self.keys.tasks_stats, "done", len(batch))
         pipe.execute()
+
+    def ack_and_reserve(self, worker_id: str, done: Task | None) -> Task | None:
+        """Ack ``done`` (if any) and reserve the next task in one round trip (two if no Lua)."""
+        keys = (self.keys.tasks_processing(worker_id), self.keys.tasks_pending,
+                self.keys.tasks_stats)
+        arg = "" if done is None else _raw(done)
+        try:
+            try:  # as bytes: a task that is not UTF-8 must reach parse_or_bury, not a decoder
+                raw = bytes_reply(self.client, "EVALSHA", self._ack_reserve.sha, 3, *keys, arg)
+            except redis.exceptions.NoScriptError:  # a new or restarted server: send it once
+                raw = bytes_reply(self.client, "EVAL", ACK_AND_RESERVE, 3, *keys, arg)
+        except (redis.ResponseError, ImportError):  # ImportError: fakeredis without lupa
+            if done is not None:
+                self.ack(worker_id, done)
+            return self.reserve(worker_id)
+        if raw is None:
+            return None
+        parsed = self.parse_or_bury(raw, worker_id)  # a malformed one is buried: take another
+        return parsed[0] if parsed else self.reserve(worker_id)
 
     def fail(self, worker_id: str, task: Task, error: str, *, retry: bool = True) -> Outcome:
         """A handler failed: delay the task for a retry, or bury it (``RETRY`` / ``DEAD``)."""

@@ -6,12 +6,14 @@ timeout (so it notices ``stop()`` within a fraction of a second), and on SIGTERM
 finishes the task in hand, hands the rest back and exits. A Redis error inside ``run()`` is
 logged and retried after ``poll_timeout_s``: a blip never ends a long-running worker.
 
-Two modes:
+Three modes:
 
 - ``seed``: ``LPOP`` - a task lives only in this process once taken; a crash loses it.
 - ``reliable``: ``LMOVE`` into this worker's processing list, ack after the handler, retries
   with backoff, dead letters, and a heartbeat so others can recover our tasks if we die (a
   task that kills ``max_attempts`` workers becomes a dead letter, see ``requeue_orphans``).
+- ``streams``: the same guarantees on a stream (:class:`~.stream_queue.StreamQueue`):
+  ``XREADGROUP`` + ``XACK``; a dead worker's entries are taken over with ``XAUTOCLAIM``.
 
 Whatever happens in a handler, the worker goes on: a bad task becomes a dead letter with its
 reason, never an exception that stops the loop. Each task gives one log line.
@@ -34,15 +36,16 @@ from typing import Any, Literal
 import redis
 
 from ..errors import TaskValidationError
-from ..vocab import Outcome
+from ..vocab import Outcome, QueueMode
 from .list_queue import TaskQueue
+from .stream_queue import StreamQueue
 from .task import Task
 
 __all__ = ["Mode", "Worker"]
 
 log = logging.getLogger("helpdesk_kit.worker")
-
-Mode = Literal["seed", "reliable"]
+#: The three queue modes, as their names or as QueueMode members (a StrEnum is its name).
+Mode = QueueMode | Literal["seed", "reliable", "streams"]
 
 
 def new_worker_id() -> str:
@@ -57,11 +60,14 @@ class Worker:
     :class:`helpdesk_kit.app.TaskContext`); the worker never looks inside it.
     """
 
-    def __init__(self, queue: TaskQueue, context: object, *, mode: Mode = "reliable",
-                 worker_id: str | None = None, batch: int = 1, heartbeat_ttl_s: float = 10.0,
-                 poll_timeout_s: float = 0.5) -> None:
-        if mode not in ("seed", "reliable"):
-            raise ValueError(f"mode must be 'seed' or 'reliable', got {mode!r}")
+    def __init__(self, queue: TaskQueue | StreamQueue, context: object, *,
+                 mode: Mode = "reliable", worker_id: str | None = None, batch: int = 1,
+                 heartbeat_ttl_s: float = 10.0, poll_timeout_s: float = 0.5) -> None:
+        if mode not in ("seed", "reliable", "streams"):
+            raise ValueError(f"mode must be 'seed', 'reliable' or 'streams', got {mode!r}")
+        if (mode == "streams") != isinstance(queue, StreamQueue):
+            wanted = "StreamQueue" if mode == "streams" else "TaskQueue"
+            raise ValueError(f"mode {mode!r} needs a {wanted}, got {type(queue).__name__}")
         self.queue = queue
         self.context = context
         self.mode: Mode = mode
@@ -71,6 +77,7 @@ class Worker:
         self.poll_timeout_s = poll_timeout_s
         self._stop = threading.Event()
         self._done_unflushed = 0  # seed mode counts "done" locally; flushed now and then
+        self._next: Task | None = None  # reliable, one by one: reserved with the last ack
 
     def __repr__(self) -> str:
         return f"Worker({self.worker_id!r}, mode={self.mode!r})"
@@ -125,7 +132,7 @@ class Worker:
                     tasks = self._take(block=not burst)
                     if tasks:
                         processed += self._run_batch(tasks)
-                    elif self.mode == "reliable" and self.queue.promote_due():
+                    elif self.mode != "seed" and self.queue.promote_due():
                         continue  # due retries are pending again: take them now, not later
                     elif burst and (self.mode == "seed" or self._maintain() == 0):
                         break
@@ -141,12 +148,16 @@ class Worker:
 
     # --- one task -----------------------------------------------------------------------
     def _take(self, *, block: bool) -> list[Task]:
+        if isinstance(self.queue, StreamQueue):  # one XREADGROUP, blocking or not, any batch
+            return list(self.queue.reserve_many(self.worker_id, self.batch,
+                                                self.poll_timeout_s if block else 0))
         if self.mode == "seed":
             task = self.queue.dequeue(timeout=self.poll_timeout_s if block else 0)
             return [task] if task else []
         if self.batch > 1:
             return self.queue.reserve_many(self.worker_id, self.batch)
-        task = self.queue.reserve(self.worker_id, self.poll_timeout_s if block else 0)
+        task, self._next = self._next, None  # ack_and_reserve took it: no round trip now
+        task = task or self.queue.reserve(self.worker_id, self.poll_timeout_s if block else 0)
         return [task] if task else []
 
     def _run_batch(self, tasks: list[Task]) -> int:
@@ -159,7 +170,9 @@ class Worker:
             if self._handle(task):
                 done.append(task)
             ran += 1
-        if self.mode == "reliable":
+        if isinstance(self.queue, TaskQueue) and self.mode == "reliable" and self.batch == 1:
+            self._next = self.queue.ack_and_reserve(self.worker_id, done[0] if done else None)
+        elif self.mode != "seed":
             self.queue.ack(self.worker_id, done)
         else:
             self._done_unflushed += len(done)
@@ -198,7 +211,11 @@ class Worker:
         if self.mode == "seed":
             self._flush_done()
             return 0
-        moved = self.queue.promote_due() + self.queue.requeue_orphans()
+        if isinstance(self.queue, StreamQueue):  # XAUTOCLAIM: a dead worker's entries, to us
+            orphans = self.queue.claim_orphans(self.worker_id, self.heartbeat_ttl_s)
+        else:
+            orphans = self.queue.requeue_orphans()
+        moved = self.queue.promote_due() + orphans
         if moved:
             log.info("worker %s moved %d task(s) back to pending", self.worker_id, moved)
         return moved
@@ -212,6 +229,7 @@ class Worker:
         if self.mode == "seed":
             return
         self.queue.register_worker(self.worker_id, self.heartbeat_ttl_s)
+        self._next = None  # it is in our processing list: handed back below with the rest
         released = self.queue.release(self.worker_id)
         if released:
             log.info("worker %s handed back %d task(s) after a Redis error", self.worker_id,

@@ -18,6 +18,13 @@ never prints (nbval would store the print inside the widget's state): results go
 | 07 reliable queue: crashes, retries with backoff, several workers | :mod:`.reliability` |
 | 08 monitoring and tuning: the live dashboard (also the instructor's) | :mod:`.monitoring` |
 | 09 with vs without Redis: cost-model sliders, measured tables | :mod:`.comparison` |
+| 10 replication and Sentinel: offsets, a failover timeline | :mod:`.replication` |
+| 11 Redis Cluster: slots, hash tags, keys per node | :mod:`.cluster` |
+| 12 Pub/Sub: notifications arriving live | :mod:`.pubsub` |
+| 13 Lua scripts and Functions | :mod:`.lua` |
+| 14 Streams: the three queues side by side | :mod:`.streams` |
+| 15 the near cache: invalidations live, the staleness window | :mod:`.near_cache` |
+| the instructor's per-learner table (classroom mode) | :mod:`.classroom` |
 """
 
 from __future__ import annotations

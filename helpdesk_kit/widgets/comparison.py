@@ -119,15 +119,14 @@ def bars_png(db_ms: float, with_ms: float, hit_rate: float, break_even: float,
 def plot_comparison(tables: dict[str, Comparison | None]) -> Any:
     """One panel per measured table: each operation without vs with Redis (log scale, ms).
 
-    Tables that are None (a part that was skipped) are left out. Returns the Figure.
+    Tables that are None (a part that was skipped) are left out. Returns a bare Figure (no
+    pyplot): a notebook shows it with ``picture(...)``, as a real image.
     """
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     shown = {name: table for name, table in tables.items() if table is not None}
-    fig, grid = plt.subplots(1, max(1, len(shown)), squeeze=False,
-                             figsize=(4 * max(1, len(shown)), 3.4))
-    plt.close(fig)  # the notebook shows the returned figure once
-    axes = grid[0]
+    fig = Figure(figsize=(4 * max(1, len(shown)), 3.4))
+    axes = fig.subplots(1, max(1, len(shown)), squeeze=False)[0]
     for ax, (name, table) in zip(axes, shown.items(), strict=False):
         rows = [row for row in table.rows if row.unit == "ms"]
         places = range(len(rows))
@@ -147,10 +146,10 @@ def plot_comparison(tables: dict[str, Comparison | None]) -> Any:
 
 def plot_load(without: LoadResult, with_cache: LoadResult) -> Any:
     """Requests served per second, and database queries per second, for the two load runs."""
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
-    fig, (served, queries) = plt.subplots(1, 2, figsize=(8, 2.8))
-    plt.close(fig)  # the notebook shows the returned figure once
+    fig = Figure(figsize=(8, 2.8))
+    served, queries = fig.subplots(1, 2)
     names = ["without Redis", "with Redis"]
     colors = ["tab:gray", "tab:red"]
     served.bar(names, [without.requests_per_s, with_cache.requests_per_s], color=colors)

@@ -21,14 +21,20 @@ from collections.abc import Iterable
 from typing import Any
 
 import ipywidgets as widgets
+import redis
 
-from ..app import HelpdeskApp, TaskContext
+from ..app import HelpdeskApp, TaskContext, helpdesk_queue
+from ..cache import Cache
 from ..db import HelpdeskStore
+from ..db.sample import SAMPLE_NOW
+from ..keys import KeySchema
+from ..lab.latency import LOCAL, RoundTrips, wrap_redis, wrap_store
 from ..lessons import Table, capture_logs
 from ..queue import Mode, Task, TaskQueue, Worker
 from . import Shown
 
-__all__ = ["DEFAULT_PAYLOADS", "QueueLab", "database_counts", "task_effects", "time_create_ticket"]
+__all__ = ["DEFAULT_PAYLOADS", "QueueLab", "create_ticket_round_trips", "database_counts",
+           "task_effects", "time_create_ticket"]
 
 #: A sensible payload for each of the seed's three task types (the sample's dates fit them).
 DEFAULT_PAYLOADS: dict[str, dict[str, Any]] = {
@@ -55,6 +61,27 @@ def time_create_ticket(app: HelpdeskApp, requester_id: int, repeat: int = 5
                 if not result["success"]:
                     raise RuntimeError(f"create_ticket failed: {result}")
     return {kind: statistics.median(values) for kind, values in samples.items()}
+
+
+def create_ticket_round_trips(store: HelpdeskStore, client: redis.Redis, keys: KeySchema,
+                              requester_id: int) -> dict[str, tuple[int, int]]:
+    """(database, Redis) round trips of one ``create_ticket``, notification queued vs inline.
+
+    Counted, not timed: the same on every machine. The app is warmed first (the requester's
+    row cached), as it is in a running app, so the counts are the steady state's.
+    """
+    counts: dict[str, tuple[int, int]] = {}
+    db_trips, redis_trips = RoundTrips(), RoundTrips()
+    counted = wrap_redis(client, LOCAL, counter=redis_trips)
+    app = HelpdeskApp(wrap_store(store, LOCAL, counter=db_trips), Cache(counted, keys),
+                      helpdesk_queue(counted, keys), clock=lambda: SAMPLE_NOW)
+    with capture_logs():
+        app.create_ticket(requester_id, "Warm-up")
+        for kind in ("queued", "inline"):
+            db_trips.count = redis_trips.count = 0
+            app.create_ticket(requester_id, f"Counted {kind}", inline=kind == "inline")
+            counts[kind] = (db_trips.count, redis_trips.count)
+    return counts
 
 
 def database_counts(store: HelpdeskStore) -> dict[str, int]:

@@ -46,6 +46,7 @@ def start_plot(curves: dict[str, list[float]]) -> Figure:
     for label, rates in curves.items():
         ax.plot(range(1, len(rates) + 1), rates, marker="o", label=label)
     seed_thresholds(ax, "window of 100 reads after start")
+    ax.set_title("Hit rate after a restart: cold vs warmed (measured)")
     fig.tight_layout()
     return fig
 
