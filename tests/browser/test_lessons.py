@@ -117,6 +117,18 @@ def test_lessons_01_to_05_draw_their_plots_as_images(page: Any, jupyter_lab: Ser
         "a figure rendered as text, not as an image"
 
 
+@pytest.mark.parametrize("notebook", ["10_replication_sentinel.ipynb", "11_cluster.ipynb",
+                                      "15_near_cache.ipynb"])
+def test_the_scale_out_lessons_run_and_draw_in_the_real_ui(page: Any, jupyter_lab: Server,
+                                                         notebook: str) -> None:
+    """Lessons 10, 11 and 15 start their servers, run every cell (no error) and show plots."""
+    from playwright.sync_api import expect
+
+    run_all_cells(page, jupyter_lab, notebook)  # fails on any cell that raised
+    page.evaluate(_SCROLL_TO_LAST)
+    expect(page.locator(".jp-OutputArea-output img").first).to_be_attached(timeout=60_000)
+
+
 _SCROLL_TO_LAST = """() => {
     const panel = window.jupyterapp.shell.currentWidget;
     const cells = panel.content.widgets;
