@@ -83,14 +83,7 @@ class StreamQueue(StreamWorkerOps):
         return self._prepared(Task(type, dict(payload)))
 
     def _prepared(self, task: Task) -> Task:
-        self.registry.validate(task.type, task.payload)
-        raw = task.to_json()  # TaskValidationError if the payload cannot be JSON
-        if len(raw) > self.max_task_bytes:
-            raise TaskValidationError(
-                f"{task.type}: the task is {len(raw):,} bytes, over the "
-                f"{self.max_task_bytes:,}-byte limit (HELPDESK_MAX_TASK_BYTES)")
-        task.raw = raw
-        return task
+        return self.registry.prepare(task, self.max_task_bytes)
 
     def enqueue(self, type: str, payload: dict[str, Any]) -> Task:
         """Validate, then ``XADD tasks:stream MAXLEN ~ max_len * task <json>``."""

@@ -167,6 +167,20 @@ class TaskRegistry:
         task_type.validate(payload)
         return task_type
 
+    def prepare(self, task: Task, max_bytes: int) -> Task:
+        """Validate ``task``, check its size and keep its JSON in ``task.raw`` (what is pushed).
+
+        Every queue mode prepares a task here, so "what may be enqueued" is written once.
+        """
+        self.validate(task.type, task.payload)
+        raw = task.to_json()  # TaskValidationError if the payload cannot be JSON
+        if len(raw) > max_bytes:
+            raise TaskValidationError(
+                f"{task.type}: the task is {len(raw):,} bytes, over the "
+                f"{max_bytes:,}-byte limit (HELPDESK_MAX_TASK_BYTES)")
+        task.raw = raw
+        return task
+
     def copy(self) -> TaskRegistry:
         """A registry with the same types, to extend without changing the original."""
         other = TaskRegistry()
