@@ -86,7 +86,7 @@ class SentinelLab(Launcher):
         return [self.binary, str(conf), "--sentinel"]
 
     def _wait_replicated(self, primary: Node, replicas: int | None = None,
-                         timeout: float = 15) -> None:
+                         timeout: float = 60) -> None:  # a full resync on a busy machine
         want = self.replica_count if replicas is None else replicas
         with primary.client() as client:
             wait_for(lambda: sum(1 for k, v in client.info("replication").items()
@@ -179,7 +179,7 @@ class SentinelLab(Launcher):
         wait_for(promoted, timeout, f"the Sentinels to replace {old.address}")
         return self.primary()
 
-    def restart(self, node: Node, timeout: float = 20) -> Node:
+    def restart(self, node: Node, timeout: float = 60) -> Node:
         """Bring a killed node back as a replica of today's primary (the old primary rejoins
         demoted: the Sentinels would demote it anyway). Waits until it is in sync and every
         Sentinel sees it, so the next failover can pick it."""
