@@ -11,6 +11,7 @@ import pytest
 from helpdesk_kit.backends import SentinelLab
 from helpdesk_kit.config import Settings
 from helpdesk_kit.lab.failover import DrillReport, Event, GapResult
+from helpdesk_kit.lab.failover_load import named_only
 from helpdesk_kit.lessons import setup, show_logs
 from helpdesk_kit.lessons.exercises import lesson10
 from helpdesk_kit.widgets.replication import (
@@ -84,3 +85,18 @@ def test_offsets_and_the_kill_button_on_the_session_trio(sentinel_lab: SentinelL
     pytest.importorskip("ipywidgets")
     button = FailoverButton(sentinel_lab, None, "lesson10:")  # type: ignore[arg-type]  # no click here: the shared trio keeps its primary
     assert button.runs == 0 and "primary" in button.offsets.value
+
+
+def test_a_drill_is_steady_only_if_nothing_but_the_killed_node_was_named_before_the_kill(
+        ) -> None:
+    killed = "127.0.0.1:1"
+    timeline = [(0.1, killed), (0.2, None), (0.9, killed), (1.5, "127.0.0.1:2")]
+    assert named_only(timeline, killed, before=1.0) is True
+    assert named_only([*timeline, (0.95, "127.0.0.1:2")], killed, before=1.0) is False
+    assert named_only([], killed, before=1.0) is True
+    report = _report()
+    assert report.steady and "NOT STEADY" not in report.summary()
+    report.unsteady_runs = 1
+    assert "1 earlier run(s) set aside" in report.summary()
+    report.steady = False
+    assert "NOT STEADY" in report.summary()

@@ -16,7 +16,14 @@ SIGKILL (no shutdown: a crash), waits for the replica to take over, and reports:
   ran and no list holds. Without ``durable`` (``WAIT 1`` after each push) some can be lost:
   replication is asynchronous. With it: none;
 - **stale cache entries** on the new primary: for tickets whose last invalidation was
-  confirmed, there must be none; a write whose invalidation failed said so (a warning).
+  confirmed, there must be none; a write whose invalidation failed said so (a warning);
+- **steady**: whether the primary killed was the one every sample before the kill named. If
+  the Sentinels had already failed over on their own (a loaded machine missed their PINGs for
+  ``down-after-milliseconds``), the old primary kept taking writes - and confirming them with
+  ``WAIT`` from the replica still attached - after a replica was promoted. Redis cannot keep
+  those (``WAIT`` "does not make Redis a strongly consistent store"); such a run measures that
+  split, not the crash the drill causes, so :func:`~helpdesk_kit.lab.failover.sentinel_drill`
+  runs it again and says so (``unsteady_runs``).
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ from ..db import HelpdeskStore
 from ..keys import KeySchema
 from ..queue import Task, TaskQueue, TaskRegistry, Worker
 
-__all__ = ["DrillReport", "Event", "probe_registry", "run_drill"]
+__all__ = ["DrillReport", "Event", "named_only", "probe_registry", "run_drill"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,10 @@ class DrillReport:
     keys_after: dict[str, int] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list, repr=False)
     primaries: list[tuple[float, str | None]] = field(default_factory=list, repr=False)
+    #: Every sample before the kill named the node that was killed (see the module docstring).
+    steady: bool = True
+    #: Earlier runs of this drill set aside because they were not steady.
+    unsteady_runs: int = 0
 
     def summary(self) -> str:
         wait = "durable: WAIT for the replicas" if self.durable else "without WAIT"
@@ -85,7 +96,15 @@ class DrillReport:
                 f"write outage {self.write_outage_s:.2f} s; tasks acknowledged "
                 f"{self.acknowledged}, lost {self.lost}; stale entries after a confirmed "
                 f"invalidation {self.stale_confirmed} (after a reported failure "
-                f"{self.stale_reported})")
+                f"{self.stale_reported})" + self._unsteady_note())
+
+    def _unsteady_note(self) -> str:
+        if not self.steady:
+            return "; NOT STEADY: a failover had begun before the kill"
+        if self.unsteady_runs:
+            return (f"; {self.unsteady_runs} earlier run(s) set aside: the Sentinels failed "
+                    "over on their own before the kill")
+        return ""
 
 
 class _Log:
@@ -136,6 +155,12 @@ def _outage(events: list[Event], ops: tuple[str, ...], after: float) -> float:
         return 0.0
     back = next((e.t for e in relevant if e.ok and e.t > first_fail), relevant[-1].t)
     return back - first_fail
+
+
+def named_only(primaries: list[tuple[float, str | None]], killed: str, before: float) -> bool:
+    """True if every sample taken before ``before`` named ``killed`` as the primary (or
+    nobody, when no Sentinel answered): no failover had begun before the kill."""
+    return all(address in (None, killed) for t, address in primaries if t < before)
 
 
 def _longest_gap(events: list[Event], op: str) -> float:
@@ -218,6 +243,7 @@ def run_drill(client: Any, store: HelpdeskStore, keys: KeySchema, *, kind: str,
             thread.start()
         time.sleep(before_s)
         before = keys_per_node()
+        watch()  # the last word before the kill: which primary is it?
         killed = kill()  # returns once the process is gone
         killed_at = log.now()
         new_primary = wait_promoted()
@@ -250,5 +276,5 @@ def run_drill(client: Any, store: HelpdeskStore, keys: KeySchema, *, kind: str,
         _longest_gap(events, "read"), _outage(events, ("write", "enqueue"), killed_at),
         sum(1 for e in events if e.op == "read" and not e.ok), len(acked), len(processed),
         len(set(acked) - processed), stale_confirmed, stale_reported, before, after, events,
-        primaries)
+        primaries, named_only(primaries, killed, killed_at))
 
