@@ -77,7 +77,8 @@ def _connect_error(url: str, tmp_path: Path, timeout: float = 1.0) -> RedisBacke
 
 
 # --- REDIS_URL -----------------------------------------------------------------------------
-@pytest.mark.parametrize("userinfo", [f":{PASSWORD}", f"default:{PASSWORD}"])
+@pytest.mark.parametrize("userinfo", [f":{PASSWORD}", f"default:{PASSWORD}"],
+                         ids=["password-only", "user-and-password"])  # no secret in an id
 def test_url_with_the_right_password_works(password_port: int, tmp_path: Path,
                                            userinfo: str, key_prefix: str) -> None:
     url = f"redis://{userinfo}@127.0.0.1:{password_port}/0"

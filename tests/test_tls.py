@@ -196,7 +196,8 @@ def test_a_missing_ca_file_says_which_setting(tls: TlsRedis, tmp_path: Path) -> 
     assert "TLS file named in REDIS_URL" in message and "ssl_ca_certs" in message
 
 
-@pytest.mark.parametrize("password", ["wrong-pw-" + secrets.token_hex(4), ""])
+@pytest.mark.parametrize("password", ["wrong-pw-" + secrets.token_hex(4), ""],
+                         ids=["wrong", "missing"])  # no secret in a test id
 def test_a_wrong_or_missing_password_over_tls(tls: TlsRedis, tmp_path: Path,
                                               password: str) -> None:
     message = _connect_error(tls.url(password=password), tmp_path)
