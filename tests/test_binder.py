@@ -7,17 +7,22 @@ link. These tests walk the path Binder walks, as far as a machine without Docker
 1. repo2docker's build plan (``--no-build --debug``) names our apt.txt, requirements, postBuild
    and start (repo2docker itself validates none of them);
 2. the apt names resolve (``apt-get install -s``; Debian here, Ubuntu on Binder);
-3. a fresh venv installs ``binder/requirements.txt`` (from PyPI, through pip's cache);
+3. ``binder/requirements.txt`` resolves (``pip install --dry-run --report``), and every
+   package the kit imports is in it; the steps below run in this venv when it has exactly
+   those versions, else in a fresh venv that installs them;
 4. ``postBuild`` runs with a throwaway ``HOME`` and leaves the sample database there;
 5. ``binder/start`` gives the kit a real Redis (``helpdesk-kit doctor`` says so);
 6. lesson 00 executes in that environment, its kernel on that Redis.
 
-About 40-60 s, most of it pip unpacking JupyterLab. ``scripts/binder-smoke`` runs only this.
+About 15 s (45 s more when the versions differ and a fresh venv installs them).
+``scripts/binder-smoke`` runs only this.
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import importlib.metadata
 import json
 import os
 import re
@@ -85,25 +90,83 @@ def repo_copy(workspace: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def binder_env(workspace: Path, repo_copy: Path) -> dict[str, str]:
-    """A fresh venv with binder/requirements.txt, then postBuild with a throwaway HOME.
+def binder_report(workspace: Path, repo_copy: Path) -> dict[str, str]:
+    """What Binder's ``pip install -r binder/requirements.txt`` would install, as pip resolves
+    it today from an empty environment (``--dry-run --ignore-installed --report``):
+    ``{distribution name: version}``."""
+    report = workspace / "binder-install.json"
+    _run([sys.executable, "-m", "pip", "install", "--quiet", "--dry-run", "--ignore-installed",
+          "--report", str(report), "-r", "binder/requirements.txt"], cwd=repo_copy,
+         timeout=300)
+    return {_canonical(item["metadata"]["name"]): item["metadata"]["version"]
+            for item in json.loads(report.read_text())["install"]}
 
-    Returns the environment a Binder session would have (before ``binder/start``).
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _installed_here() -> dict[str, str]:
+    return {_canonical(d.metadata["Name"]): d.version for d in importlib.metadata.distributions()}
+
+
+@pytest.fixture(scope="module")
+def binder_env(workspace: Path, repo_copy: Path, binder_report: dict[str, str]
+               ) -> dict[str, str]:
+    """Binder's environment, then ``postBuild`` with a throwaway HOME.
+
+    When every package of Binder's resolution is installed here at the same version (the
+    usual case: one pyproject, one index, minutes apart), the test's own venv *is* that
+    environment, and installing it again would only unpack JupyterLab for 45 s. Otherwise a
+    fresh venv installs ``binder/requirements.txt`` for real. Returns the environment a Binder
+    session would have (before ``binder/start``).
     """
-    venv = workspace / "venv"
-    _run([sys.executable, "-m", "venv", str(venv)], cwd=workspace)
+    installed = _installed_here()
+    differ = {name: version for name, version in binder_report.items()
+              if installed.get(name) != version}
+    bin_dir = Path(sys.executable).parent
+    if differ:
+        print(f"Binder would install other versions than this venv has ({differ}): "
+              "installing binder/requirements.txt into a fresh venv")
+        venv = workspace / "venv"
+        _run([sys.executable, "-m", "venv", str(venv)], cwd=workspace)
+        # --no-compile: skipping .pyc saves a third of the CPU and changes nothing we check.
+        _run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-compile",
+              "-r", "binder/requirements.txt"], cwd=repo_copy, timeout=420)
+        bin_dir = venv / "bin"
     home, tmp = workspace / "home", workspace / "tmp"
     home.mkdir()
     tmp.mkdir()
     env = {k: v for k, v in os.environ.items()
            if k not in _FOREIGN_ENV and not k.startswith(("HELPDESK_", "JUPYTER_"))}
-    env.update(HOME=str(home), TMPDIR=str(tmp), PATH=f"{venv / 'bin'}:{env['PATH']}")
-    # Binder runs `pip install -r binder/requirements.txt` from the repository root.
-    # --no-compile: skipping .pyc saves a third of the CPU and changes nothing we check.
-    _run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-compile",
-          "-r", "binder/requirements.txt"], cwd=repo_copy, env=env, timeout=420)
+    env.update(HOME=str(home), TMPDIR=str(tmp), PATH=f"{bin_dir}:{env['PATH']}")
     _run(["binder/postBuild"], cwd=repo_copy, env=env, timeout=180)
     return env
+
+
+def _third_party_imports() -> set[str]:
+    """Top-level names of every non-standard module the kit imports (not its own)."""
+    names: set[str] = set()
+    for path in (ROOT / "helpdesk_kit").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return {n for n in names
+            if n not in sys.stdlib_module_names and n != "helpdesk_kit"}
+
+
+def test_binder_installs_every_package_the_kit_imports(binder_report: dict[str, str]) -> None:
+    """What the test venv has and Binder would not (a dependency only in the test extra) is
+    the one thing sharing the venv could hide: every import must come from Binder's list."""
+    owners = importlib.metadata.packages_distributions()
+    missing_from_binder = {name: owners.get(name, ["?"]) for name in _third_party_imports()
+                           if not any(_canonical(d) in binder_report
+                                      for d in owners.get(name, []))}
+    assert not missing_from_binder, f"Binder would not install: {missing_from_binder}"
+    assert {"jupyterlab", "redis", "libsql-client", "ipywidgets", "fakeredis",
+            "voila"} <= set(binder_report)
 
 
 def _stop_redis_servers(tmp: Path) -> None:
