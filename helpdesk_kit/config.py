@@ -145,6 +145,8 @@ class Settings:
     near_cache: bool = False
     near_cache_size: int = 10_000
     queue_mode: QueueMode = QueueMode.RELIABLE
+    #: Publish the cache's counters in Redis (``cache:stats``), for a class's dashboard.
+    publish_stats: bool = False
 
     def __post_init__(self) -> None:
         # Accept a plain string folder too (a notebook cell often passes one).
@@ -198,6 +200,7 @@ class Settings:
             near_cache=_flag(e, "HELPDESK_NEAR_CACHE"),
             near_cache_size=int(_number(e, "HELPDESK_NEAR_CACHE_SIZE", 10_000, 1, int)),
             queue_mode=_queue_mode(get("HELPDESK_QUEUE_MODE")),
+            publish_stats=_flag(e, "HELPDESK_PUBLISH_STATS"),
         )
 
     def with_(self, **changes: object) -> Settings:

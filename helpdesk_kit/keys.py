@@ -153,6 +153,13 @@ class KeySchema:
         return f"{self._tasks}:stats"
 
     @property
+    def cache_stats(self) -> str:
+        """``cache:stats`` - HASH of a cache's counters (hits, misses...), added to by every
+        process under this prefix when ``HELPDESK_PUBLISH_STATS`` is on; read by the class
+        dashboard (:mod:`helpdesk_kit.cache.published`)."""
+        return f"{self.prefix}cache:stats"
+
+    @property
     def notifications_channel(self) -> str:
         """``notifications`` - pub/sub CHANNEL where send_notifications publishes (seed: PubSub)."""
         return f"{self.prefix}notifications"

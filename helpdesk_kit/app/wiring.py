@@ -53,6 +53,8 @@ def wire(settings: Settings, prefer: str | None = None, *, retry: RetryPolicy | 
     if settings.near_cache:  # HELPDESK_NEAR_CACHE: an in-process L1 in front (lesson 15)
         options.setdefault("size", settings.near_cache_size)
     cache = (NearCache if settings.near_cache else Cache)(backend.client, keys, **options)
+    if settings.publish_stats:  # HELPDESK_PUBLISH_STATS: a class's dashboard reads them
+        cache.internals.publish_stats(keys.cache_stats)
     queue: TaskQueue | StreamQueue
     if settings.queue_mode == QueueMode.STREAMS:
         queue = StreamQueue(backend.client, keys, registry=REGISTRY, retry=retry,

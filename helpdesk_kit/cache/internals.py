@@ -20,6 +20,7 @@ from ..config import MAX_VALUE_BYTES
 from ..errors import CacheValueError
 from .codec import CODECS, MISSING
 from .functions import KitScripts
+from .published import StatsPublisher
 from .stats import StatsBook
 
 __all__ = ["CacheInternals"]
@@ -52,9 +53,19 @@ class CacheInternals:
         self.release_lock = self.scripts.scripts["release_lock"]
         self.warm_set = self.scripts.scripts["warm_set"]
         self._resting_until = 0.0  # after a Redis failure, reads skip Redis until then
+        #: Sends the counters to Redis when they are published (None: they are not).
+        self.publisher: StatsPublisher | None = None
 
     def count(self, entity: str, counter: str) -> None:
         self.stats.count(entity, counter)
+
+    def publish_stats(self, key: str, every_s: float = 5.0) -> StatsPublisher:
+        """Publish the counters to the hash ``key`` from now on (``HELPDESK_PUBLISH_STATS``;
+        see :mod:`helpdesk_kit.cache.published`). Returns the publisher."""
+        publisher = StatsPublisher(self.client, key, self.stats, every_s=every_s)
+        self.stats.after_count = publisher.maybe
+        self.publisher = publisher
+        return publisher
 
     def resting(self) -> bool:
         """True while reads skip Redis after a failure; False (and reset) once it is over."""
