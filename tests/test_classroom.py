@@ -37,6 +37,7 @@ from helpdesk_kit.keys import KeySchema
 from helpdesk_kit.lab import classroom
 from helpdesk_kit.lab.classroom_activity import activity
 from helpdesk_kit.lab.eviction import eviction_lab
+from helpdesk_kit.lessons import setup
 from helpdesk_kit.metrics import snapshot
 
 LEARNER_DENIED = {"FLUSHDB", "FLUSHALL", "KEYS", "INFO", "CONFIG"}
@@ -380,3 +381,49 @@ def test_the_lessons_run_under_a_learners_user(
         env=kit_env(tmp_path / "data", **envs[name]), timeout=600, check=False)
     assert done.returncode == 0, done.stdout[-6000:]
     assert _password(envs[name]) not in done.stdout + done.stderr
+
+
+def test_the_table_shows_each_learners_hit_rate_from_what_their_caches_published(
+        learners: Callable[..., dict[str, dict[str, str]]], admin: redis.Redis,
+        tmp_path: Path) -> None:
+    envs = learners("ana", "bo")
+    ana, bo = envs
+    assert envs[ana]["HELPDESK_PUBLISH_STATS"] == "1"  # the env file turns it on
+    lesson = setup("01_cache_aside", settings=Settings.from_env(
+        {**envs[ana], "HELPDESK_DATA_DIR": str(tmp_path / "data")}), users=5, tickets=5,
+        logs=False)
+    try:
+        app = lesson.make_app()
+        for _ in range(3):  # one miss, then two hits
+            assert app.get_ticket(1)["success"]
+        publisher = app.cache.internals.publisher
+        assert publisher is not None and publisher.publish()
+    finally:
+        lesson.close()
+    rows = {row.name: row for row in activity(admin)}
+    assert (rows[ana].hits, rows[ana].misses) == (2, 1)
+    assert rows[ana].hit_rate == pytest.approx(2 / 3)
+    assert rows[bo].hit_rate is None  # nothing published: no made-up rate
+    from helpdesk_kit.widgets.classroom import classroom_table
+
+    table = classroom_table(admin, start=False).table.value
+    assert "67%" in table and "n/a" in table
+
+
+def test_a_learner_without_a_prefix_works_under_their_user_name(
+        learners: Callable[..., dict[str, dict[str, str]]], tmp_path: Path) -> None:
+    envs = learners("cy")
+    (name,) = envs
+    env = {k: v for k, v in envs[name].items() if k != "HELPDESK_KEY_PREFIX"}
+    lesson = setup("01_cache_aside", settings=Settings.from_env(
+        {**env, "HELPDESK_DATA_DIR": str(tmp_path / "data")}), users=5, tickets=5, logs=False)
+    try:
+        assert lesson.settings.key_prefix == f"{name}:lesson01:"
+        assert lesson.make_app().get_ticket(1)["success"]
+    finally:
+        lesson.close()
+    wrong = {**envs[name], "HELPDESK_KEY_PREFIX": "someone-else:",
+             "HELPDESK_DATA_DIR": str(tmp_path / "data")}
+    with pytest.raises(ConfigError, match="may not use keys under the prefix"):
+        setup("01_cache_aside", settings=Settings.from_env(wrong), users=5, tickets=5,
+              logs=False)

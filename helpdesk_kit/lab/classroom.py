@@ -186,6 +186,7 @@ def _create_one(client: redis.Redis, name: str, folder: Path, instructor_url: st
             "REDIS_URL": learner_url(instructor_url, name, password, host),
             "HELPDESK_REDIS_BACKEND": "url",
             "HELPDESK_KEY_PREFIX": f"{name}:",
+            "HELPDESK_PUBLISH_STATS": "1",  # their hit rate, for the instructor's table
         }, f"helpdesk-kit classroom: {name}'s connection to the class Redis. Private: "
            f"mode 0600.\nLoad it before starting Jupyter: set -a; . ./{name}.env; set +a")
     except OSError:

@@ -10,10 +10,12 @@ prefix, not one pass per learner), a pipeline of LLEN / HGET / OBJECT IDLETIME, 
 and ACL LOG. A number Redis cannot give here (fakeredis has no CLIENT LIST, an LFU policy no
 idle time) is None, never a made-up zero.
 
-Hit rates are not in this table: the kit's :class:`~helpdesk_kit.cache.Cache` counts hits in
-the learner's own process (``Cache.stats()``), so Redis holds no per-learner hit rate, and
-INFO's ``keyspace_hits`` is the whole server's. :func:`server_hit_rate` gives that one, named
-as the class's.
+Hit rates: the kit's :class:`~helpdesk_kit.cache.Cache` counts hits in the learner's own
+process, and INFO's ``keyspace_hits`` is the whole server's (:func:`server_hit_rate` gives
+that one, named as the class's). So the class's env files turn on ``HELPDESK_PUBLISH_STATS``:
+every cache of the learner adds its counts to a ``cache:stats`` hash under its lesson's prefix
+(:mod:`helpdesk_kit.cache.published`), and the row sums them - hits and misses of every
+lesson. A learner whose caches published nothing has no hit rate (None, shown as n/a).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ _SCHEMAS = (KeySchema(), KeySchema(cluster=True))
 _PENDING = tuple(s.tasks_pending for s in _SCHEMAS)
 _DEAD = tuple(s.tasks_dead for s in _SCHEMAS) + tuple(s.tasks_stream_dead for s in _SCHEMAS)
 _STATS = tuple(s.tasks_stats for s in _SCHEMAS)
+_CACHE_STATS = tuple({s.cache_stats for s in _SCHEMAS})
 #: Keys sampled per learner for OBJECT IDLETIME (the most recently used one wins).
 IDLE_SAMPLE = 100
 
@@ -51,6 +54,15 @@ class Activity:
     idle_s: int | None
     connections: int | None
     refused: int | None
+    #: Reads their caches published (``cache:stats``, summed over their lessons).
+    hits: int = 0
+    misses: int = 0
+
+    @property
+    def hit_rate(self) -> float | None:
+        """hits / (hits + misses); None until one of their caches published a read."""
+        reads = self.hits + self.misses
+        return self.hits / reads if reads else None
 
 
 def _suffixed(key: str, ends: Iterable[str]) -> bool:
@@ -81,28 +93,37 @@ def _per_client(client: redis.Redis) -> tuple[dict[str, list[int]] | None, dict[
     return idle, refused
 
 
-def _read_keys(client: redis.Redis, keys: list[str]) -> tuple[int, int, int, int | None]:
-    """(pending, dead, done, idle seconds of the most recently used key) for one learner."""
+def _total(part: list[Any]) -> int:
+    """The sum of the replies that are counts (a wrong type or a key gone meanwhile: 0)."""
+    return sum(int(r) for r in part if isinstance(r, int | str) and str(r).isdigit())
+
+
+def _read_keys(client: redis.Redis, keys: list[str]
+               ) -> tuple[int, int, int, int | None, int, int]:
+    """(pending, dead, done, idle seconds of the most recently used key, cache hits, cache
+    misses) for one learner: one pipeline."""
     pipe = client.pipeline(transaction=False)
     pending = [k for k in keys if _suffixed(k, _PENDING)]
     dead = [k for k in keys if _suffixed(k, _DEAD)]
     stats = [k for k in keys if _suffixed(k, _STATS)]
+    cache = [k for k in keys if _suffixed(k, _CACHE_STATS)]
     sample = keys[:IDLE_SAMPLE]
     for key in pending + dead:
         pipe.llen(key)
     for key in stats:
         pipe.hget(key, "done")
+    for key in cache:
+        pipe.hmget(key, ["hits", "misses"])
     for key in sample:
         pipe.object("idletime", key)
     replies: list[Any] = pipe.execute(raise_on_error=False) if keys else []
-
-    def total(part: list[Any]) -> int:  # a wrong type or a key gone meanwhile counts 0
-        return sum(int(r) for r in part if isinstance(r, int | str) and str(r).isdigit())
-
     lengths = len(pending) + len(dead)
-    idle = [int(r) for r in replies[lengths + len(stats):] if isinstance(r, int)]
-    return (total(replies[:len(pending)]), total(replies[len(pending):lengths]),
-            total(replies[lengths:lengths + len(stats)]), min(idle, default=None))
+    at_cache = lengths + len(stats)
+    counts = [r for r in replies[at_cache:at_cache + len(cache)] if isinstance(r, list)]
+    idle = [int(r) for r in replies[at_cache + len(cache):] if isinstance(r, int)]
+    return (_total(replies[:len(pending)]), _total(replies[len(pending):lengths]),
+            _total(replies[lengths:at_cache]), min(idle, default=None),
+            _total([c[0] for c in counts]), _total([c[1] for c in counts]))
 
 
 def activity(client: redis.Redis) -> list[Activity]:
@@ -118,13 +139,13 @@ def activity(client: redis.Redis) -> list[Activity]:
     idle_of, refused_of = _per_client(client)
     rows = []
     for learner in roster:
-        pending, dead, done, key_idle = _read_keys(client, keys_of[learner.name])
+        pending, dead, done, key_idle, hits, misses = _read_keys(client, keys_of[learner.name])
         connected = None if idle_of is None else idle_of.get(learner.name, [])
         idle = [i for i in [key_idle, *(connected or [])] if i is not None]
         rows.append(Activity(
             learner.name, learner.state, len(keys_of[learner.name]), pending, dead, done,
             min(idle, default=None), None if connected is None else len(connected),
-            None if refused_of is None else refused_of.get(learner.name, 0)))
+            None if refused_of is None else refused_of.get(learner.name, 0), hits, misses))
     return rows
 
 

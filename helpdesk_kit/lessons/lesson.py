@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from ..backends import Backend, connect, delete_matching
+from ..backends.acl import require_prefix
 from ..config import Settings
 from ..db import HelpdeskStore, open_store, private_folder
 from ..db.sample import SAMPLE_NOW, SampleSummary, load_sample
@@ -62,18 +63,21 @@ def _user_part() -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "learner"
 
 
-def lesson_prefix(base_prefix: str, lesson: str, backend_kind: str) -> str:
+def lesson_prefix(base_prefix: str, lesson: str, backend_kind: str,
+                  acl_user: str | None = None) -> str:
     """The key prefix a lesson works under: ``<base>lessonNN:``.
 
     On a Redis reached through ``REDIS_URL`` (``backend_kind`` is ``url``) the server may be a
     class's shared one; with no ``HELPDESK_KEY_PREFIX`` every learner would get the same
     ``lesson01:`` and each ``setup()`` would delete the classmates' keys. So there, an empty
-    base prefix becomes this account's name (``alice:lesson01:``). A private redis-server or
-    fakeredis is one learner's alone and keeps the short ``lesson01:``. Set
-    ``HELPDESK_KEY_PREFIX`` (e.g. ``alice:``) to choose the prefix yourself.
+    base prefix becomes the Redis user's name when it is not ``default`` (a class's learner
+    ``alice`` may only use ``alice:*``), else this account's name (``alice:lesson01:``). A
+    private redis-server or fakeredis is one learner's alone and keeps the short
+    ``lesson01:``. Set ``HELPDESK_KEY_PREFIX`` (e.g. ``alice:``) to choose it yourself.
     """
     if not base_prefix and backend_kind == BackendKind.URL:
-        base_prefix = f"{_user_part()}:"
+        named = acl_user if acl_user and acl_user != "default" else _user_part()
+        base_prefix = f"{named}:"
     return f"{base_prefix}lesson{lesson[:2]}:"
 
 
@@ -114,6 +118,8 @@ class Lesson:
 
         options = {"ttl": self.settings.cache_ttl, **cache_options}
         cache = Cache(self.client, self.keys, **options)
+        if self.settings.publish_stats:  # a class's dashboard shows this learner's hit rate
+            cache.internals.publish_stats(self.keys.cache_stats)
         return HelpdeskApp(self.store, cache, helpdesk_queue(self.client, self.keys),
                            clock=lambda: SAMPLE_NOW)
 
@@ -157,10 +163,13 @@ def setup(lesson: str, *, settings: Settings | None = None, users: int = SAMPLE_
     for suffix in ("", "-wal", "-shm"):  # a fresh file every run: same rows, same ids
         (folder / f"helpdesk.db{suffix}").unlink(missing_ok=True)
     backend = connect(base)  # the prefix depends on which Redis this is
+    user = backend.capabilities.acl_user
     lesson_settings = base.with_(
         data_dir=folder, database_url=None, auth_token=None,
-        key_prefix=lesson_prefix(base.key_prefix, lesson, backend.kind),
+        key_prefix=lesson_prefix(base.key_prefix, lesson, backend.kind, user),
     )
+    if user and user != "default":  # a class's learner: a prefix they may not use fails here
+        require_prefix(backend.client, lesson_settings.key_prefix, user)
     clean_prefix(backend.client, lesson_settings.key_prefix)
     store = open_store(lesson_settings)
     summary = load_sample(store, users, tickets, SAMPLE_SEED, progress=False)

@@ -23,8 +23,8 @@ from . import Shown
 
 __all__ = ["HEADERS", "ClassroomTable", "activity_table", "classroom_table", "idle_text"]
 
-HEADERS = ("learner", "state", "keys", "pending tasks", "dead letters", "tasks done",
-           "last activity", "connections", "refused")
+HEADERS = ("learner", "state", "keys", "hit rate", "pending tasks", "dead letters",
+           "tasks done", "last activity", "connections", "refused")
 NO_CLASS = ("No class on this Redis yet: `helpdesk-kit classroom create --learners N --out DIR`"
             " makes one (an ACL user and an env file per learner).")
 
@@ -44,14 +44,19 @@ def _shown(value: int | None) -> object:
     return "n/a" if value is None else value
 
 
+def _rate(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
 def activity_table(rows: list[Activity], class_hit_rate: float | None = None) -> Table:
     """The rows as a :class:`~helpdesk_kit.lessons.Table` (HTML in a notebook, text in a CLI)."""
-    rate = "n/a" if class_hit_rate is None else f"{class_hit_rate:.0%}"
-    caption = (f"{len(rows)} learner(s). Hit rate of the whole class (INFO keyspace_hits): "
-               f"{rate}; each learner's own hit rate is counted in their kernel "
-               "(Cache.stats()), not in Redis.")
-    return Table(HEADERS, [(r.name, r.state, r.keys, r.pending, r.dead, r.done,
-                            idle_text(r.idle_s), _shown(r.connections), _shown(r.refused))
+    caption = (f"{len(rows)} learner(s). Each hit rate is what the learner's caches "
+               "published (HELPDESK_PUBLISH_STATS, in their env file; n/a until they read "
+               "through one); the whole class's, INFO keyspace_hits: "
+               f"{_rate(class_hit_rate)}.")
+    return Table(HEADERS, [(r.name, r.state, r.keys, _rate(r.hit_rate), r.pending, r.dead,
+                            r.done, idle_text(r.idle_s), _shown(r.connections),
+                            _shown(r.refused))
                            for r in rows], caption=caption)
 
 
