@@ -182,11 +182,46 @@ class SentinelLab(Launcher):
     def restart(self, node: Node, timeout: float = 60) -> Node:
         """Bring a killed node back as a replica of today's primary (the old primary rejoins
         demoted: the Sentinels would demote it anyway). Waits until it is in sync and every
-        Sentinel sees it, so the next failover can pick it."""
+        Sentinel sees it, so the next failover can pick it.
+
+        A replica the Sentinels have not yet moved to today's primary (they correct one only
+        ``failover-timeout`` after it looked wrong, and a busy machine can make them miss the
+        moment) is pointed at it here, as an operator would: ``REPLICAOF``."""
         primary = self.primary()
         node.args = self._replica_args(primary)
         if not node.start():
             raise RedisBackendError(f"{node.address} is taken: cannot restart {node.name}")
-        self._wait_replicated(primary, self.live_replica_count(), timeout)
+        try:
+            self._wait_replicated(primary, self.live_replica_count(), timeout / 4)
+        except RedisBackendError:
+            self._reattach(primary)
+            try:
+                self._wait_replicated(primary, self.live_replica_count(), timeout)
+            except RedisBackendError as exc:
+                raise RedisBackendError(f"{exc}; the data nodes say: {self._roles()}") from None
         wait_for(self._sentinels_agree, timeout, f"the Sentinels to see {node.address} again")
         return node
+
+    def _roles(self) -> str:
+        """Each live data node's role, its primary and its link (for an error message)."""
+        said = []
+        for other in (n for n in self.data if n.alive):
+            try:
+                with other.client(timeout=1.0) as client:
+                    info = client.info("replication")
+                link = info.get("master_link_status", "-")
+                said.append(f"{other.address} {info.get('role')} of "
+                            f"{info.get('master_port', '-')} link {link}")
+            except redis.RedisError as exc:
+                said.append(f"{other.address} did not answer ({exc})")
+        return "; ".join(said)
+
+    def _reattach(self, primary: Node) -> None:
+        """``REPLICAOF`` today's primary on every live data node that follows another one."""
+        for other in self.data:
+            if other is primary or not other.alive:
+                continue
+            with other.client(timeout=1.0) as client:
+                info = client.info("replication")
+                if info.get("role") != "slave" or int(info.get("master_port", 0)) != primary.port:
+                    client.replicaof("127.0.0.1", primary.port)  # same master: a no-op
