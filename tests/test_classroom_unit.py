@@ -127,6 +127,14 @@ def test_capabilities_say_what_is_denied_and_by_whom() -> None:
     assert Capabilities(None, True, True, True).why_not("INFO") is None  # the old shape
 
 
+def test_no_info_names_the_user_or_the_backend_that_has_none() -> None:
+    learner = Capabilities("7.0.15", False, True, False, "ana", frozenset({"INFO"}))
+    assert learner.no_info() == "your Redis user (ana) may not run INFO"
+    fake = Capabilities(None, False, False, False)
+    assert "fakeredis" in (fake.no_info() or "") and "user" not in (fake.no_info() or "")
+    assert Capabilities("7.0.15", True, True, True).no_info() is None
+
+
 @pytest.mark.parametrize(("reply", "words"), [
     ("this user has no permissions to run the 'flushdb' command", "may not run FLUSHDB"),
     ("this user has no permissions to run the 'config|get' command", "may not run CONFIG GET"),

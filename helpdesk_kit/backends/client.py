@@ -51,6 +51,14 @@ class Capabilities:
         """The sentence to show when ``command`` is denied, else None."""
         return None if self.may(command) else acl.may_not_run(command, self.acl_user)
 
+    def no_info(self) -> str | None:
+        """Why a lesson cannot show ``INFO`` here (the user may not; this Redis has none,
+        as fakeredis), or None when it can."""
+        if self.info:
+            return None
+        return (self.why_not("INFO")
+                or "this Redis has no INFO (fakeredis): these fields need a real redis-server")
+
 
 @dataclass
 class Backend:
