@@ -125,6 +125,31 @@ def test_stop_hands_back_the_rest_of_a_batch(redis_client: redis.Redis, keys: Ke
     assert queue.dequeue().payload == {"n": 3}  # handed back in order, at the front
 
 
+def test_a_batch_worker_waits_on_an_empty_queue_instead_of_spinning(
+        redis_client: redis.Redis, keys: KeySchema, store: HelpdeskStore) -> None:
+    queue = _recording_queue(redis_client, keys)
+    worker = Worker(queue, TaskContext(store), batch=10, poll_timeout_s=0.2)
+    calls = {"reserve_many": 0}
+    reserve_many = queue.reserve_many
+
+    def counted(*args: object, **kwargs: object) -> list[Task]:
+        calls["reserve_many"] += 1
+        return reserve_many(*args, **kwargs)  # type: ignore[arg-type]
+
+    queue.reserve_many = counted  # type: ignore[method-assign]
+    thread = threading.Thread(target=lambda: worker.run(handle_signals=False))
+    thread.start()
+    time.sleep(0.7)  # an empty queue: a spinning loop would call reserve_many thousands of times
+    queue.enqueue("record", {"n": 1})
+    deadline = time.monotonic() + 5
+    while not redis_client.hget(f"{keys.prefix}runs", "1") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    worker.stop()
+    thread.join(timeout=5)
+    assert redis_client.hget(f"{keys.prefix}runs", "1") == "1"  # the task that came ran
+    assert calls["reserve_many"] <= 12, calls  # about one per poll_timeout_s (0.2 s)
+
+
 def test_a_stop_before_the_run_is_not_lost(redis_client: redis.Redis, keys: KeySchema,
                                            store: HelpdeskStore) -> None:
     queue = _recording_queue(redis_client, keys)

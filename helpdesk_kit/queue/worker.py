@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextvars
 import logging
 import os
-import signal
 import socket
 import threading
 import time
@@ -38,6 +37,7 @@ import redis
 from ..errors import TaskValidationError
 from ..vocab import Outcome, QueueMode
 from .list_queue import TaskQueue
+from .signals import stop_on_signals
 from .stream_queue import StreamQueue
 from .task import Task
 
@@ -68,13 +68,11 @@ class Worker:
         if (mode == "streams") != isinstance(queue, StreamQueue):
             wanted = "StreamQueue" if mode == "streams" else "TaskQueue"
             raise ValueError(f"mode {mode!r} needs a {wanted}, got {type(queue).__name__}")
-        self.queue = queue
-        self.context = context
+        self.queue, self.context = queue, context
         self.mode: Mode = mode
         self.worker_id = worker_id or new_worker_id()
         self.batch = max(1, batch)
-        self.heartbeat_ttl_s = heartbeat_ttl_s
-        self.poll_timeout_s = poll_timeout_s
+        self.heartbeat_ttl_s, self.poll_timeout_s = heartbeat_ttl_s, poll_timeout_s
         self._stop = threading.Event()
         self._done_unflushed = 0  # seed mode counts "done" locally; flushed now and then
         self._next: Task | None = None  # reliable, one by one: reserved with the last ack
@@ -116,7 +114,7 @@ class Worker:
         its heartbeat TTL has passed.
         """
         processed = 0
-        with self._signals(handle_signals), self._session():
+        with stop_on_signals(handle_signals, self.stop, self.worker_id), self._session():
             log.info("worker %s started (%s mode%s)", self.worker_id, self.mode,
                      ", burst" if burst else "")
             last_maintenance = time.monotonic()
@@ -148,14 +146,23 @@ class Worker:
 
     # --- one task -----------------------------------------------------------------------
     def _take(self, *, block: bool) -> list[Task]:
+        started = time.monotonic()
+        tasks = self._take_now(block)
+        if block and not tasks:  # a Redis that did not block (fakeredis): wait out the rest
+            self._stop.wait(self.poll_timeout_s - (time.monotonic() - started))
+        return tasks
+
+    def _take_now(self, block: bool) -> list[Task]:
         if isinstance(self.queue, StreamQueue):  # one XREADGROUP, blocking or not, any batch
             return list(self.queue.reserve_many(self.worker_id, self.batch,
                                                 self.poll_timeout_s if block else 0))
         if self.mode == "seed":
             task = self.queue.dequeue(timeout=self.poll_timeout_s if block else 0)
             return [task] if task else []
-        if self.batch > 1:
-            return self.queue.reserve_many(self.worker_id, self.batch)
+        if self.batch > 1:  # empty: wait on the blocking reserve below, never spin on this
+            tasks = self.queue.reserve_many(self.worker_id, self.batch)
+            if tasks or not block:
+                return tasks
         task, self._next = self._next, None  # ack_and_reserve took it: no round trip now
         task = task or self.queue.reserve(self.worker_id, self.poll_timeout_s if block else 0)
         return [task] if task else []
@@ -279,22 +286,3 @@ class Worker:
                 self.queue.heartbeat(self.worker_id, self.heartbeat_ttl_s)
             except Exception as exc:  # Redis hiccup: try again next beat
                 log.warning("heartbeat failed: %s", exc)
-
-    @contextmanager
-    def _signals(self, enabled: bool) -> Iterator[None]:
-        """SIGTERM/SIGINT -> ``stop()`` while running (main thread only, as Python requires)."""
-        if not enabled or threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def on_signal(signum: int, _frame: object) -> None:
-            log.info("worker %s got %s: finishing the current task", self.worker_id,
-                     signal.Signals(signum).name)
-            self.stop()
-
-        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
