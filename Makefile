@@ -62,7 +62,7 @@ unit: setup  ## the pytest suite only (no notebooks)
 notebooks: setup  ## re-execute every lesson in place, storing outputs (after editing one)
 	$(PY) scripts/execute-notebooks notebooks/*.ipynb
 
-bench: setup  ## benchmarks: ratio tables + bench/results/ratios.png; BENCH_ARGS=--quick: < 1 min
+bench: test-deps  ## benchmarks (on redis-server and sqld): ratio tables + bench/results/ratios.png; BENCH_ARGS=--quick: < 1 min
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) -m bench.peers --install   # arq pins redis-py < 6: its own venv, .venv-bench/arq
 	$(PY) -m bench $(BENCH_ARGS)

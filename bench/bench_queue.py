@@ -145,7 +145,7 @@ def _row(rates: dict[str, list[float | str]], name: str, baseline: str,
 def run(quick: bool = False) -> list[Area]:
     """Two interleavings: the kit against the raw floor (many short rounds: the ratios that
     must hold to 0.8x are fine ones), then the kit against the peers (fewer, longer rounds)."""
-    floor_rounds, floor_n = (15, 300) if quick else (25, 1_000)
+    floor_rounds, floor_n = (11, 300) if quick else (25, 1_000)
     peer_rounds, n, rq_jobs, arq_jobs = QUICK if quick else FULL
     with tcp_redis() as port, tempfile.TemporaryDirectory() as folder:
         client = tcp_client(port)

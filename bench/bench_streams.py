@@ -11,7 +11,7 @@ Enqueue + process of N no-op tasks (jobs/s), every method once per round, rounds
 - streams, one by one: one ``XADD`` per task (as a request enqueues), one ``XREADGROUP`` and
   one ``XACK`` per task.
 
-``python -m bench streams`` runs it alone (``--quick``: 1,500 tasks).
+``python -m bench streams`` runs it alone (``--quick``: 1,000 tasks).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def streams_mode(client: redis.Redis, keys: KeySchema, batch: int = 100, n: int 
 
 
 def run(quick: bool = False) -> list[Area]:
-    n = 1_500 if quick else N
+    n = 1_000 if quick else N
     with tcp_redis() as port:
         client = tcp_client(port)
         keys = KeySchema(prefix="bench:")
