@@ -43,7 +43,7 @@ from helpdesk_kit.metrics import snapshot
 LEARNER_DENIED = {"FLUSHDB", "FLUSHALL", "KEYS", "INFO", "CONFIG"}
 #: The lessons nbval runs under a learner's user (outputs not compared: --nbval-lax).
 LESSONS = ("00_start_here", "01_cache_aside", "03_invalidation", "06_task_queue",
-           "08_monitoring_tuning")
+           "08_monitoring_tuning", "13_lua_functions", "15_near_cache")
 
 
 # --- the class server and its learners ----------------------------------------------------
@@ -371,7 +371,7 @@ def test_the_table_counts_each_learners_keys_queue_and_dead_letters(
 # --- the lessons, under a learner's user ----------------------------------------------------
 def test_the_lessons_run_under_a_learners_user(
         learners: Callable[..., dict[str, dict[str, str]]], tmp_path: Path) -> None:
-    """nbval, lax (outputs not compared; any error fails) on lessons 00 01 03 06 08."""
+    """nbval, lax (outputs not compared; any error fails) on lessons 00 01 03 06 08 13 15."""
     envs = learners("nb")
     (name,) = envs
     notebooks = [str(ROOT / "notebooks" / f"{stem}.ipynb") for stem in LESSONS]
@@ -427,3 +427,25 @@ def test_a_learner_without_a_prefix_works_under_their_user_name(
     with pytest.raises(ConfigError, match="may not use keys under the prefix"):
         setup("01_cache_aside", settings=Settings.from_env(wrong), users=5, tickets=5,
               logs=False)
+
+
+def test_a_learners_near_cache_is_kept_fresh_by_tracking(
+        learners: Callable[..., dict[str, dict[str, str]]], admin: redis.Redis,
+        tmp_path: Path) -> None:
+    """The class lets each learner hear CLIENT TRACKING's channel (lesson 15); a user who
+    may not is told why L1 stays off, before anything is tried."""
+    from helpdesk_kit.cache import NearCache
+    from helpdesk_kit.cache.near import tracking_unavailable
+
+    envs = learners("nc")
+    (name,) = envs
+    client = _backend(envs[name], tmp_path).client
+    keys = KeySchema(prefix=f"{name}:lesson15:")
+    near = NearCache(client, keys)
+    try:
+        assert near.wait_active(5.0), near.reason
+    finally:
+        near.close()
+    admin.execute_command("ACL", "SETUSER", name, "resetchannels", f"&{name}:*")
+    reason = tracking_unavailable(client, keys) or ""
+    assert "may not subscribe to __redis__:invalidate" in reason

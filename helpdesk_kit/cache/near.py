@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 import redis
 
+from ..backends import acl
 from ..backends.raw import bytes_reply
 from ..config import Settings
 from ..keys import KeySchema
@@ -60,6 +61,9 @@ def tracking_unavailable(client: Any, keys: KeySchema) -> str | None:
         return "fakeredis has no CLIENT TRACKING, so every read goes to Redis"
     if keys.cluster or not hasattr(client, "connection_pool"):
         return "on a Redis Cluster each node tracks only its own keys; L1 stays off"
+    if acl.channel_denied(client, CHANNEL):
+        return (f"your Redis user may not subscribe to {CHANNEL}, where CLIENT TRACKING sends "
+                "its invalidations; L1 stays off")
     return None
 
 

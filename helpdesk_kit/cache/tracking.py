@@ -91,6 +91,13 @@ class Tracker:
             self._settled.wait(timeout)
         return self.active
 
+    def drop(self) -> None:
+        """Cut the connection now, as a network failure would: ``on_down`` runs, and the
+        near cache tries tracking again later (lesson 15, where CLIENT KILL is not allowed)."""
+        conn = self._conn
+        if conn is not None:
+            conn.disconnect()
+
     def close(self) -> None:
         """Stop for good (``on_down("closed")`` runs)."""
         self._closed = True

@@ -26,13 +26,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 from matplotlib.figure import Figure
 
 from ..cache import Cache, NearCache
 from ..config import Settings
 
-__all__ = ["Staleness", "fill", "hit_ladder", "ladder_plot", "measure_staleness", "redis_url",
-           "run_writer", "staleness_plot"]
+__all__ = ["Staleness", "drop_tracking", "fill", "hit_ladder", "ladder_plot", "measure_staleness",
+           "redis_url", "run_writer", "staleness_plot"]
 
 #: The raw writer: plain redis-py, so it starts in a fraction of a second. It rewrites each key
 #: with its own value (a write is a write: Redis sends the invalidation either way).
@@ -115,6 +116,18 @@ class Staleness:
         return (f"{len(self.samples)} writes from another process: L1 dropped the entry after "
                 f"p50 {self.p50 * 1e3:.2f} ms, p99 {self.p99 * 1e3:.2f} ms "
                 f"(lost invalidations: {self.lost})")
+
+
+def drop_tracking(near: NearCache, client: Any) -> str:
+    """Cut the near cache's invalidation connection, as a lost network would, and say how:
+    ``CLIENT KILL`` of its id, or - for a user that may not (a class's learner) - a drop from
+    this side of the connection. Either way L1 must empty and stay off until it is back."""
+    try:
+        client.client_kill_filter(_id=near.tracker.client_id)
+    except redis.exceptions.NoPermissionError:
+        near.tracker.drop()
+        return "a drop from this side (your user may not CLIENT KILL)"
+    return "CLIENT KILL"
 
 
 def fill(near: NearCache, ids: Sequence[int], load: Callable[[int], Any]) -> bool:

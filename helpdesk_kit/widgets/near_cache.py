@@ -18,6 +18,7 @@ import ipywidgets as widgets
 from ..cache import NearCache
 from ..lab.near_cache import (
     Staleness,
+    drop_tracking,
     fill,
     hit_ladder,
     ladder_plot,
@@ -29,7 +30,7 @@ from ..lab.near_cache import (
 from ..lessons import Lesson, Table
 from . import Shown
 
-__all__ = ["InvalidationWatch", "Staleness", "fill", "hit_ladder", "ladder_plot",
+__all__ = ["InvalidationWatch", "Staleness", "drop_tracking", "fill", "hit_ladder", "ladder_plot",
            "measure_staleness", "near_state", "redis_url", "staleness_plot"]
 
 #: The tickets the watch's button updates in another process.
