@@ -190,6 +190,11 @@ def browser() -> Iterator[Any]:
         from playwright.sync_api import sync_playwright
     except ImportError:
         missing("playwright", "pip install -e '.[test]'")
+    from playwright.sync_api import expect
+
+    # expect() has its own 5 s default, apart from the context's: a loaded CI machine (two
+    # test workers, a kernel starting) needs the same patience for both.
+    expect.set_options(timeout=TIMEOUT_MS)
     with sync_playwright() as p:
         launched = p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
         yield launched
