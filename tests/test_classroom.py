@@ -385,7 +385,7 @@ def test_the_lessons_run_under_a_learners_user(
 
 def test_the_table_shows_each_learners_hit_rate_from_what_their_caches_published(
         learners: Callable[..., dict[str, dict[str, str]]], admin: redis.Redis,
-        tmp_path: Path) -> None:
+        class_server: ClassProcess, tmp_path: Path) -> None:
     envs = learners("ana", "bo")
     ana, bo = envs
     assert envs[ana]["HELPDESK_PUBLISH_STATS"] == "1"  # the env file turns it on
@@ -408,6 +408,11 @@ def test_the_table_shows_each_learners_hit_rate_from_what_their_caches_published
 
     table = classroom_table(admin, start=False).table.value
     assert "67%" in table and "n/a" in table
+    listed = run_kit(["classroom", "list"], kit_env(tmp_path / "instructor",
+                                                    **class_server.instructor), tmp_path / "log")
+    assert listed.returncode == 0, listed.stderr
+    line = next(row for row in listed.stdout.splitlines() if row.startswith(ana))
+    assert "hit rate" in listed.stdout and "67%" in line
 
 
 def test_a_learner_without_a_prefix_works_under_their_user_name(

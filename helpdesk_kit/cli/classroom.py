@@ -73,20 +73,14 @@ def _create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _list(args: argparse.Namespace, settings: Settings) -> int:
-    from ..lab.classroom_activity import activity
+    from ..lab.classroom_activity import HEADERS, activity, shown_rows
 
     rows = activity(_instructor(settings))
     if not rows:
         print("no class on this Redis yet: helpdesk-kit classroom create --learners N --out DIR")
         return 0
 
-    def shown(value: object) -> object:
-        return "n/a" if value is None else value
-
-    print(_table(("learner", "state", "keys", "pending", "dead", "done", "idle s",
-                  "connections", "refused"),
-                 [(r.name, r.state, r.keys, r.pending, r.dead, r.done, shown(r.idle_s),
-                   shown(r.connections), shown(r.refused)) for r in rows]))
+    print(_table(HEADERS, shown_rows(rows)))
     return 0
 
 

@@ -29,7 +29,7 @@ import redis
 from ..keys import KeySchema
 from .classroom import key_owner, learners
 
-__all__ = ["Activity", "activity", "server_hit_rate"]
+__all__ = ["HEADERS", "Activity", "activity", "idle_text", "server_hit_rate", "shown_rows"]
 
 #: How the ends of the queue keys read under any lesson prefix (plain and cluster forms).
 _SCHEMAS = (KeySchema(), KeySchema(cluster=True))
@@ -157,3 +157,33 @@ def server_hit_rate(client: redis.Redis) -> float | None:
         return None
     hits, misses = int(stats.get("keyspace_hits", 0)), int(stats.get("keyspace_misses", 0))
     return hits / (hits + misses) if hits + misses else None
+
+
+# --- how a row reads (the dashboard's table and ``helpdesk-kit classroom list``) ----------
+HEADERS = ("learner", "state", "keys", "hit rate", "pending tasks", "dead letters",
+           "tasks done", "last activity", "connections", "refused")
+
+
+def idle_text(seconds: int | None) -> str:
+    """``12 s ago``, ``3 min ago``, ``2 h ago``; ``n/a`` when Redis cannot tell."""
+    if seconds is None:
+        return "n/a"
+    if seconds < 120:
+        return f"{seconds} s ago"
+    if seconds < 7200:
+        return f"{seconds // 60} min ago"
+    return f"{seconds // 3600} h ago"
+
+
+def _shown(value: int | None) -> object:
+    return "n/a" if value is None else value
+
+
+def _rate(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+def shown_rows(rows: list[Activity]) -> list[tuple[object, ...]]:
+    """Each row as the :data:`HEADERS` columns show it (``n/a`` for what Redis cannot tell)."""
+    return [(r.name, r.state, r.keys, _rate(r.hit_rate), r.pending, r.dead, r.done,
+             idle_text(r.idle_s), _shown(r.connections), _shown(r.refused)) for r in rows]

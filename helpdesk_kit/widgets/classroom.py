@@ -17,47 +17,30 @@ import ipywidgets as widgets
 import redis
 
 from ..errors import HelpdeskError
-from ..lab.classroom_activity import Activity, activity, server_hit_rate
+from ..lab.classroom_activity import (
+    HEADERS,
+    Activity,
+    activity,
+    idle_text,
+    server_hit_rate,
+    shown_rows,
+)
 from ..lessons import Table, quiet_thread
 from . import Shown
 
 __all__ = ["HEADERS", "ClassroomTable", "activity_table", "classroom_table", "idle_text"]
 
-HEADERS = ("learner", "state", "keys", "hit rate", "pending tasks", "dead letters",
-           "tasks done", "last activity", "connections", "refused")
 NO_CLASS = ("No class on this Redis yet: `helpdesk-kit classroom create --learners N --out DIR`"
             " makes one (an ACL user and an env file per learner).")
 
 
-def idle_text(seconds: int | None) -> str:
-    """``12 s ago``, ``3 min ago``, ``2 h ago``; ``n/a`` when Redis cannot tell."""
-    if seconds is None:
-        return "n/a"
-    if seconds < 120:
-        return f"{seconds} s ago"
-    if seconds < 7200:
-        return f"{seconds // 60} min ago"
-    return f"{seconds // 3600} h ago"
-
-
-def _shown(value: int | None) -> object:
-    return "n/a" if value is None else value
-
-
-def _rate(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.0%}"
-
-
 def activity_table(rows: list[Activity], class_hit_rate: float | None = None) -> Table:
     """The rows as a :class:`~helpdesk_kit.lessons.Table` (HTML in a notebook, text in a CLI)."""
+    rate = "n/a" if class_hit_rate is None else f"{class_hit_rate:.0%}"
     caption = (f"{len(rows)} learner(s). Each hit rate is what the learner's caches "
                "published (HELPDESK_PUBLISH_STATS, in their env file; n/a until they read "
-               "through one); the whole class's, INFO keyspace_hits: "
-               f"{_rate(class_hit_rate)}.")
-    return Table(HEADERS, [(r.name, r.state, r.keys, _rate(r.hit_rate), r.pending, r.dead,
-                            r.done, idle_text(r.idle_s), _shown(r.connections),
-                            _shown(r.refused))
-                           for r in rows], caption=caption)
+               f"through one); the whole class's, INFO keyspace_hits: {rate}.")
+    return Table(HEADERS, shown_rows(rows), caption=caption)
 
 
 class ClassroomTable(Shown):
