@@ -12,6 +12,7 @@ lives here so each module stays one idea. Use it through the queue (``queue.dead
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,8 @@ from ..errors import TaskValidationError
 from ..keys import KeySchema
 from .task import Task, now_ms
 
-__all__ = ["DeadLetter", "DeadLetterOps"]
+__all__ = ["DeadLetter", "DeadLetterOps", "file_letter", "purge_letters", "read_letters",
+           "revive_letters"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,57 @@ class DeadLetter:
             return cls(shown, None, f"not a dead letter of the kit ({type(exc).__name__})", 0)
 
 
+# --- one letter box, for the list queue's ``tasks:dead`` and the stream queue's ---------------
+def file_letter(pipe: Any, dead_key: str, stats_key: str, raw: str | bytes, task: Task | None,
+                error: str) -> None:
+    """Add to ``pipe`` (a MULTI the caller runs) the commands that file a dead letter.
+
+    Bytes that are not UTF-8 are kept with backslash escapes (``\\xff``): the letter is JSON
+    text, and nothing of the original is dropped.
+    """
+    text = raw if isinstance(raw, str) else raw.decode("utf-8", "backslashreplace")
+    letter = DeadLetter(text, task, error or "no reason given", now_ms())
+    pipe.rpush(dead_key, letter.to_json())
+    pipe.hincrby(stats_key, "failed", 1)
+    pipe.hincrby(stats_key, "dead", 1)
+
+
+def read_letters(client: redis.Redis, dead_key: str, limit: int) -> list[DeadLetter]:
+    """The oldest ``limit`` letters of ``dead_key`` (read only)."""
+    return [DeadLetter.from_json(t) for t in bytes_reply(client, "LRANGE", dead_key, 0, limit - 1)]
+
+
+def revive_letters(client: redis.Redis, dead_key: str, limit: int,
+                   requeue: Callable[[Any, list[Task]], None]) -> int:
+    """Up to ``limit`` letters' tasks, attempts reset, handed to ``requeue(pipe, tasks)`` in
+    one WATCH/MULTI transaction with their removal: a crash halfway cannot lose or double one.
+    Letters whose text never parsed as a task stay (fix and push them by hand)."""
+    def move(pipe: Any) -> int:
+        texts = bytes_reply(pipe, "LRANGE", dead_key, 0, limit - 1)
+        letters = [DeadLetter.from_json(t) for t in texts]
+        revived = [letter.task for letter in letters if letter.task is not None]
+        kept = [t for t, letter in zip(texts, letters, strict=True) if letter.task is None]
+        pipe.multi()
+        pipe.ltrim(dead_key, len(texts), -1)
+        for task in revived:
+            task.attempts = task.crashes = 0
+        if revived:
+            requeue(pipe, revived)
+        if kept:
+            pipe.lpush(dead_key, *reversed(kept))
+        return len(revived)
+
+    return watched(client, move, dead_key)
+
+
+def purge_letters(client: redis.Redis, dead_key: str) -> int:
+    """Delete every letter of ``dead_key``; returns how many there were."""
+    pipe = client.pipeline(transaction=True)
+    pipe.llen(dead_key)
+    pipe.delete(dead_key)
+    return int(pipe.execute()[0])
+
+
 class DeadLetterOps:
     """Dead-letter operations on ``self.client`` under ``self.keys`` (mixed into TaskQueue)."""
 
@@ -72,50 +125,20 @@ class DeadLetterOps:
         pipe.execute()
 
     def add_burial(self, pipe: Any, raw: str | bytes, task: Task | None, error: str) -> None:
-        """Add the commands that file a dead letter to ``pipe`` (a MULTI the caller runs).
-
-        Bytes that are not UTF-8 are kept with backslash escapes (``\\xff``): the letter is
-        JSON text, and nothing of the original is dropped.
-        """
-        text = raw if isinstance(raw, str) else raw.decode("utf-8", "backslashreplace")
-        letter = DeadLetter(text, task, error or "no reason given", now_ms())
-        pipe.rpush(self.keys.tasks_dead, letter.to_json())
-        pipe.hincrby(self.keys.tasks_stats, "failed", 1)
-        pipe.hincrby(self.keys.tasks_stats, "dead", 1)
+        """Add the commands that file a dead letter to ``pipe`` (a MULTI the caller runs)."""
+        file_letter(pipe, self.keys.tasks_dead, self.keys.tasks_stats, raw, task, error)
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         """The oldest ``limit`` dead letters (read only)."""
-        texts = bytes_reply(self.client, "LRANGE", self.keys.tasks_dead, 0, limit - 1)
-        return [DeadLetter.from_json(t) for t in texts]
+        return read_letters(self.client, self.keys.tasks_dead, limit)
 
     def retry_dead(self, limit: int = 100) -> int:
-        """Put up to ``limit`` dead letters back in the queue with attempts reset.
-
-        Letters whose text never parsed as a task stay dead (fix and push them by hand).
-        One WATCH/MULTI transaction: a crash halfway cannot lose or double a letter.
-        """
-        dead = self.keys.tasks_dead
-
-        def move(pipe: Any) -> int:
-            texts = bytes_reply(pipe, "LRANGE", dead, 0, limit - 1)
-            letters = [DeadLetter.from_json(t) for t in texts]
-            revived = [letter.task for letter in letters if letter.task is not None]
-            kept = [t for t, letter in zip(texts, letters, strict=True) if letter.task is None]
-            pipe.multi()
-            pipe.ltrim(dead, len(texts), -1)
-            for task in revived:
-                task.attempts = task.crashes = 0
-            if revived:
-                pipe.rpush(self.keys.tasks_pending, *(t.to_json() for t in revived))
-            if kept:
-                pipe.lpush(dead, *reversed(kept))
-            return len(revived)
-
-        return watched(self.client, move, dead)
+        """Put up to ``limit`` dead letters back in the queue with attempts reset (one
+        transaction; letters that never parsed as a task stay dead)."""
+        pending = self.keys.tasks_pending
+        return revive_letters(self.client, self.keys.tasks_dead, limit, lambda pipe, tasks:
+                              pipe.rpush(pending, *(t.to_json() for t in tasks)))
 
     def purge_dead(self) -> int:
         """Delete every dead letter; returns how many there were."""
-        pipe = self.client.pipeline(transaction=True)
-        pipe.llen(self.keys.tasks_dead)
-        pipe.delete(self.keys.tasks_dead)
-        return int(pipe.execute()[0])
+        return purge_letters(self.client, self.keys.tasks_dead)

@@ -15,12 +15,10 @@ from typing import Any
 
 import redis
 
-from ..backends.raw import bytes_reply
-from ..backends.transaction import watched
 from ..keys import KeySchema
-from .dead_letters import DeadLetter
+from .dead_letters import DeadLetter, file_letter, purge_letters, read_letters, revive_letters
 from .stream_entries import FIELD, GROUP, StreamTask
-from .task import Task, now_ms
+from .task import Task
 
 __all__ = ["StreamLetters"]
 
@@ -43,47 +41,26 @@ class StreamLetters:
         """
         if entry_id is None and isinstance(task, StreamTask) and task.entry_id:
             entry_id = task.entry_id
-        text = raw if isinstance(raw, str) else raw.decode("utf-8", "backslashreplace")
-        letter = DeadLetter(text, task, error or "no reason given", now_ms())
         pipe = self.client.pipeline(transaction=True)
-        pipe.rpush(self.keys.tasks_stream_dead, letter.to_json())
-        pipe.hincrby(self.keys.tasks_stream_stats, "failed", 1)
-        pipe.hincrby(self.keys.tasks_stream_stats, "dead", 1)
+        file_letter(pipe, self.keys.tasks_stream_dead, self.keys.tasks_stream_stats, raw, task,
+                    error)
         if entry_id:
             pipe.xack(self.keys.tasks_stream, GROUP, entry_id)
         pipe.execute()
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         """The oldest ``limit`` dead letters (read only)."""
-        texts = bytes_reply(self.client, "LRANGE", self.keys.tasks_stream_dead, 0, limit - 1)
-        return [DeadLetter.from_json(t) for t in texts]
+        return read_letters(self.client, self.keys.tasks_stream_dead, limit)
 
     def retry_dead(self, limit: int = 100) -> int:
-        """Add up to ``limit`` dead letters' tasks to the stream again, attempts reset.
-
-        Letters whose text never parsed as a task stay dead. One WATCH/MULTI transaction.
-        """
-        dead = self.keys.tasks_stream_dead
-
-        def move(pipe: Any) -> int:
-            texts = bytes_reply(pipe, "LRANGE", dead, 0, limit - 1)
-            letters = [DeadLetter.from_json(t) for t in texts]
-            revived = [letter.task for letter in letters if letter.task is not None]
-            kept = [t for t, letter in zip(texts, letters, strict=True) if letter.task is None]
-            pipe.multi()
-            pipe.ltrim(dead, len(texts), -1)
-            for task in revived:
-                task.attempts = task.crashes = 0
+        """Add up to ``limit`` dead letters' tasks to the stream again, attempts reset (one
+        transaction; letters that never parsed as a task stay dead)."""
+        def requeue(pipe: Any, tasks: list[Task]) -> None:
+            for task in tasks:
                 self.add_entry(pipe, FIELD, task.to_json())
-            if kept:
-                pipe.lpush(dead, *reversed(kept))
-            return len(revived)
 
-        return watched(self.client, move, dead)
+        return revive_letters(self.client, self.keys.tasks_stream_dead, limit, requeue)
 
     def purge_dead(self) -> int:
         """Delete every dead letter; returns how many there were."""
-        pipe = self.client.pipeline(transaction=True)
-        pipe.llen(self.keys.tasks_stream_dead)
-        pipe.delete(self.keys.tasks_stream_dead)
-        return int(pipe.execute()[0])
+        return purge_letters(self.client, self.keys.tasks_stream_dead)
