@@ -100,10 +100,10 @@ class DrillReport:
 
     def _unsteady_note(self) -> str:
         if not self.steady:
-            return "; NOT STEADY: a failover had begun before the kill"
+            return "; NOT STEADY: the failover did not start with the kill"
         if self.unsteady_runs:
-            return (f"; {self.unsteady_runs} earlier run(s) set aside: the Sentinels failed "
-                    "over on their own before the kill")
+            return (f"; {self.unsteady_runs} earlier run(s) set aside: their failover did not "
+                    "start with the kill")
         return ""
 
 
@@ -118,9 +118,10 @@ class _Log:
     def now(self) -> float:
         return time.monotonic() - self.start
 
-    def add(self, op: str, ok: bool) -> None:
+    def add(self, op: str, ok: bool, at: float | None = None) -> None:
+        """Note an operation at ``at`` (seconds on this clock), by default now."""
         with self._lock:
-            self.events.append(Event(self.now(), op, ok))
+            self.events.append(Event(self.now() if at is None else at, op, ok))
 
 
 def probe_registry(processed: set[str], lock: threading.Lock) -> TaskRegistry:
@@ -220,17 +221,19 @@ def run_drill(client: Any, store: HelpdeskStore, keys: KeySchema, *, kind: str,
     def probe() -> None:
         for op, call in (("probe-read", lambda: client.get(probe_key)),
                          ("probe-write", lambda: client.set(probe_key, "1", ex=60))):
+            began = log.now()  # stamped when sent: one sent before the kill did not "serve"
             try:
                 call()
-                log.add(op, True)
+                log.add(op, True, began)
             except redis.RedisError:
-                log.add(op, False)
+                log.add(op, False, began)
 
     def watch() -> None:
         try:
-            primaries.append((log.now(), who()))
+            named = who()
         except Exception:
-            primaries.append((log.now(), None))
+            named = None
+        primaries.append((log.now(), named))  # stamped when answered: what it knew by then
 
     worker = Worker(queue, None, poll_timeout_s=0.1, heartbeat_ttl_s=3.0)
     threads = [threading.Thread(target=loop(body, pause), daemon=True)
