@@ -106,6 +106,24 @@ def test_another_writer_drops_our_copy(near: NearCache, real_redis: redis.Redis,
     assert [keys.ticket(7)] in heard
 
 
+def test_a_published_string_on_the_channel_is_ignored_and_tracking_stays_on(
+        near: NearCache, real_redis: redis.Redis, keys: KeySchema) -> None:
+    """__redis__:invalidate is a plain channel: anyone allowed on it can PUBLISH there. Only
+    Redis's arrays of key names are invalidations; a string must neither end tracking nor
+    empty L1 (in a class, one learner could otherwise keep everyone's L1 off)."""
+    near.cache_ticket(ticket())
+    until(lambda: near.get_cached_ticket(7) is not None
+          and keys.ticket(7) in near.local.snapshot())
+    client_id = near.tracker.client_id
+    assert real_redis.publish("__redis__:invalidate", keys.ticket(7)) >= 1  # reached us
+    assert real_redis.publish("__redis__:invalidate", "\xff not a key list") >= 1
+    time.sleep(0.2)
+    assert near.active and near.tracker.client_id == client_id  # the same connection
+    assert keys.ticket(7) in near.local.snapshot()  # a forged name invalidates nothing
+    rewrite(real_redis, keys, ticket(title="a real write", version=2))
+    until(lambda: keys.ticket(7) not in near.local.snapshot())  # real ones still arrive
+
+
 def test_our_own_writes_drop_our_copy_at_once(near: NearCache) -> None:
     near.cache_ticket(ticket())
     near.get_cached_ticket(7)

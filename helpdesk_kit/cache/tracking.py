@@ -130,7 +130,11 @@ class Tracker:
                     if on_keys is None:  # nobody uses the near cache any more
                         reason = "its near cache is gone"
                         break
-                    if message[0] == b"message":
+                    # Redis sends key names as an array (None: every key). A PUBLISH to the
+                    # channel from some client (it is a plain channel) carries a string: not
+                    # from Redis, so it is no invalidation, and it must not end tracking.
+                    if message[0] == b"message" and (message[2] is None
+                                                     or isinstance(message[2], list)):
                         on_keys(message[2])
                 elif time.monotonic() > self._heard_until:
                     raise TimeoutError(f"no answer to PING for {self.lease} s")
