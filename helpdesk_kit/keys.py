@@ -154,9 +154,9 @@ class KeySchema:
 
     @property
     def cache_stats(self) -> str:
-        """``cache:stats`` - HASH of a cache's counters (hits, misses...), added to by every
-        process under this prefix when ``HELPDESK_PUBLISH_STATS`` is on; read by the class
-        dashboard (:mod:`helpdesk_kit.cache.published`)."""
+        """``cache:stats`` - where caches publish their counters when ``HELPDESK_PUBLISH_STATS``
+        is on: one HASH per cache object, ``cache:stats:<id>`` (hits, misses...), read by the
+        class dashboard (:mod:`helpdesk_kit.cache.published`)."""
         return f"{self.prefix}cache:stats"
 
     @property

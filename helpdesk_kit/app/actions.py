@@ -61,10 +61,7 @@ class HelpdeskApp:
                  queue: TaskQueue | StreamQueue | None = None, *,
                  clock: Callable[[], datetime] = utcnow,
                  backend: Backend | None = None) -> None:
-        self.store = store
-        self.cache = cache
-        self.queue = queue
-        self.clock = clock
+        self.store, self.cache, self.queue, self.clock = store, cache, queue, clock
         self.backend = backend  # set by from_settings: the app then owns the client
         self.notifier = Notifier(queue, self.task_context)
         #: Optional: at most N tickets per user and window (lesson 13's Lua limiter).
@@ -287,6 +284,8 @@ class HelpdeskApp:
             return
         self.closed = True
         self.store.db.close()
+        if self.cache is not None and self.cache.internals.publisher is not None:
+            self.cache.internals.publisher.publish()  # what it counted since the last tick
         if isinstance(self.cache, NearCache):  # its tracking connection and thread
             self.cache.close()
         if self.backend is not None:

@@ -59,13 +59,11 @@ class CacheInternals:
     def count(self, entity: str, counter: str) -> None:
         self.stats.count(entity, counter)
 
-    def publish_stats(self, key: str, every_s: float = 5.0) -> StatsPublisher:
-        """Publish the counters to the hash ``key`` from now on (``HELPDESK_PUBLISH_STATS``;
-        see :mod:`helpdesk_kit.cache.published`). Returns the publisher."""
-        publisher = StatsPublisher(self.client, key, self.stats, every_s=every_s)
-        self.stats.after_count = publisher.maybe
-        self.publisher = publisher
-        return publisher
+    def publish_stats(self, base: str, every_s: float = 5.0) -> StatsPublisher:
+        """Publish the counters to a hash ``base:<id>`` from now on, in the background
+        (``HELPDESK_PUBLISH_STATS``; see :mod:`helpdesk_kit.cache.published`)."""
+        self.publisher = StatsPublisher(self.client, base, self.stats, every_s=every_s)
+        return self.publisher
 
     def resting(self) -> bool:
         """True while reads skip Redis after a failure; False (and reset) once it is over."""

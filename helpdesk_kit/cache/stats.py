@@ -19,7 +19,6 @@ What each counter means (one read is exactly one hit or one miss):
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 __all__ = ["CacheStats", "StatsBook"]
@@ -57,9 +56,6 @@ class StatsBook:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_entity: dict[str, CacheStats] = {}
-        #: Called after every count, outside the lock (the publisher of
-        #: :mod:`helpdesk_kit.cache.published`, when the counters are published).
-        self.after_count: Callable[[], None] | None = None
 
     def count(self, entity: str, counter: str, n: int = 1) -> None:
         with self._lock:
@@ -67,8 +63,6 @@ class StatsBook:
             if stats is None:
                 stats = self._by_entity[entity] = CacheStats()
             setattr(stats, counter, getattr(stats, counter) + n)
-        if self.after_count is not None:
-            self.after_count()
 
     def snapshot(self) -> dict[str, CacheStats]:
         """A copy per entity (later reads do not change what you got)."""

@@ -13,9 +13,10 @@ idle time) is None, never a made-up zero.
 Hit rates: the kit's :class:`~helpdesk_kit.cache.Cache` counts hits in the learner's own
 process, and INFO's ``keyspace_hits`` is the whole server's (:func:`server_hit_rate` gives
 that one, named as the class's). So the class's env files turn on ``HELPDESK_PUBLISH_STATS``:
-every cache of the learner adds its counts to a ``cache:stats`` hash under its lesson's prefix
-(:mod:`helpdesk_kit.cache.published`), and the row sums them - hits and misses of every
-lesson. A learner whose caches published nothing has no hit rate (None, shown as n/a).
+every cache of the learner writes its totals to a ``cache:stats:<id>`` hash under its
+lesson's prefix (:mod:`helpdesk_kit.cache.published`), and the row sums them - hits and
+misses of every lesson and process. A learner whose caches published nothing has no hit
+rate (None, shown as n/a).
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ def _read_keys(client: redis.Redis, keys: list[str]
     pending = [k for k in keys if _suffixed(k, _PENDING)]
     dead = [k for k in keys if _suffixed(k, _DEAD)]
     stats = [k for k in keys if _suffixed(k, _STATS)]
-    cache = [k for k in keys if _suffixed(k, _CACHE_STATS)]
+    cache = [k for k in keys if any(f":{base}:" in k for base in _CACHE_STATS)]
     sample = keys[:IDLE_SAMPLE]
     for key in pending + dead:
         pipe.llen(key)

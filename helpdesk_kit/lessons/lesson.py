@@ -27,6 +27,7 @@ import redis
 
 from ..backends import Backend, connect, delete_matching
 from ..backends.acl import require_prefix
+from ..cache.published import publish_all
 from ..config import Settings
 from ..db import HelpdeskStore, open_store, private_folder
 from ..db.sample import SAMPLE_NOW, SampleSummary, load_sample
@@ -129,7 +130,9 @@ class Lesson:
         return self.backend.kind == BackendKind.URL
 
     def close(self) -> None:
-        """Close the database and this lesson's Redis connections (never the data in Redis)."""
+        """Close the database and this lesson's Redis connections (never the data in Redis);
+        the counters its caches did not publish yet are sent first."""
+        publish_all(self.client)
         self.store.db.close()
         self.client.close()
 
