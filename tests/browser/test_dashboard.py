@@ -43,7 +43,9 @@ def test_dashboard_shows_the_class_redis_live(page: Any, tmp_path: Path,
     try:
         page.goto(server.url + "/")
         expect(page.get_by_text("Redis monitor")).to_be_visible()
-        expect(page.get_by_text("refresh #2")).to_be_visible()  # it refreshes by itself
+        # it refreshes by itself: #2 or any later one (a slow page may open after #2)
+        expect(page.get_by_text(re.compile(r"Redis monitor .* refresh #([2-9]|\d{2,})"))
+               ).to_be_visible()
         expect(page.get_by_text("Verdict", exact=False).first).to_be_visible()  # tuning table
         keys = _shown(page, "keys (DBSIZE)")
         expect(keys).to_have_text("0")
