@@ -7,7 +7,6 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # Jupyter refuses to run as root unless asked (containers, CI machines, some VMs run as root).
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
-NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 # The notebook passes keep their databases here (git-ignored, emptied before each pass),
 # never in the learner's own data folder (~/.local/share/helpdesk-kit).
 TEST_DATA := $(CURDIR)/.test-data
