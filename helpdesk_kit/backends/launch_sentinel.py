@@ -186,7 +186,8 @@ class SentinelLab(Launcher):
 
         A replica the Sentinels have not yet moved to today's primary (they correct one only
         ``failover-timeout`` after it looked wrong, and a busy machine can make them miss the
-        moment) is pointed at it here, as an operator would: ``REPLICAOF``."""
+        moment) is pointed at it after ``timeout / 4``, as an operator would (``REPLICAOF``);
+        then up to ``timeout`` more for the resync. Fails with :class:`RedisBackendError`."""
         primary = self.primary()
         node.args = self._replica_args(primary)
         if not node.start():
@@ -194,10 +195,10 @@ class SentinelLab(Launcher):
         try:
             self._wait_replicated(primary, self.live_replica_count(), timeout / 4)
         except RedisBackendError:
-            self._reattach(primary)
             try:
+                self._reattach(primary)
                 self._wait_replicated(primary, self.live_replica_count(), timeout)
-            except RedisBackendError as exc:
+            except (RedisBackendError, redis.RedisError) as exc:
                 raise RedisBackendError(f"{exc}; the data nodes say: {self._roles()}") from None
         wait_for(self._sentinels_agree, timeout, f"the Sentinels to see {node.address} again")
         return node
@@ -224,4 +225,4 @@ class SentinelLab(Launcher):
             with other.client(timeout=1.0) as client:
                 info = client.info("replication")
                 if info.get("role") != "slave" or int(info.get("master_port", 0)) != primary.port:
-                    client.replicaof("127.0.0.1", primary.port)  # same master: a no-op
+                    client.replicaof("127.0.0.1", primary.port)
