@@ -273,3 +273,20 @@ def test_run_promotes_a_due_retry_without_waiting_for_maintenance(
     runner.join(timeout=10)
     assert retried
     assert queue.inspect().failed == 1
+
+
+def test_after_burying_garbage_reserve_waits_on_for_the_rest_of_its_timeout(
+        real_redis: redis.Redis, keys: KeySchema) -> None:
+    """A malformed entry ends no wait: the good task pushed a moment later is still taken by
+    the same reserve(), which never takes longer than its timeout in all."""
+    queue = _recording_queue(real_redis, keys)
+    real_redis.rpush(keys.tasks_pending, b"\xff not a task")
+    threading.Timer(0.3, lambda: queue.enqueue("record", {"n": 1})).start()
+    started = time.monotonic()
+    task = queue.reserve("w1", timeout=2)
+    assert task is not None and task.payload == {"n": 1}
+    assert 0.25 < time.monotonic() - started < 2
+    assert len(queue.dead_letters()) == 1  # the garbage was buried, with its reason
+    started = time.monotonic()
+    assert queue.reserve("w1", timeout=0.3) is None  # nothing more: the full wait, no more
+    assert 0.25 < time.monotonic() - started < 1.5

@@ -23,6 +23,7 @@ Keys of one command share a hash tag with ``KeySchema(cluster=True)``, for Redis
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -156,10 +157,14 @@ class TaskQueue(WorkerOps):
 
     # --- reliable mode ------------------------------------------------------------------
     def reserve(self, worker_id: str, timeout: float = 0) -> Task | None:
-        """Move the next task into the worker's processing list (``BLMOVE`` if ``timeout``)."""
+        """Move the next task into the worker's processing list (``BLMOVE`` if ``timeout``).
+
+        A malformed entry is buried and the wait goes on for what is left of ``timeout``
+        (never longer in all), so a good task queued behind it is still waited for."""
         processing = self.keys.tasks_processing(worker_id)
+        deadline = time.monotonic() + timeout
         while True:
-            if timeout > 0:
+            if timeout >= 0.01:  # BLMOVE's 0 would mean "forever"
                 raw = bytes_reply(self.client, "BLMOVE", self.keys.tasks_pending, processing,
                                   "LEFT", "RIGHT", timeout)
             else:
@@ -170,7 +175,7 @@ class TaskQueue(WorkerOps):
             parsed = self.parse_or_bury(raw, worker_id)
             if parsed:
                 return parsed[0]
-            timeout = 0  # after a malformed entry, do not block again
+            timeout = deadline - time.monotonic() if timeout > 0 else 0
 
     def reserve_many(self, worker_id: str, count: int) -> list[Task]:
         """Up to ``count`` tasks at once: one pipeline of LMOVEs (each atomic on its own)."""
