@@ -118,6 +118,11 @@ class LocalCopy:
             self._rows.clear()
             self._epoch += 1  # no read under way now may keep its value
 
+    @property
+    def flushes(self) -> int:
+        """How many times L1 was emptied whole (tracking up or down, FLUSHDB heard...)."""
+        return self._epoch
+
     def snapshot(self) -> dict[str, Any]:
         """What L1 would answer now, key -> value (a copy; lesson 15 and the tests look)."""
         now = time.monotonic()

@@ -102,8 +102,8 @@ class Staleness:
     """How long each L1 entry outlived a write made in another process, in seconds."""
 
     samples: list[float]
-    #: Writes whose invalidation never arrived while L1 still held the old row (0 is the
-    #: only right answer: that row would be served stale).
+    #: Writes whose invalidation never arrived, unless a flush of all of L1 took the row
+    #: away (0 is the only right answer: that row could be served stale).
     lost: int
     #: Writes whose row left L1 with everything else instead: the tracking connection went
     #: down meanwhile (a busy machine, a network blip) and L1 was emptied - the fail-safe.
@@ -171,14 +171,17 @@ def measure_staleness(near: NearCache, url: str, ids: Sequence[int],
             all_heard.set()
 
     near.listeners.append(heard)
+    flushes = near.local.flushes
     try:
         written = _run([_RAW_WRITER, url, json.dumps(keys), str(pause)])
         all_heard.wait(10)  # bounded: a lost invalidation is counted, not waited for forever
     finally:
         near.listeners.remove(heard)
     samples = [dropped[key] - at for key, at in written if key in dropped]
-    held = near.local.snapshot()
     unheard = [key for key, _ in written if key not in dropped]
+    if near.local.flushes == flushes:  # L1 was never emptied: each unheard write is lost
+        return Staleness(samples, len(unheard))
+    held = near.local.snapshot()  # emptied meanwhile: what it still holds was not heard
     lost = sum(1 for key in unheard if key in held)
     return Staleness(samples, lost, len(unheard) - lost)
 
