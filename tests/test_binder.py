@@ -14,7 +14,7 @@ link. These tests walk the path Binder walks, as far as a machine without Docker
 5. ``binder/start`` gives the kit a real Redis (``helpdesk-kit doctor`` says so);
 6. lesson 00 executes in that environment, its kernel on that Redis.
 
-About 15 s (45 s more when the versions differ and a fresh venv installs them).
+About 35 s (45 s more when the versions differ and a fresh venv installs them all).
 ``scripts/binder-smoke`` runs only this.
 """
 
@@ -30,6 +30,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from collections.abc import Iterator
@@ -110,38 +111,60 @@ def _installed_here() -> dict[str, str]:
     return {_canonical(d.metadata["Name"]): d.version for d in importlib.metadata.distributions()}
 
 
+#: The kit itself: always built from the repository copy, never taken from this venv (where
+#: it is an editable install of the work tree, which would hide a packaging mistake).
+KIT = "helpdesk-kit"
+
+
 @pytest.fixture(scope="module")
 def binder_env(workspace: Path, repo_copy: Path, binder_report: dict[str, str]
                ) -> dict[str, str]:
     """Binder's environment, then ``postBuild`` with a throwaway HOME.
 
-    When every package of Binder's resolution is installed here at the same version (the
-    usual case: one pyproject, one index, minutes apart), the test's own venv *is* that
-    environment, and installing it again would only unpack JupyterLab for 45 s. Otherwise a
-    fresh venv installs ``binder/requirements.txt`` for real. Returns the environment a Binder
-    session would have (before ``binder/start``).
+    The kit is always installed for real, from the repository copy and not editable, into a
+    fresh venv: its packaging (package data, files git does not track) is what Binder uses.
+    Its dependencies: when every one Binder would install is here at the same version (the
+    usual case: one pyproject, one index, minutes apart), the fresh venv borrows this venv's
+    site-packages (a ``.pth``) instead of unpacking JupyterLab for 45 s; otherwise it
+    installs ``binder/requirements.txt`` whole. Returns the environment a Binder session would
+    have (before ``binder/start``).
     """
     installed = _installed_here()
     differ = {name: version for name, version in binder_report.items()
-              if installed.get(name) != version}
-    bin_dir = Path(sys.executable).parent
+              if name != KIT and installed.get(name) != version}
+    venv = workspace / "venv"
     if differ:
         print(f"Binder would install other versions than this venv has ({differ}): "
               "installing binder/requirements.txt into a fresh venv")
-        venv = workspace / "venv"
         _run([sys.executable, "-m", "venv", str(venv)], cwd=workspace)
         # --no-compile: skipping .pyc saves a third of the CPU and changes nothing we check.
         _run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-compile",
               "-r", "binder/requirements.txt"], cwd=repo_copy, timeout=420)
-        bin_dir = venv / "bin"
+        path = f"{venv / 'bin'}:{os.environ['PATH']}"
+    else:
+        _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=workspace)
+        ours = Path(sysconfig.get_paths()["purelib"])
+        (venv / ours.relative_to(sys.prefix) / "binder-deps.pth").write_text(f"{ours}\n")
+        _run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
+              "--quiet", "--no-compile", "--no-deps", str(repo_copy)], cwd=workspace,
+             timeout=300)
+        path = f"{venv / 'bin'}:{Path(sys.executable).parent}:{os.environ['PATH']}"
     home, tmp = workspace / "home", workspace / "tmp"
     home.mkdir()
     tmp.mkdir()
     env = {k: v for k, v in os.environ.items()
            if k not in _FOREIGN_ENV and not k.startswith(("HELPDESK_", "JUPYTER_"))}
-    env.update(HOME=str(home), TMPDIR=str(tmp), PATH=f"{bin_dir}:{env['PATH']}")
+    env.update(HOME=str(home), TMPDIR=str(tmp), PATH=path)
     _run(["binder/postBuild"], cwd=repo_copy, env=env, timeout=180)
     return env
+
+
+def test_the_kit_binder_runs_is_the_one_built_from_the_repository(
+        binder_env: dict[str, str], workspace: Path) -> None:
+    """Not this venv's editable install: the copy pip built from the repository's files."""
+    found = _run(["python", "-c", "import helpdesk_kit, sys; print(helpdesk_kit.__file__)"],
+                 cwd=workspace, env=binder_env)
+    assert found.stdout.strip().startswith(str(workspace / "venv")), found.stdout
 
 
 def _third_party_imports() -> set[str]:
