@@ -8,8 +8,9 @@ link. These tests walk the path Binder walks, as far as a machine without Docker
    and start (repo2docker itself validates none of them);
 2. the apt names resolve (``apt-get install -s``; Debian here, Ubuntu on Binder);
 3. ``binder/requirements.txt`` resolves (``pip install --dry-run --report``), and every
-   package the kit imports is in it; the steps below run in this venv when it has exactly
-   those versions, else in a fresh venv that installs them;
+   package the kit imports is in it; a fresh venv gets the kit built from the repository
+   copy, and its dependencies from this venv when it has exactly Binder's versions (else
+   the fresh venv installs them all);
 4. ``postBuild`` runs with a throwaway ``HOME`` and leaves the sample database there;
 5. ``binder/start`` gives the kit a real Redis (``helpdesk-kit doctor`` says so);
 6. lesson 00 executes in that environment, its kernel on that Redis.
