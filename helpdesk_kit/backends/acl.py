@@ -23,7 +23,8 @@ import redis
 from ..errors import ConfigError, FeatureUnavailableError
 
 __all__ = ["LESSON_COMMANDS", "channel_denied", "denied_commands", "explain", "explained",
-           "hello_version", "key_denied", "may_not_run", "refused", "require_prefix", "whoami"]
+           "hello_version", "key_denied", "may_not_run", "named_user", "refused", "require_prefix",
+           "whoami"]
 
 #: Commands the lessons use that a classroom user may be refused, each as it is probed
 #: (queued inside MULTI, then discarded: never run). The name is what ``denied`` holds.
@@ -134,10 +135,20 @@ def channel_denied(client: redis.Redis, channel: str) -> bool:
     return isinstance(reply, redis.exceptions.NoPermissionError)
 
 
+def named_user(user: str | None) -> str | None:
+    """``user`` if it is an ACL user of its own (a class's learner), None for ``default``
+    or an unknown one: the one test of "is this someone's restricted account"."""
+    return user if user and user != "default" else None
+
+
+def _who(user: str | None) -> str:
+    named = named_user(user)
+    return f"your Redis user ({named})" if named else "your Redis user"
+
+
 def may_not_run(command: str, user: str | None = None) -> str:
     """The sentence a lesson or a metric shows for a denied command."""
-    who = f"your Redis user ({user})" if user and user != "default" else "your Redis user"
-    return f"{who} may not run {command.upper()}"
+    return f"{_who(user)} may not run {command.upper()}"
 
 
 #: How Redis words a refusal inside a Lua script (a plain error there, not NOPERM).
@@ -154,7 +165,7 @@ def refused(exc: BaseException) -> bool:
 def explain(exc: redis.ResponseError, user: str | None = None) -> str:
     """A learner's words for an ACL refusal: which kind of thing was refused, and why."""
     text = str(exc)
-    who = f"your Redis user ({user})" if user and user != "default" else "your Redis user"
+    who = _who(user)
     if "one of the keys" in text:
         return (f"{who} may not touch that key: in a class each learner may use only keys "
                 "under their own prefix (HELPDESK_KEY_PREFIX, from your env file)")

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from ..backends import Backend, connect, delete_matching
-from ..backends.acl import require_prefix
+from ..backends.acl import named_user, require_prefix
 from ..cache.published import publish_all
 from ..config import Settings
 from ..db import HelpdeskStore, open_store, private_folder
@@ -77,8 +77,7 @@ def lesson_prefix(base_prefix: str, lesson: str, backend_kind: str,
     ``lesson01:``. Set ``HELPDESK_KEY_PREFIX`` (e.g. ``alice:``) to choose it yourself.
     """
     if not base_prefix and backend_kind == BackendKind.URL:
-        named = acl_user if acl_user and acl_user != "default" else _user_part()
-        base_prefix = f"{named}:"
+        base_prefix = f"{named_user(acl_user) or _user_part()}:"
     return f"{base_prefix}lesson{lesson[:2]}:"
 
 
@@ -166,12 +165,12 @@ def setup(lesson: str, *, settings: Settings | None = None, users: int = SAMPLE_
     for suffix in ("", "-wal", "-shm"):  # a fresh file every run: same rows, same ids
         (folder / f"helpdesk.db{suffix}").unlink(missing_ok=True)
     backend = connect(base)  # the prefix depends on which Redis this is
-    user = backend.capabilities.acl_user
+    user = named_user(backend.capabilities.acl_user)
     lesson_settings = base.with_(
         data_dir=folder, database_url=None, auth_token=None,
         key_prefix=lesson_prefix(base.key_prefix, lesson, backend.kind, user),
     )
-    if user and user != "default":  # a class's learner: a prefix they may not use fails here
+    if user:  # a class's learner: a prefix their user may not use fails here, with the fix
         require_prefix(backend.client, lesson_settings.key_prefix, user)
     clean_prefix(backend.client, lesson_settings.key_prefix)
     store = open_store(lesson_settings)
