@@ -30,14 +30,16 @@ import redis
 from ..keys import KeySchema
 from .classroom import key_owner, learners
 
-__all__ = ["HEADERS", "Activity", "activity", "idle_text", "server_hit_rate", "shown_rows"]
+__all__ = ["HEADERS", "Activity", "activity", "idle_text", "rate_text", "server_hit_rate",
+           "shown_rows"]
 
 #: How the ends of the queue keys read under any lesson prefix (plain and cluster forms).
 _SCHEMAS = (KeySchema(), KeySchema(cluster=True))
 _PENDING = tuple(s.tasks_pending for s in _SCHEMAS)
 _DEAD = tuple(s.tasks_dead for s in _SCHEMAS) + tuple(s.tasks_stream_dead for s in _SCHEMAS)
 _STATS = tuple(s.tasks_stats for s in _SCHEMAS)
-_CACHE_STATS = tuple({s.cache_stats for s in _SCHEMAS})
+#: Where caches publish their counters (``cache:stats:<id>``; no hash tag on a cluster either).
+_CACHE_STATS = f":{KeySchema().cache_stats}:"
 #: Keys sampled per learner for OBJECT IDLETIME (the most recently used one wins).
 IDLE_SAMPLE = 100
 
@@ -107,7 +109,7 @@ def _read_keys(client: redis.Redis, keys: list[str]
     pending = [k for k in keys if _suffixed(k, _PENDING)]
     dead = [k for k in keys if _suffixed(k, _DEAD)]
     stats = [k for k in keys if _suffixed(k, _STATS)]
-    cache = [k for k in keys if any(f":{base}:" in k for base in _CACHE_STATS)]
+    cache = [k for k in keys if _CACHE_STATS in k]
     sample = keys[:IDLE_SAMPLE]
     for key in pending + dead:
         pipe.llen(key)
@@ -180,11 +182,12 @@ def _shown(value: int | None) -> object:
     return "n/a" if value is None else value
 
 
-def _rate(value: float | None) -> str:
+def rate_text(value: float | None) -> str:
+    """``67%``; ``n/a`` when nothing was read (a learner's, or the whole class's)."""
     return "n/a" if value is None else f"{value:.0%}"
 
 
 def shown_rows(rows: list[Activity]) -> list[tuple[object, ...]]:
     """Each row as the :data:`HEADERS` columns show it (``n/a`` for what Redis cannot tell)."""
-    return [(r.name, r.state, r.keys, _rate(r.hit_rate), r.pending, r.dead, r.done,
+    return [(r.name, r.state, r.keys, rate_text(r.hit_rate), r.pending, r.dead, r.done,
              idle_text(r.idle_s), _shown(r.connections), _shown(r.refused)) for r in rows]

@@ -22,6 +22,7 @@ from ..lab.classroom_activity import (
     Activity,
     activity,
     idle_text,
+    rate_text,
     server_hit_rate,
     shown_rows,
 )
@@ -36,10 +37,10 @@ NO_CLASS = ("No class on this Redis yet: `helpdesk-kit classroom create --learne
 
 def activity_table(rows: list[Activity], class_hit_rate: float | None = None) -> Table:
     """The rows as a :class:`~helpdesk_kit.lessons.Table` (HTML in a notebook, text in a CLI)."""
-    rate = "n/a" if class_hit_rate is None else f"{class_hit_rate:.0%}"
     caption = (f"{len(rows)} learner(s). Each hit rate is what the learner's caches "
                "published (HELPDESK_PUBLISH_STATS, in their env file; n/a until they read "
-               f"through one); the whole class's, INFO keyspace_hits: {rate}.")
+               "through one); the whole class's, INFO keyspace_hits: "
+               f"{rate_text(class_hit_rate)}.")
     return Table(HEADERS, shown_rows(rows), caption=caption)
 
 
