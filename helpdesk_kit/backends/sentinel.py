@@ -89,10 +89,15 @@ def sentinel_client(target: SentinelTarget, timeout: float) -> redis.Redis:
     Fails fast like every kit client (:func:`~helpdesk_kit.backends.fail_fast_retry`): during
     a failover a call errors at once instead of hanging, and a later call reconnects.
     """
-    timeouts = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
-    asking = {**target.options, **timeouts, "retry": fail_fast_retry()}  # Sentinels fail fast too
-    manager = Sentinel(list(target.addresses), sentinel_kwargs=asking, **target.options,
-                       **timeouts)
+    # One dict of connection options: spread as keywords, a dict of floats could otherwise
+    # be taken for Sentinel's own parameters (min_other_sentinels, force_master_ip).
+    connection: dict[str, Any] = {
+        **target.options,
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+    }
+    asking = {**connection, "retry": fail_fast_retry()}  # the Sentinels fail fast too
+    manager = Sentinel(list(target.addresses), sentinel_kwargs=asking, **connection)
     return manager.master_for(target.master, decode_responses=True, retry=fail_fast_retry())
 
 
