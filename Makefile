@@ -74,8 +74,12 @@ notebooks-test: setup  ## the notebook passes only (strict nbval, real Redis and
 unit: setup  ## the pytest suite only (no notebooks)
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
-notebooks: setup  ## re-execute every lesson in place, storing outputs (after editing one)
-	$(PY) scripts/execute-notebooks notebooks/*.ipynb
+# Their databases go to the test data folder too, never to your own data folder. NB picks the
+# lessons: `make notebooks NB=notebooks/03_invalidation.ipynb`.
+NB ?= notebooks/*.ipynb
+notebooks: setup  ## re-execute lessons in place, storing outputs (after editing one); NB=... picks
+	mkdir -p $(TEST_DATA)/execute
+	HELPDESK_DATA_DIR=$(TEST_DATA)/execute $(PY) scripts/execute-notebooks $(NB)
 
 bench: test-deps  ## benchmarks (on redis-server and sqld): ratio tables + bench/results/ratios.png; BENCH_ARGS=--quick: < 1 min
 	$(PY) -m pip install --quiet -c $(LOCK) -e '.[bench]'
