@@ -71,8 +71,9 @@ def test_a_python_limiter_lets_more_through_than_the_lua_one(lesson: Lesson) -> 
 
 
 def test_a_slow_script_makes_everyone_wait(lesson: Lesson) -> None:
-    report = slow_script(lesson.client, script_ms=120)
-    assert report.ping_during_s > 0.05 > report.ping_before_s  # the PING waited for it
+    report = slow_script(lesson.client, lesson.keys.prefix + "marker", script_ms=120)
+    # sent while the script ran, the GET read the script's last write: it waited (an order)
+    assert report.waited_for_script, report
 
 
 def test_the_rate_limit_lab_refuses_past_the_limit(lesson: Lesson) -> None:
@@ -87,7 +88,6 @@ def test_busy_threshold_and_script_kill_on_a_private_server() -> None:
         missing("redis", "install redis-server")
     report = busy_and_kill(threshold_ms=100)
     assert report.busy_reply.startswith("ResponseError: BUSY")
-    assert 0.09 < report.busy_after_s < 3  # answered BUSY once the threshold had passed
     assert "SCRIPT KILL" in report.script_error and report.ping_after
 
 

@@ -4,7 +4,8 @@ Plain functions measure each point on real servers (and on fakeredis where it ca
 
 - :func:`race_limiters`: a rate limiter written as GET-compare-INCR in Python against the
   kit's Lua one, hammered from threads - the Python one lets more through;
-- :func:`slow_script`: a PING sent while a 150 ms script runs waits for all of it;
+- :func:`slow_script`: a GET sent while a 150 ms script runs waits for all of it (it reads
+  what the script wrote last);
 - :func:`busy_and_kill`: a runaway script on a private server, the ``BUSY`` answer after
   ``busy-reply-threshold``, and ``SCRIPT KILL``;
 - :func:`survivors`: what is left of a script (``SCRIPT LOAD``) and of a function
@@ -33,16 +34,19 @@ from ..keys import KeySchema
 from ..lessons import Table, capture_logs, median_seconds
 from . import Shown
 
-__all__ = ["BUSY_LOOP", "SLEEP_LUA", "BusyReport", "RateLimitLab", "SlowReport", "busy_and_kill",
+__all__ = ["AFTER_SCRIPT", "BUSY_LOOP", "SLEEP_LUA", "BusyReport", "RateLimitLab", "SlowReport", "busy_and_kill",
            "race_limiters", "server_skip_reason", "slow_script", "survivors"]
 
-#: Spins until ARGV[1] ms have passed, by Redis's own clock (a script cannot sleep).
+#: Spins until ARGV[1] ms have passed, by Redis's own clock (a script cannot sleep), then
+#: writes ARGV[2] to KEYS[1]: whoever reads that key and gets ARGV[2] was answered after the
+#: whole script had run.
 SLEEP_LUA = """
 local t = redis.call('TIME')
 local start = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 repeat
   t = redis.call('TIME')
 until tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000 - start >= tonumber(ARGV[1])
+redis.call('SET', KEYS[1], ARGV[2], 'PX', 60000)
 return 1
 """
 #: A script that never ends by itself (only SCRIPT KILL stops it: it writes nothing).
@@ -107,21 +111,44 @@ def race_limiters(client: redis.Redis, keys: KeySchema, *, limit: int = 10, thre
 class SlowReport:
     script_ms: int
     ping_before_s: float   # a PING on an idle server (median)
-    ping_during_s: float   # a PING sent while the script ran
+    during_s: float        # a GET sent while the script ran, from another client
+    #: What that GET answered: the value the script writes as its *last* step, so
+    #: ``AFTER_SCRIPT`` here proves the GET waited for the whole script (an order, not a time).
+    during_reply: str | None
+
+    @property
+    def waited_for_script(self) -> bool:
+        return self.during_reply == AFTER_SCRIPT
 
 
-def slow_script(client: redis.Redis, script_ms: int = 150) -> SlowReport:
-    """Run a ``script_ms`` script in one thread; time a PING from another client meanwhile."""
+#: What the slow script writes when it ends (see :data:`SLEEP_LUA`).
+AFTER_SCRIPT = "written by the script's last line"
+
+
+def slow_script(client: redis.Redis, marker: str = "slow-script:marker",
+                script_ms: int = 150) -> SlowReport:
+    """Run a ``script_ms`` script in one thread; meanwhile another client GETs the ``marker``
+    key the script writes last. A GET that went out before the script started (a busy machine
+    can delay the thread) proves nothing, so that round is run again, up to five times."""
     before = median_seconds(client.ping, repeat=11)
     runner = redis.Redis(connection_pool=client.connection_pool)
-    thread = threading.Thread(target=runner.eval, args=(SLEEP_LUA, 0, script_ms))
-    thread.start()
-    time.sleep(min(0.02, script_ms / 5000))  # the script has started
-    started = time.perf_counter()
-    client.ping()
-    during = time.perf_counter() - started
-    thread.join()
-    return SlowReport(script_ms, before, during)
+    reply: str | None = None
+    during = 0.0
+    for attempt in range(1, 6):
+        client.delete(marker)
+        thread = threading.Thread(target=runner.eval,
+                                  args=(SLEEP_LUA, 1, marker, script_ms, AFTER_SCRIPT))
+        thread.start()
+        time.sleep(min(0.02 * attempt, script_ms / 2000))  # let the script start
+        started = time.perf_counter()
+        raw = client.get(marker)
+        during = time.perf_counter() - started
+        thread.join()
+        reply = raw.decode() if isinstance(raw, bytes) else raw
+        if reply is not None:  # sent while the script ran (or queued behind it)
+            break
+    client.delete(marker)
+    return SlowReport(script_ms, before, during, reply)
 
 
 @dataclass(frozen=True)
