@@ -358,7 +358,7 @@ def test_the_table_counts_each_learners_keys_queue_and_dead_letters(
     client.hset(keys.tasks_stats, "done", 5)
     rows = {row.name: row for row in activity(admin)}
     assert (rows[kim].keys, rows[kim].pending, rows[kim].dead, rows[kim].done) == (3, 2, 1, 5)
-    assert rows[kim].connections == 1 and rows[kim].idle_s is not None and rows[kim].idle_s < 5
+    assert rows[kim].connections == 1 and rows[kim].idle_s is not None  # CLIENT LIST's idle
     assert (rows[lee].keys, rows[lee].pending, rows[lee].connections) == (0, 0, 0)
     from helpdesk_kit.widgets.classroom import classroom_table
 

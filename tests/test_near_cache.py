@@ -411,7 +411,7 @@ def test_the_ladder_and_the_staleness_are_measured_here(lesson: Lesson) -> None:
         assert url is not None
         result = measure_staleness(near, url, range(1, 21), lesson.store.get_ticket)
         assert len(result.samples) == 20 and result.lost == 0
-        assert 0 < result.p50 <= result.p99 < 1.0  # nothing is timed here; just plausible
+        assert 0 < result.p50 <= result.p99  # percentiles in order (their size is printed)
         assert "p99" in str(result) and staleness_plot(result).axes
     finally:
         near.close()

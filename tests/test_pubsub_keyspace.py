@@ -37,7 +37,6 @@ def own_backend() -> Iterator[Backend]:
 def test_expired_and_evicted_keys_are_heard_live(own_backend: Backend) -> None:
     report = expiry_and_eviction(own_backend, KeySchema(prefix="lesson12:"), expiring=10)
     assert report.expired_heard == 10  # every TTL that ran out was announced
-    assert report.expired_after_s < 2.0  # by the background expiry, within a few cycles
     assert report.evicted_counted > 0 and report.evicted_heard == report.evicted_counted
     config = own_backend.client.config_get("notify-keyspace-events")
     assert config["notify-keyspace-events"] == ""  # switched back off afterwards
