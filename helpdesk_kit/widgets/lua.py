@@ -4,8 +4,8 @@ Plain functions measure each point on real servers (and on fakeredis where it ca
 
 - :func:`race_limiters`: a rate limiter written as GET-compare-INCR in Python against the
   kit's Lua one, hammered from threads - the Python one lets more through;
-- :func:`slow_script`: a GET sent while a 150 ms script runs waits for all of it (it reads
-  what the script wrote last);
+- :func:`slow_script`: a GET sent while a script of about 150 ms runs waits for all of it
+  (it reads what the script wrote last);
 - :func:`busy_and_kill`: a runaway script on a private server, the ``BUSY`` answer after
   ``busy-reply-threshold``, and ``SCRIPT KILL``;
 - :func:`survivors`: what is left of a script (``SCRIPT LOAD``) and of a function
@@ -34,18 +34,15 @@ from ..keys import KeySchema
 from ..lessons import Table, capture_logs, median_seconds
 from . import Shown
 
-__all__ = ["AFTER_SCRIPT", "BUSY_LOOP", "SLEEP_LUA", "BusyReport", "RateLimitLab", "SlowReport", "busy_and_kill",
-           "race_limiters", "server_skip_reason", "slow_script", "survivors"]
+__all__ = ["AFTER_SCRIPT", "BUSY_LOOP", "SPIN_LUA", "BusyReport", "RateLimitLab", "SlowReport",
+           "busy_and_kill", "race_limiters", "server_skip_reason", "slow_script", "survivors"]
 
-#: Spins until ARGV[1] ms have passed, by Redis's own clock (a script cannot sleep), then
-#: writes ARGV[2] to KEYS[1]: whoever reads that key and gets ARGV[2] was answered after the
-#: whole script had run.
-SLEEP_LUA = """
-local t = redis.call('TIME')
-local start = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-repeat
-  t = redis.call('TIME')
-until tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000 - start >= tonumber(ARGV[1])
+#: Spins ARGV[1] empty loop turns (a script cannot sleep), then writes ARGV[2] to KEYS[1]:
+#: whoever reads that key and gets ARGV[2] was answered after the whole script had run.
+#: (It cannot watch the clock instead: since Redis 7.2 time is frozen while a script runs,
+#: so ``TIME`` answers the same value on every call inside it - redis/redis#10300.)
+SPIN_LUA = """
+for _ = 1, tonumber(ARGV[1]) do end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', 60000)
 return 1
 """
@@ -109,7 +106,7 @@ def race_limiters(client: redis.Redis, keys: KeySchema, *, limit: int = 10, thre
 # --- what atomicity costs ----------------------------------------------------------------
 @dataclass(frozen=True)
 class SlowReport:
-    script_ms: int
+    script_s: float        # how long the script ran (as its caller saw it)
     ping_before_s: float   # a PING on an idle server (median)
     during_s: float        # a GET sent while the script ran, from another client
     #: What that GET answered: the value the script writes as its *last* step, so
@@ -121,23 +118,39 @@ class SlowReport:
         return self.during_reply == AFTER_SCRIPT
 
 
-#: What the slow script writes when it ends (see :data:`SLEEP_LUA`).
+#: What the slow script writes when it ends (see :data:`SPIN_LUA`).
 AFTER_SCRIPT = "written by the script's last line"
+
+#: Loop turns of the first, measuring run of :data:`SPIN_LUA`.
+_CALIBRATION_TURNS = 200_000
+
+
+def _spin(client: redis.Redis, marker: str, turns: int) -> float:
+    """Run :data:`SPIN_LUA` for ``turns`` turns; the seconds its caller waited."""
+    started = time.perf_counter()
+    client.eval(SPIN_LUA, 1, marker, turns, AFTER_SCRIPT)
+    return time.perf_counter() - started
 
 
 def slow_script(client: redis.Redis, marker: str = "slow-script:marker",
                 script_ms: int = 150) -> SlowReport:
-    """Run a ``script_ms`` script in one thread; meanwhile another client GETs the ``marker``
-    key the script writes last. A GET that went out before the script started (a busy machine
-    can delay the thread) proves nothing, so that round is run again, up to five times."""
+    """Run a script of about ``script_ms`` in one thread; meanwhile another client GETs the
+    ``marker`` key the script writes last.
+
+    The loop's length comes from one short measuring run (machines differ). A GET that went
+    out before the script started (a busy machine can delay the thread) proves nothing, so
+    that round is run again, up to five times.
+    """
     before = median_seconds(client.ping, repeat=11)
     runner = redis.Redis(connection_pool=client.connection_pool)
+    per_turn = _spin(runner, marker, _CALIBRATION_TURNS) / _CALIBRATION_TURNS
+    turns = max(_CALIBRATION_TURNS, int(script_ms / 1000 / per_turn))
+    ran: list[float] = []
     reply: str | None = None
     during = 0.0
     for attempt in range(1, 6):
         client.delete(marker)
-        thread = threading.Thread(target=runner.eval,
-                                  args=(SLEEP_LUA, 1, marker, script_ms, AFTER_SCRIPT))
+        thread = threading.Thread(target=lambda: ran.append(_spin(runner, marker, turns)))
         thread.start()
         time.sleep(min(0.02 * attempt, script_ms / 2000))  # let the script start
         started = time.perf_counter()
@@ -148,7 +161,7 @@ def slow_script(client: redis.Redis, marker: str = "slow-script:marker",
         if reply is not None:  # sent while the script ran (or queued behind it)
             break
     client.delete(marker)
-    return SlowReport(script_ms, before, during, reply)
+    return SlowReport(ran[-1], before, during, reply)
 
 
 @dataclass(frozen=True)
