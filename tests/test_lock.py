@@ -98,10 +98,13 @@ def test_binder_installs_from_the_lock() -> None:
 
 def test_setup_and_bench_install_from_the_lock() -> None:
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    installs = re.findall(r"pip install [^\n]*", makefile)
-    assert installs and all("-c $(LOCK)" in line or "--upgrade pip" in line
-                            for line in installs), installs
     assert f"LOCK   := {LOCK.name}" in makefile
+    assert "INSTALL = $(UV) pip install --quiet --python $(PY) -c $(LOCK)" in makefile
+    installs = re.findall(r"pip install [^\n]*", makefile)
+    # every install is the locked one, but the bootstrap of uv itself at its locked version
+    assert all("-c $(LOCK)" in line or "grep '^uv==' $(LOCK)" in line for line in installs)
+    assert re.search(r"^\t\$\(INSTALL\) -e '\.\[test\]'", makefile, re.M)  # make setup
+    assert re.search(r"^\t\$\(INSTALL\) -e '\.\[bench\]'", makefile, re.M)  # make bench
 
 
 @pytest.mark.parametrize("spec", sorted((ROOT / "bench" / "locks").glob("*.in")),
