@@ -106,7 +106,7 @@ def test_a_failed_start_leaves_nothing_behind(monkeypatch: pytest.MonkeyPatch) -
     lab = ClusterLab(replicas=0)
 
     def broken() -> None:
-        raise RedisBackendError("redis-cli --cluster create failed: simulated")
+        raise RedisBackendError("joining the nodes failed: simulated")
 
     monkeypatch.setattr(lab, "_create", broken)
     with pytest.raises(RedisBackendError, match="simulated"):

@@ -1,23 +1,31 @@
 """A Redis Cluster of real processes: 3 primaries and 3 replicas on loopback, in a temp folder.
 
 The seed's last "next step" (*Cluster: escalado horizontal*): ``ClusterLab()`` starts six
-``redis-server --cluster-enabled yes`` nodes and joins them with ``redis-cli --cluster create
-... --cluster-replicas 1 --cluster-yes``: the 16,384 hash slots split over 3 primaries, each
-with one replica that takes over when its primary dies (``cluster-node-timeout``, short here,
-decides how soon). Point the kit at it with :meth:`ClusterLab.env`.
+``redis-server --cluster-enabled yes`` nodes and joins them with the cluster's own commands -
+what ``redis-cli --cluster create ... --cluster-replicas 1`` sends, written out (so no
+``redis-cli`` is needed: the embedded Valkey server ships without one): the 16,384 hash slots
+split over 3 primaries (``CLUSTER ADDSLOTSRANGE``), every node introduced to the first
+(``CLUSTER MEET``), each replica attached to its primary (``CLUSTER REPLICATE``). A replica
+takes over when its primary dies (``cluster-node-timeout``, short here, decides how soon).
+Point the kit at it with :meth:`ClusterLab.env`.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-
 from ..errors import RedisBackendError
-from .launchers import Launcher, Node, TlsFiles, free_port, redis_binary, wait_for
+from .launchers import Launcher, Node, TlsFiles, free_port, wait_for
 
-__all__ = ["ClusterLab"]
+__all__ = ["ClusterLab", "slot_ranges"]
 
 SLOTS = 16384
+
+
+def slot_ranges(primaries: int) -> list[tuple[int, int]]:
+    """The 16,384 slots split into ``primaries`` contiguous ranges, as redis-cli splits them
+    (``[(0, 5460), (5461, 10922), (10923, 16383)]`` for three)."""
+    size = SLOTS / primaries
+    bounds = [round(size * n) for n in range(primaries + 1)]
+    return [(bounds[n], bounds[n + 1] - 1) for n in range(primaries)]
 
 
 class ClusterLab(Launcher):
@@ -36,7 +44,6 @@ class ClusterLab(Launcher):
         if primaries < 3 or replicas < 0:
             raise ValueError("a Redis Cluster needs at least 3 primaries (and replicas >= 0)")
         super().__init__(password=password, tls=tls, binary=binary)
-        self.cli = redis_binary("redis-cli")
         self.primary_count, self.replicas_each = primaries, replicas
         self.node_timeout_ms = node_timeout_ms
         self._bus: dict[int, int] = {}  # node port -> its cluster bus port (kept on restart)
@@ -58,19 +65,33 @@ class ClusterLab(Launcher):
         wait_for(self._healthy, 30, "every node to report cluster_state:ok")
 
     def _create(self) -> None:
-        """``redis-cli --cluster create``: assign the slots, pair replicas, join the nodes."""
-        command = [self.cli, "--cluster", "create", *(n.address for n in self.nodes),
-                   "--cluster-replicas", str(self.replicas_each), "--cluster-yes"]
-        if self.tls:
-            command += ["--tls", "--cacert", str(self.tls.ca)]
-        env = dict(os.environ)
-        if self.password:  # REDISCLI_AUTH, not -a: a password in argv is visible in ps
-            env["REDISCLI_AUTH"] = self.password
-        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60,
-                              check=False, stdin=subprocess.DEVNULL)
-        if done.returncode != 0:
-            raise RedisBackendError("redis-cli --cluster create failed: "
-                                    f"{(done.stdout + done.stderr).strip()[-600:]}")
+        """Join the nodes: slots to the primaries, everyone meets everyone, replicas follow."""
+        primaries = self.nodes[:self.primary_count]
+        replicas = self.nodes[self.primary_count:]
+        for node, (first, last) in zip(primaries, slot_ranges(self.primary_count),
+                                       strict=True):
+            with node.client() as client:
+                client.execute_command("CLUSTER", "ADDSLOTSRANGE", first, last)
+        introducer = self.nodes[0]
+        for node in self.nodes[1:]:
+            with node.client() as client:  # gossip then tells the others about each other
+                client.execute_command("CLUSTER", "MEET", "127.0.0.1", introducer.port,
+                                       self._bus[introducer.port])
+        wait_for(self._everyone_known, 30, "every node to know every other node")
+        for index, node in enumerate(replicas):
+            primary = primaries[index % self.primary_count]
+            with primary.client() as client:
+                primary_id = client.cluster("MYID")
+            with node.client() as client:
+                client.execute_command("CLUSTER", "REPLICATE", primary_id)
+
+    def _everyone_known(self) -> bool:
+        """Each node's ``CLUSTER NODES`` lists all of them (REPLICATE needs its primary known)."""
+        for node in self.nodes:
+            with node.client(timeout=0.5) as client:
+                if len(client.cluster("NODES")) != len(self.nodes):
+                    return False
+        return True
 
     def _healthy(self) -> bool:
         """Every live node: state ok, all slots served, the same number of primaries in its
