@@ -34,8 +34,8 @@ from ..keys import KeySchema
 from ..lessons import Table, capture_logs, median_seconds
 from . import Shown
 
-__all__ = ["AFTER_SCRIPT", "BUSY_LOOP", "SLEEP_LUA", "BusyReport", "RateLimitLab", "SlowReport", "busy_and_kill",
-           "race_limiters", "server_skip_reason", "slow_script", "survivors"]
+__all__ = ["AFTER_SCRIPT", "BUSY_LOOP", "SLEEP_LUA", "BusyReport", "RateLimitLab", "SlowReport",
+           "busy_and_kill", "race_limiters", "server_skip_reason", "slow_script", "survivors"]
 
 #: Spins until ARGV[1] ms have passed, by Redis's own clock (a script cannot sleep), then
 #: writes ARGV[2] to KEYS[1]: whoever reads that key and gets ARGV[2] was answered after the
