@@ -45,16 +45,20 @@ class ClientConnection:
         return bool(self._client.closed)
 
     def execute(self, sql: str, args: Sequence[Any]) -> Result:
-        rs = self._client.execute(sql, list(args))
-        return Result(rs.rows, rs.rows_affected)
+        return _result(self._client.execute(sql, list(args)))
 
     def batch(self, statements: Sequence[Statement]) -> list[Result]:
         stmts = [libsql_client.Statement(sql, list(args)) for sql, args in statements]
-        return [Result(rs.rows, rs.rows_affected) for rs in self._client.batch(stmts)]
+        return [_result(rs) for rs in self._client.batch(stmts)]
 
     def close(self) -> None:
         _open_connections.discard(self)
         self._finalizer()
+
+
+def _result(rs: libsql_client.ResultSet) -> Result:
+    """Its rows are ``Row`` objects: plain tuples, as the other driver gives."""
+    return Result([tuple(row) for row in rs.rows], rs.rows_affected)
 
 
 def _close_client(client: libsql_client.ClientSync) -> None:
