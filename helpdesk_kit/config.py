@@ -37,7 +37,8 @@ ENVIRONMENT: dict[str, str] = {
     "HELPDESK_QUEUE_MODE": "seed | reliable | streams: which queue the app and worker use "
                            "(default reliable)",
     "REDIS_SOCKET_TIMEOUT": "seconds before a Redis call counts as failed (default 2.0)",
-    "TURSO_DATABASE_URL": "libsql://, https://, ws:// or file: URL (default: a local file)",
+    "TURSO_DATABASE_URL": "libsql://, https://, http:// (sqld), ws:// or file: URL (default: a "
+                          "local file)",
     "TURSO_AUTH_TOKEN": "token for a remote Turso/libSQL database (never printed)",
     "HELPDESK_DB_DRIVER": "libsql | libsql-client: the database driver (default: libsql where "
                           "it is installed, else libsql-client)",
