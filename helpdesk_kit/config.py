@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from .errors import ConfigError
-from .vocab import BackendKind, QueueMode
+from .vocab import BackendKind, DbDriver, QueueMode
 
 __all__ = ["BackendChoice", "Settings", "default_data_dir", "redact_url"]
 
@@ -37,8 +37,11 @@ ENVIRONMENT: dict[str, str] = {
     "HELPDESK_QUEUE_MODE": "seed | reliable | streams: which queue the app and worker use "
                            "(default reliable)",
     "REDIS_SOCKET_TIMEOUT": "seconds before a Redis call counts as failed (default 2.0)",
-    "TURSO_DATABASE_URL": "libsql://, https://, ws:// or file: URL (default: a local file)",
+    "TURSO_DATABASE_URL": "libsql://, https://, http:// (sqld), ws:// or file: URL (default: a "
+                          "local file)",
     "TURSO_AUTH_TOKEN": "token for a remote Turso/libSQL database (never printed)",
+    "HELPDESK_DB_DRIVER": "libsql | libsql-client: the database driver (default: libsql where "
+                          "it is installed, else libsql-client)",
     "HELPDESK_DATA_DIR": "folder for the local database (default ~/.local/share/helpdesk-kit)",
     "HELPDESK_KEY_PREFIX": "prefix for every Redis key, so a class can share one Redis",
     "HELPDESK_CACHE_TTL": "default cache TTL in seconds (default 300, the seed's EX 300)",
@@ -116,6 +119,16 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     raise ConfigError(f"{name} must be 1 or 0 (true/false, yes/no, on/off), got {raw!r}")
 
 
+def _db_driver(raw: str | None) -> DbDriver | None:
+    if raw is None:
+        return None  # chosen when the database opens: libsql where it is installed
+    try:
+        return DbDriver(raw.lower())
+    except ValueError:
+        raise ConfigError(f"HELPDESK_DB_DRIVER must be one of {', '.join(DbDriver)}, "
+                          f"got {raw!r}") from None
+
+
 def _queue_mode(raw: str | None) -> QueueMode:
     try:
         return QueueMode((raw or QueueMode.RELIABLE).lower())
@@ -133,6 +146,8 @@ class Settings:
     redis_socket_timeout: float = 2.0
     database_url: str | None = field(default=None, repr=False)
     auth_token: str | None = field(default=None, repr=False)
+    #: The database driver; None: ``libsql`` where it is installed, else ``libsql-client``.
+    db_driver: DbDriver | None = None
     data_dir: Path = field(default_factory=default_data_dir)
     key_prefix: str = ""
     cache_ttl: int = 300
@@ -151,6 +166,8 @@ class Settings:
     def __post_init__(self) -> None:
         # Accept a plain string folder too (a notebook cell often passes one).
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser())
+        if self.db_driver is not None:  # a plain "libsql" string is welcome too
+            object.__setattr__(self, "db_driver", _db_driver(self.db_driver))
         if self.redis_backend not in _BACKENDS:
             raise ConfigError(
                 f"HELPDESK_REDIS_BACKEND must be one of {', '.join(_BACKENDS)}; "
@@ -188,6 +205,7 @@ class Settings:
             redis_socket_timeout=_number(e, "REDIS_SOCKET_TIMEOUT", 2.0, 0.01, float),
             database_url=get("TURSO_DATABASE_URL"),
             auth_token=get("TURSO_AUTH_TOKEN"),
+            db_driver=_db_driver(get("HELPDESK_DB_DRIVER")),
             data_dir=Path(data_dir).expanduser() if data_dir else default_data_dir(),
             key_prefix=get("HELPDESK_KEY_PREFIX") or "",
             cache_ttl=int(_number(e, "HELPDESK_CACHE_TTL", 300, 1, int)),

@@ -17,8 +17,8 @@ from .keys import KeySchema
 
 __all__ = ["DoctorReport", "report"]
 
-_PACKAGES = ("helpdesk-kit", "redis", "fakeredis", "libsql-client", "ipywidgets", "jupyterlab",
-             "nbval")
+_PACKAGES = ("helpdesk-kit", "redis", "fakeredis", "libsql", "libsql-client", "ipywidgets",
+             "jupyterlab", "nbval")
 
 
 def _version(package: str) -> str:
@@ -45,6 +45,8 @@ class DoctorReport:
     redis_notice: str | None
     database: str
     database_local: bool
+    #: what it really is, and through which driver: "a local libSQL file, through libsql 0.1.11"
+    database_kind: str
     rows: dict[str, int]
     settings: str
     versions: dict[str, str] = field(default_factory=dict)
@@ -72,9 +74,8 @@ class DoctorReport:
         lines += [f"           {line}" for line in self.topology]
         if self.near_cache:
             lines.append(f"           near cache {self.near_cache}")
-        where = "local file" if self.database_local else "remote libSQL"
         lines += [
-            f"Database   {self.database}  [{where}]",
+            f"Database   {self.database}  [{self.database_kind}]",
             "           rows: " + ", ".join(f"{t} {n:,}" for t, n in self.rows.items()),
             f"Settings   {self.settings}",
             "Versions   " + ", ".join(f"{p} {v}" for p, v in self.versions.items()),
@@ -108,6 +109,7 @@ def report(settings: Settings | None = None, prefer: BackendChoice | None = None
         redis_notice=backend.notice,
         database=store.db.url,
         database_local=store.db.is_local,
+        database_kind=store.db.description,
         rows=rows,
         settings=repr(settings),
         versions=versions,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["BackendKind", "Entity", "EvictionPolicy", "KeyspaceEvent", "MetricScope", "Outcome",
-           "QueueMode", "TicketEventKind"]
+__all__ = ["BackendKind", "DbDriver", "Entity", "EvictionPolicy", "KeyspaceEvent",
+           "MetricScope", "Outcome", "QueueMode", "TicketEventKind"]
 
 
 class Entity(StrEnum):
@@ -39,6 +39,15 @@ class BackendKind(StrEnum):
     SENTINEL = "sentinel"
     #: a Redis Cluster (``REDIS_CLUSTER_URL``): keys spread over nodes by hash slot
     CLUSTER = "cluster"
+
+
+class DbDriver(StrEnum):
+    """Which Python package talks to the system of record (``HELPDESK_DB_DRIVER``)."""
+
+    #: ``libsql``, the official driver: native libSQL files, Turso today, sqld over ``http://``
+    LIBSQL = "libsql"
+    #: ``libsql-client`` (archived upstream): Python's sqlite3 for files, Hrana/legacy HTTP
+    LIBSQL_CLIENT = "libsql-client"
 
 
 class Outcome(StrEnum):

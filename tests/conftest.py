@@ -26,11 +26,12 @@ from redis.retry import Retry
 
 from helpdesk_kit.backends import Backend, RedisServer, connect, delete_matching
 from helpdesk_kit.config import Settings
-from helpdesk_kit.db import HelpdeskStore, open_store, sqld
+from helpdesk_kit.db import HelpdeskStore, drivers, open_store, sqld
 from helpdesk_kit.db.sample import load_sample
 from helpdesk_kit.db.sqld import SqldServer
 from helpdesk_kit.keys import KeySchema
 from helpdesk_kit.lessons import Lesson, setup, show_logs
+from helpdesk_kit.vocab import DbDriver
 
 ROOT = Path(__file__).resolve().parent.parent
 SQLD_BINARY = sqld.SQLD_BINARY
@@ -166,6 +167,18 @@ def open_lesson(request: pytest.FixtureRequest, tmp_path: Path
 
 
 # --- the database ------------------------------------------------------------------------
+@pytest.fixture(params=list(DbDriver))
+def db_driver(request: pytest.FixtureRequest) -> DbDriver:
+    """Each database driver in turn (tests that take it run once per driver).
+
+    ``libsql`` has no wheel for Linux aarch64: there (only there) its runs are skipped.
+    """
+    driver: DbDriver = request.param
+    if not drivers.available(driver):
+        pytest.skip(f"the {driver} driver is not installed on this platform")
+    return driver
+
+
 @pytest.fixture
 def settings(tmp_path: Path, key_prefix: str) -> Settings:
     """Settings for a test: a database file in tmp_path, this test's key prefix."""

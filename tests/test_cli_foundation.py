@@ -11,6 +11,7 @@ import pytest
 
 from helpdesk_kit.backends import RedisServer
 from helpdesk_kit.cli import main
+from helpdesk_kit.db import drivers
 
 SECRET = "pw-CLI-SECRET"
 _VARIABLES = ("REDIS_URL", "HELPDESK_REDIS_BACKEND", "TURSO_DATABASE_URL", "TURSO_AUTH_TOKEN",
@@ -44,7 +45,8 @@ def test_doctor_on_each_backend(env: pytest.MonkeyPatch, redis_server: RedisServ
     assert main(["doctor", "--backend", choice]) == 0
     out = capsys.readouterr().out
     assert words in out and f"[backend: {choice}]" in out
-    assert "Database   file:" in out and "[local file]" in out and "tickets 0" in out
+    assert "Database   file:" in out and "tickets 0" in out
+    assert f"[{drivers.describe(drivers.default_driver(), local=True)}]" in out  # driver named
     info = "INFO no" if choice == "fake" else "INFO yes"
     assert info in out
     assert ("note: Using fakeredis" in out) == (choice == "fake")
@@ -72,6 +74,7 @@ def test_doctor_json(env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
     report = json.loads(out)
     assert report["redis_kind"] == "fake" and report["capabilities"]["info"] is False
     assert report["database_local"] is True and report["rows"]["users"] == 0
+    assert report["database_kind"].startswith("a local ")
     assert "python" in report["versions"] and SECRET not in out
 
 

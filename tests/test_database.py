@@ -1,4 +1,5 @@
-"""The driver wrapper: atomic batches, busy retries, errors without secrets, clean exit."""
+"""The driver wrapper, once per driver: atomic batches, busy retries, errors without secrets,
+clean exit."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from helpdesk_kit.config import Settings
 from helpdesk_kit.db import open_database, open_store
 from helpdesk_kit.db.database import _split_sql
 from helpdesk_kit.errors import DatabaseError
+from helpdesk_kit.vocab import DbDriver
 
 SECRET = "tok-3f9a-SECRET"
 
@@ -24,8 +26,9 @@ def url(tmp_path: Path) -> str:
     return f"file:{tmp_path / 'db.sqlite'}"
 
 
-def test_execute_is_parameterised_and_batch_returns_every_result(url: str) -> None:
-    with open_database(url) as db:
+def test_execute_is_parameterised_and_batch_returns_every_result(url: str, db_driver: DbDriver
+                                                                 ) -> None:
+    with open_database(url, driver=db_driver) as db:
         db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
         results = db.batch([("INSERT INTO t (v) VALUES (?)", ("a'; --",)),
                             ("SELECT v FROM t", ())])
@@ -33,8 +36,8 @@ def test_execute_is_parameterised_and_batch_returns_every_result(url: str) -> No
         assert db.batch([]) == []
 
 
-def test_a_failing_batch_applies_nothing(url: str) -> None:
-    with open_database(url) as db:
+def test_a_failing_batch_applies_nothing(url: str, db_driver: DbDriver) -> None:
+    with open_database(url, driver=db_driver) as db:
         db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
         with pytest.raises(DatabaseError, match="Cannot run a batch on"):
             db.batch([("INSERT INTO t (v) VALUES (?)", ("kept?",)),
@@ -42,15 +45,15 @@ def test_a_failing_batch_applies_nothing(url: str) -> None:
         assert db.execute("SELECT COUNT(*) FROM t").rows[0][0] == 0
 
 
-def test_two_writers_at_once_both_succeed(url: str) -> None:
-    """The driver opens sqlite3 with timeout=0; the wrapper retries "database is locked"."""
-    with open_database(url) as db:
+def test_two_writers_at_once_both_succeed(url: str, db_driver: DbDriver) -> None:
+    """Both drivers open SQLite with timeout=0; the wrapper retries "database is locked"."""
+    with open_database(url, driver=db_driver) as db:
         db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, who TEXT)")
     errors: list[BaseException] = []
 
     def write(who: str) -> None:
         try:
-            with open_database(url) as mine:
+            with open_database(url, driver=db_driver) as mine:
                 for _ in range(30):
                     mine.batch([("INSERT INTO t (who) VALUES (?)", (who,))] * 5)
         except BaseException as exc:  # reported below, not lost in the thread
@@ -62,7 +65,7 @@ def test_two_writers_at_once_both_succeed(url: str) -> None:
     for thread in threads:
         thread.join()
     assert errors == []
-    with open_database(url) as db:
+    with open_database(url, driver=db_driver) as db:
         assert db.execute("SELECT COUNT(*) FROM t").rows[0][0] == 2 * 30 * 5
 
 
@@ -73,28 +76,29 @@ def test_split_sql_drops_comments() -> None:
 
 
 @pytest.mark.parametrize("scheme", ["http", "ws", "libsql"])
-def test_unreachable_server_is_one_clear_error_without_secrets(scheme: str) -> None:
+def test_unreachable_server_is_one_clear_error_without_secrets(scheme: str, db_driver: DbDriver
+                                                              ) -> None:
     port = free_port()  # nobody listens here
     url = f"{scheme}://127.0.0.1:{port}"
     if scheme == "libsql":
         url += f"?tls=0&authToken={SECRET}"
     with pytest.raises(DatabaseError) as info:
-        open_database(url, SECRET)
+        open_database(url, SECRET, db_driver)
     message = str(info.value)
     assert message.startswith("Cannot open ") and "cannot reach the server" in message
     assert SECRET not in message and "\n" not in message
     assert info.value.__cause__ is None and info.value.__suppress_context__
 
 
-def test_statement_errors_never_show_the_token(url: str) -> None:
-    with open_database(url, SECRET) as db, pytest.raises(DatabaseError) as info:
+def test_statement_errors_never_show_the_token(url: str, db_driver: DbDriver) -> None:
+    with open_database(url, SECRET, db_driver) as db, pytest.raises(DatabaseError) as info:
         db.execute("SELECT * FROM no_such_table WHERE x = ?", (SECRET,))
     assert "no such table" in str(info.value) and SECRET not in str(info.value)
     assert SECRET not in repr(db)
 
 
-def test_closing_twice_is_harmless(url: str) -> None:
-    db = open_database(url)
+def test_closing_twice_is_harmless(url: str, db_driver: DbDriver) -> None:
+    db = open_database(url, driver=db_driver)
     db.close()
     db.close()
     assert db.closed
@@ -102,21 +106,23 @@ def test_closing_twice_is_harmless(url: str) -> None:
         db.execute("SELECT 1")
 
 
-def test_credentials_in_both_url_and_token_are_explained() -> None:
+def test_credentials_in_both_url_and_token_are_explained(db_driver: DbDriver) -> None:
     url = f"http://user:{SECRET}@127.0.0.1:{free_port()}"
     with pytest.raises(DatabaseError, match="TURSO_AUTH_TOKEN only") as info:
-        open_database(url, SECRET)
+        open_database(url, SECRET, db_driver)
     assert SECRET not in str(info.value)
 
 
-def test_a_process_that_never_closes_its_store_still_exits(tmp_path: Path) -> None:
+def test_a_process_that_never_closes_its_store_still_exits(tmp_path: Path,
+                                                          db_driver: DbDriver) -> None:
     """libsql-client's sync client runs a non-daemon thread; without our atexit hook the
-    interpreter would wait for it forever."""
+    interpreter would wait for it forever. (libsql has no thread of its own to wait for.)"""
     script = textwrap.dedent(f"""
         from pathlib import Path
         from helpdesk_kit.config import Settings
         from helpdesk_kit.db import open_store
-        store = open_store(Settings(data_dir=Path({str(tmp_path)!r})))
+        store = open_store(Settings(data_dir=Path({str(tmp_path)!r}),
+                                    db_driver={db_driver.value!r}))
         store.create_user("Ana", "ana@example.com")
         kept = store  # never closed, still referenced at exit
         print("done", flush=True)
@@ -136,9 +142,9 @@ def test_a_relative_file_url_is_refused_and_creates_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_an_absolute_file_url_in_either_form_opens(tmp_path: Path) -> None:
+def test_an_absolute_file_url_in_either_form_opens(tmp_path: Path, db_driver: DbDriver) -> None:
     for url in (f"file:{tmp_path / 'a.db'}", f"file://{tmp_path / 'b.db'}"):
-        with open_database(url) as db:
+        with open_database(url, driver=db_driver) as db:
             assert db.execute("SELECT 1").rows[0][0] == 1
     assert {p.name for p in tmp_path.glob("*.db")} == {"a.db", "b.db"}
 

@@ -1,5 +1,8 @@
 """The "remote Turso" path for real: the store on sqld over http://, ws:// and libsql://.
 
+Every URL form runs once per driver. ``libsql`` speaks Hrana over HTTP only: it reaches the
+``ws://`` and ``libsql://...?tls=0`` forms as ``http://`` on the same port (libsql_driver).
+
 sqld serves one database, so each test starts from a clean state by reloading the sample
 (``load_sample`` deletes every row first). Tests that need a server of their own (one that
 requires auth, one that goes down) start a private ``SqldServer``, as conftest does.
@@ -21,6 +24,7 @@ from helpdesk_kit.db import HelpdeskStore, open_database, open_store, sample, sq
 from helpdesk_kit.db.sample import SAMPLE_NOW, load_sample
 from helpdesk_kit.db.sqld import SqldServer
 from helpdesk_kit.errors import DatabaseError
+from helpdesk_kit.vocab import DbDriver
 
 SECRET = "jwt-looking-SECRET-42"
 SCHEMES = ["http", "ws", "libsql"]
@@ -33,10 +37,11 @@ def _url(base: str, scheme: str) -> str:
 
 
 @pytest.fixture(params=SCHEMES)
-def remote_store(request: pytest.FixtureRequest, sqld_url: str, tmp_path: Path
-                 ) -> Iterator[HelpdeskStore]:
+def remote_store(request: pytest.FixtureRequest, sqld_url: str, tmp_path: Path,
+                 db_driver: DbDriver) -> Iterator[HelpdeskStore]:
     url = _url(sqld_url, request.param)
-    store = open_store(Settings(database_url=url, auth_token=SECRET, data_dir=tmp_path))
+    store = open_store(Settings(database_url=url, auth_token=SECRET, data_dir=tmp_path,
+                                db_driver=db_driver))
     load_sample(store, 15, 40, seed=11, progress=False)
     yield store
     store.db.close()
@@ -84,30 +89,34 @@ def test_remote_batch_is_atomic(remote_store: HelpdeskStore) -> None:
     assert remote_store.counts() == before
 
 
-def test_sqld_without_auth_accepts_any_token(sqld_url: str) -> None:
+def test_sqld_without_auth_accepts_any_token(sqld_url: str, db_driver: DbDriver) -> None:
     """The test sqld runs without auth, so a wrong token is NOT an error there; Turso would
     answer 401. The auth-required server below checks that path."""
-    with open_database(sqld_url, "certainly-wrong") as db:
+    with open_database(sqld_url, "certainly-wrong", db_driver) as db:
         assert db.execute("SELECT 1").rows[0][0] == 1
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
-def test_a_server_requiring_auth_refuses_a_wrong_token(tmp_path: Path, scheme: str) -> None:
+def test_a_server_requiring_auth_refuses_a_wrong_token(tmp_path: Path, scheme: str,
+                                                       db_driver: DbDriver) -> None:
     basic = base64.b64encode(b"teacher:right-password").decode()
     with _private_sqld("--http-auth", f"basic:{basic}") as server, \
             pytest.raises(DatabaseError) as info:
-        open_database(_url(server.url, scheme), SECRET)
+        open_database(_url(server.url, scheme), SECRET, db_driver)
     message = str(info.value)
     assert SECRET not in message and "\n" not in message
-    if scheme == "http":  # over WebSocket sqld just closes the connection; http says 401
+    # Over WebSocket sqld just closes the connection; over http it says 401 (libsql always
+    # speaks http).
+    if scheme == "http" or db_driver is DbDriver.LIBSQL:
         assert "refused the credentials (check TURSO_AUTH_TOKEN)" in message
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
-def test_a_server_that_goes_down_is_one_clear_error(tmp_path: Path, scheme: str) -> None:
+def test_a_server_that_goes_down_is_one_clear_error(tmp_path: Path, scheme: str,
+                                                    db_driver: DbDriver) -> None:
     with _private_sqld() as server:  # stop() below is safe to repeat at the block's end
         store = open_store(Settings(database_url=_url(server.url, scheme), auth_token=SECRET,
-                                    data_dir=tmp_path))
+                                    data_dir=tmp_path, db_driver=db_driver))
         try:
             assert store.counts()["tickets"] == 0
             server.stop()
@@ -134,9 +143,10 @@ def test_sqld_server_cleans_up_and_reports_a_failed_start(tmp_path: Path) -> Non
 
 
 def test_a_large_remote_load_in_parts_completes(sqld_url: str, tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                db_driver: DbDriver) -> None:
     monkeypatch.setattr(sample, "ATOMIC_ROWS", 10)  # force the split path on a small sample
-    store = open_store(Settings(database_url=sqld_url, data_dir=tmp_path))
+    store = open_store(Settings(database_url=sqld_url, data_dir=tmp_path, db_driver=db_driver))
     try:
         summary = load_sample(store, 12, 50, seed=4, progress=False)
         counts = store.counts()

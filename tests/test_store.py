@@ -1,4 +1,8 @@
-"""The store's queries on a local libSQL file: results, filters, paging, writes, bad input."""
+"""The store's queries on a local file: results, filters, paging, writes, bad input.
+
+Every test here runs once per driver (``libsql``, ``libsql-client``): the ``settings`` fixture
+below overrides conftest's for this module, and conftest's ``store`` fixtures build on it.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from helpdesk_kit.db.sample import SAMPLE_NOW
 from helpdesk_kit.db.store import TABLES
 from helpdesk_kit.errors import DatabaseError
 from helpdesk_kit.models import PRIORITIES, STATUSES, Ticket
+from helpdesk_kit.vocab import DbDriver
 
 INJECTION = "'); DROP TABLE tickets; --"
 EXPECTED_INDEXES = {
@@ -20,6 +25,11 @@ EXPECTED_INDEXES = {
     "tickets_priority_updated", "interactions_ticket", "interactions_created",
     "notifications_user",
 }
+
+
+@pytest.fixture
+def settings(tmp_path: Path, key_prefix: str, db_driver: DbDriver) -> Settings:
+    return Settings(data_dir=tmp_path / "data", key_prefix=key_prefix, db_driver=db_driver)
 
 
 def _names(store: HelpdeskStore, kind: str) -> set[str]:
@@ -46,12 +56,14 @@ def test_apply_schema_twice_keeps_the_rows(store: HelpdeskStore) -> None:
     assert store.counts() == before
 
 
-def test_default_database_is_a_file_in_a_new_data_folder(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "new" / "folder")
+def test_default_database_is_a_file_in_a_new_data_folder(tmp_path: Path,
+                                                        db_driver: DbDriver) -> None:
+    settings = Settings(data_dir=tmp_path / "new" / "folder", db_driver=db_driver)
     store = open_store(settings)
     try:
         assert settings.local_database_path.is_file()
         assert store.db.is_local and store.db.url == f"file:{settings.local_database_path}"
+        assert store.db.driver is db_driver
         assert store.counts() == dict.fromkeys(TABLES, 0)
     finally:
         store.db.close()

@@ -9,7 +9,7 @@ import pytest
 from conftest import missing
 
 from helpdesk_kit.lab.compare import CompareRow, Comparison, break_even_hit_rate
-from helpdesk_kit.lab.latency import LOCAL, SEED
+from helpdesk_kit.lab.latency import LOCAL, SEED, NetworkProfile
 from helpdesk_kit.lab.loadtest import LoadResult
 from helpdesk_kit.lessons import lesson as lessons
 from helpdesk_kit.widgets.comparison import (
@@ -17,6 +17,7 @@ from helpdesk_kit.widgets.comparison import (
     plot_comparison,
     plot_load,
     verdict_html,
+    where_redis_pays,
 )
 
 
@@ -70,6 +71,22 @@ def _table(profile: object, without: float, with_redis: float) -> Comparison:
     table.rows = [CompareRow("Obtener usuario (hit)", without, with_redis, "ms", "measured", ""),
                   CompareRow("Peak load (4 threads)", 100, 900, "req/s", "measured", "")]
     return table
+
+
+def _lookups(profile: NetworkProfile, without: float, with_redis: float) -> Comparison:
+    table = Comparison(profile, repeat=3)
+    table.rows = [CompareRow("Obtener ticket (hit)", without, with_redis, "ms", profile.label,
+                             "")]
+    return table
+
+
+def test_where_redis_pays_has_one_row_per_place_and_its_break_even() -> None:
+    summary = where_redis_pays({"local file": _lookups(LOCAL, 0.04, 0.14), "sqld": None,
+                                "seed": _lookups(SEED, 50.0, 5.0)})
+    local, sqld, seed = summary.rows
+    assert local == ("local file", "measured", "0.040 ms", "0.140 ms", "never", "no")
+    assert sqld[:2] == ("sqld", "skipped")
+    assert seed[1] == "simulated" and seed[4] == "18%" and seed[5] == "yes"
 
 
 def test_plot_comparison_skips_missing_tables_and_plots_ms_rows_only() -> None:

@@ -1,4 +1,7 @@
-"""The system of record: the helpdesk's tables on libSQL (local file or remote Turso/sqld)."""
+"""The system of record: the helpdesk's tables on libSQL (local file or remote Turso/sqld).
+
+The driver (``libsql`` by default, ``libsql-client`` as the second) is chosen in
+:mod:`.drivers`; nothing outside this package imports either."""
 
 from __future__ import annotations
 
@@ -28,7 +31,8 @@ def open_store(settings: Settings | None = None, *, apply_schema: bool = True) -
     settings = settings or Settings.from_env()
     if settings.database_url is None:
         private_folder(settings.data_dir)
-    db = open_database(settings.effective_database_url, settings.auth_token)
+    db = open_database(settings.effective_database_url, settings.auth_token,
+                       settings.db_driver)
     store = HelpdeskStore(db)
     if apply_schema:
         store.apply_schema()

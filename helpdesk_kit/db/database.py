@@ -1,40 +1,37 @@
-"""The one place that talks to ``libsql-client``: open a URL, run statements, explain failures.
+"""The one place the store reaches a database driver: open a URL, run statements, explain failures.
 
-Keeping the driver behind this small class means the rest of the kit never sees driver
+Keeping the drivers behind this small class means the rest of the kit never sees driver
 exceptions (they become :class:`~helpdesk_kit.errors.DatabaseError` with a readable reason and
-no token), and the driver could be swapped without touching the store.
+no token), and the driver can be swapped (``HELPDESK_DB_DRIVER``) without touching the store.
+The drivers themselves live in :mod:`.libsql_driver` (the default) and :mod:`.client_driver`.
 
-Cost to know: on a ``file:`` URL libsql-client opens a new sqlite3 connection and hops to a
-helper thread on *every* ``execute`` (~0.2 ms). :meth:`Database.batch` runs many statements on
-one connection inside one transaction, so loops of writes should be batches.
-
-A local file has one more trap: the driver opens sqlite3 with ``timeout=0``, so two writers at
-the same moment fail at once with "database is locked". For ``file:`` URLs we retry such
-statements with a short backoff (they are whole statements or whole batches, so a retry is safe).
+A local file has one trap whichever driver runs it: both open SQLite with a busy timeout of 0,
+so two writers at the same moment fail at once with "database is locked" (libsql-client does
+so itself; for libsql the kit chooses it, because libsql keeps the GIL during SQLite's busy
+wait, see :mod:`.libsql_driver`). For local files we retry such statements with a short
+backoff in Python, whose sleep lets other threads run (they are whole statements or whole
+batches, so a retry is safe).
 """
 
 from __future__ import annotations
 
-import threading
 import time
 import urllib.parse
-import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
-
-import libsql_client
+from typing import Any, TypeVar
 
 from ..config import redact_url
 from ..errors import DatabaseError
+from ..vocab import DbDriver
+from . import drivers
+from .protocol import Connection, Result, Statement
 
-__all__ = ["Database", "Statement", "open_database"]
-
-#: A statement: SQL text and its positional parameters (always parameters, never formatting).
-Statement = tuple[str, Sequence[Any]]
+__all__ = ["Database", "Result", "Statement", "open_database"]
 
 _SCHEMES = ("file", "libsql", "http", "https", "ws", "wss")
 _BUSY_RETRY_SECONDS = 10.0
+_T = TypeVar("_T")
 
 
 def _secrets(url: str, token: str | None) -> list[str]:
@@ -73,27 +70,32 @@ def _is_busy(exc: BaseException) -> bool:
 
 
 class Database:
-    """A thin, synchronous handle on one libSQL database."""
+    """A thin, synchronous handle on one database, through one driver."""
 
-    def __init__(self, client: libsql_client.ClientSync, url: str, token: str | None) -> None:
-        self._client = client
+    def __init__(self, connection: Connection, url: str, token: str | None,
+                 driver: DbDriver) -> None:
+        self._connection = connection
         self._raw_url = url
         self._token = token
         self.url = redact_url(url)
+        self.driver = driver
         self.is_local = url.startswith("file:")
-        # A Database dropped without close() still stops its client's thread when collected.
-        self._finalizer = weakref.finalize(self, _close_client, client)
-        _open_databases.add(self)
+        self._closed = False
 
     def __repr__(self) -> str:
-        return f"Database({self.url!r})"
+        return f"Database({self.url!r}, driver={self.driver.value!r})"
 
     @property
     def closed(self) -> bool:
-        return bool(self._client.closed)
+        return self._closed
 
-    def _run(self, what: str, call: Any) -> Any:
-        if self.closed:
+    @property
+    def description(self) -> str:
+        """What this really is: ``a local libSQL file, through libsql 0.1.11`` (for doctor)."""
+        return drivers.describe(self.driver, self.is_local)
+
+    def _run(self, what: str, call: Callable[[], _T]) -> _T:
+        if self._closed:
             raise DatabaseError(f"Cannot {what} {self.url}: it was closed; open the store again")
         deadline = time.monotonic() + _BUSY_RETRY_SECONDS
         pause = 0.001
@@ -108,16 +110,15 @@ class Database:
                 reason = _explain(exc, self._raw_url, self._token)
                 raise DatabaseError(f"Cannot {what} {self.url}: {reason}") from None
 
-    def execute(self, sql: str, args: Sequence[Any] = ()) -> libsql_client.ResultSet:
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> Result:
         """Run one parameterised statement."""
-        return self._run("run a query on", lambda: self._client.execute(sql, list(args)))
+        return self._run("run a query on", lambda: self._connection.execute(sql, args))
 
-    def batch(self, statements: Sequence[Statement]) -> list[libsql_client.ResultSet]:
-        """Run statements in one transaction: all apply or none (one round trip when remote)."""
+    def batch(self, statements: Sequence[Statement]) -> list[Result]:
+        """Run statements in one transaction: all apply or none."""
         if not statements:
             return []
-        stmts = [libsql_client.Statement(sql, list(args)) for sql, args in statements]
-        return self._run("run a batch on", lambda: self._client.batch(stmts))
+        return self._run("run a batch on", lambda: self._connection.batch(statements))
 
     def executescript(self, script: str) -> None:
         """Run a trusted, parameter-free SQL script (the schema), statement by statement."""
@@ -125,38 +126,15 @@ class Database:
         self.batch([(s, ()) for s in statements])
 
     def close(self) -> None:
-        _open_databases.discard(self)
-        self._finalizer()
+        if not self._closed:
+            self._closed = True
+            self._connection.close()
 
     def __enter__(self) -> Database:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _close_client(client: libsql_client.ClientSync) -> None:
-    if not client.closed:
-        client.close()
-
-
-_open_databases: weakref.WeakSet[Database] = weakref.WeakSet()
-
-
-def _close_all_databases() -> None:
-    """Close every open client before the interpreter joins its threads.
-
-    The sync client runs a *non-daemon* helper thread, and Python joins those threads before
-    ``atexit`` handlers run: a script that never called ``close()`` would hang at exit.
-    ``threading._register_atexit`` runs before that join (``concurrent.futures`` relies on it).
-    """
-    for db in list(_open_databases):
-        db.close()
-
-
-_register = getattr(threading, "_register_atexit", None)
-if _register is not None:
-    _register(_close_all_databases)
 
 
 def _split_sql(script: str) -> list[str]:
@@ -187,18 +165,25 @@ def _check_url(url: str) -> None:
             )
 
 
-def open_database(url: str, auth_token: str | None = None) -> Database:
-    """Open ``url`` and check it answers ``SELECT 1``; any failure is one clear DatabaseError."""
+def open_database(url: str, auth_token: str | None = None,
+                  driver: DbDriver | None = None) -> Database:
+    """Open ``url`` and check it answers ``SELECT 1``; any failure is one clear DatabaseError.
+
+    ``driver`` None: :func:`~.drivers.default_driver` (``libsql`` where it is installed).
+    """
     _check_url(url)
+    chosen = driver or drivers.default_driver()
     try:
-        client = libsql_client.create_client_sync(url, auth_token=auth_token)
+        connection = drivers.connect(chosen, url, auth_token)
+    except DatabaseError as exc:
+        raise DatabaseError(f"Cannot open {redact_url(url)}: {exc}") from None
     except Exception as exc:
         raise DatabaseError(
             f"Cannot open {redact_url(url)}: {_explain(exc, url, auth_token)}"
         ) from None
-    db = Database(client, url, auth_token)
+    db = Database(connection, url, auth_token, chosen)
     try:
-        db._run("open", lambda: client.execute("SELECT 1"))
+        db._run("open", lambda: connection.execute("SELECT 1", ()))
         if db.is_local:
             # WAL lets readers (the app) and a writer (the worker) work at the same time.
             db.execute("PRAGMA journal_mode=WAL")

@@ -39,8 +39,8 @@ from ..keys import KeySchema
 from .latency import LOCAL, NetworkProfile, Sleep
 from .loadtest import Instrumented, LoadResult, instrumented_app, load_test, quiet_logs, warm
 
-__all__ = ["CompareRow", "Comparison", "break_even_hit_rate", "compare", "compare_sandboxed",
-           "expected_read_ms"]
+__all__ = ["TICKET_READ", "CompareRow", "Comparison", "break_even_hit_rate", "compare",
+           "compare_sandboxed", "expected_read_ms"]
 
 
 def expected_read_ms(hit_rate: float, db_ms: float, cache_ms: float,
@@ -92,6 +92,8 @@ class CompareRow:
                 self.note, self.seed]
 
 
+#: The row :meth:`Comparison.read_costs` reads: one ticket by id, a query or a cache hit.
+TICKET_READ = "Obtener ticket (hit)"
 HEADERS = ["operation", "without Redis", "with Redis", "speedup", "numbers", "round trips",
            "the seed says"]
 
@@ -127,6 +129,15 @@ class Comparison:
 
     def __str__(self) -> str:
         return self.to_text()
+
+    def __repr__(self) -> str:
+        """The table as text (what a notebook shows beside the HTML), not a dataclass dump."""
+        return self.to_text()
+
+    def read_costs(self) -> tuple[float, float]:
+        """``(database read, cache hit)`` in ms: the ticket lookup without and with Redis."""
+        row = next(r for r in self.rows if r.operation == TICKET_READ)
+        return row.without, row.with_redis
 
     def title(self) -> str:
         return f"With vs without Redis - profile {self.profile} - medians of {self.repeat} runs"
@@ -198,7 +209,7 @@ def compare(store: HelpdeskStore, client: redis.Redis, keys: KeySchema | None = 
         rows = [
             ("Obtener usuario (hit)", "50 ms (BD) vs 5 ms (cache): 10x",
              lambda b, i: b.app.get_user(user_ids[i])),
-            ("Obtener ticket (hit)", "obtenerTicket: Cache HIT",
+            (TICKET_READ, "obtenerTicket: Cache HIT",
              lambda b, i: b.app.get_ticket(tickets[i])),
             ("Listar 100 tickets", "200 ms (BD) vs 40 ms (cache): 5x",
              lambda b, i: b.app.list_tickets()),

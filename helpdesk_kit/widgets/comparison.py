@@ -6,6 +6,8 @@ prints) and :mod:`helpdesk_kit.loadtest`. This module only shows their numbers:
 * :class:`BreakEvenExplorer` - sliders for the database and cache round-trip times and the hit
   rate; a bar chart of the average read with and without the cache, and the break-even hit
   rate (below it, reading through the cache is *slower* than asking the database);
+* :func:`where_redis_pays` - one row per place the database can be (a local file, sqld over
+  the loopback, the design's network): a lookup, a cache hit and the break-even hit rate;
 * :func:`plot_comparison` - the measured tables side by side (local, real sqld, seed network);
 * :func:`plot_load` - the load test: requests served and queries that reached the database.
 """
@@ -20,9 +22,13 @@ import ipywidgets as widgets
 
 from ..lab.compare import Comparison, break_even_hit_rate, expected_read_ms
 from ..lab.loadtest import LoadResult
+from ..lessons import Table
 from . import Shown
 
-__all__ = ["BreakEvenExplorer", "plot_comparison", "plot_load"]
+__all__ = ["BreakEvenExplorer", "plot_comparison", "plot_load", "where_redis_pays"]
+
+#: The hit rate the last column of :func:`where_redis_pays` asks about.
+GOOD_HIT_RATE = 0.9
 
 
 class BreakEvenExplorer(Shown):
@@ -114,6 +120,25 @@ def bars_png(db_ms: float, with_ms: float, hit_rate: float, break_even: float,
     curve.legend(loc="upper right", fontsize="small")
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.2, top=0.95, wspace=0.3)
     return _png(fig)
+
+
+def where_redis_pays(tables: dict[str, Comparison | None]) -> Table:
+    """One row per table: its ticket lookup without Redis and the cache hit with it (medians),
+    whether those numbers were measured or simulated, the break-even hit rate, and whether
+    Redis pays at a 90% hit rate. A table that is None (a skipped part) says so.
+    """
+    rows: list[tuple[str, ...]] = []
+    for name, table in tables.items():
+        if table is None:
+            rows.append((name, "skipped", "-", "-", "-", "-"))
+            continue
+        db_ms, cache_ms = table.read_costs()
+        even = break_even_hit_rate(db_ms, cache_ms)
+        pays = expected_read_ms(GOOD_HIT_RATE, db_ms, cache_ms) < db_ms
+        rows.append((name, table.profile.label, f"{db_ms:,.3f} ms", f"{cache_ms:,.3f} ms",
+                     "never" if even >= 1 else f"{even:.0%}", "yes" if pays else "no"))
+    return Table(("the database", "numbers", "lookup without Redis", "cache hit",
+                  "break-even hit rate", f"Redis pays at {GOOD_HIT_RATE:.0%} hits?"), rows)
 
 
 def plot_comparison(tables: dict[str, Comparison | None]) -> Any:
