@@ -200,4 +200,6 @@ def sqld_url() -> Iterator[str]:
 
 
 # --- Sentinel and Cluster: one of each per session (tests/scaleout_servers.py) ------------
+# --- a class server (module scope: one per test module that uses it) ---------------------
+from classroom_server import admin, class_server, learners  # noqa: E402, F401
 from scaleout_servers import cluster_lab, sentinel_lab  # noqa: E402, F401  # registers them once

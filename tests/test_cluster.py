@@ -368,3 +368,12 @@ def test_a_slot_without_a_node_is_a_redis_error(cluster: Backend) -> None:
         assert isinstance(caught.value, redis.RedisError)
     finally:
         client.nodes_manager.slots_cache[slot] = saved
+
+
+def test_a_second_client_finds_the_kits_library_on_every_primary(cluster: Backend) -> None:
+    """FUNCTION LIST on a cluster answers per node: the kit calls its library only when
+    every primary holds its code (FCALL runs on the node of its key)."""
+    from helpdesk_kit.cache.functions import KitScripts
+
+    assert KitScripts(cluster.client).ensure_loaded() == "functions"  # loaded (or there)
+    assert KitScripts(cluster.client).ensure_loaded() == "functions"  # found, on all three

@@ -16,6 +16,13 @@ has Functions (Redis 7 and later; fakeredis 2.2x with Lua too) and falls back to
 
 The library's name carries a hash of its code (``helpdesk_kit_1a2b3c4d``): two versions of
 the kit sharing one server (a class) load two libraries instead of replacing each other's.
+
+Libraries are server-global: any user allowed ``FUNCTION LOAD REPLACE`` could put other code
+under the kit's names, and ``FCALL`` would run it with the *caller's* permissions. So the kit
+calls a library only after reading it back (``FUNCTION LIST WITHCODE``) and finding its own
+code there; anything else, and it uses ``EVALSHA``, whose SHA names one script body. In a
+class, learners may not load libraries at all: the instructor loads the kit's
+(:func:`helpdesk_kit.lab.classroom.load_kit_library`), and learners' caches call it.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from typing import Any
 
 import redis
 
+from ..backends import acl
 from .guard import GUARDED_SET, RELEASE_LOCK
 from .warm import WARM_SET
 
@@ -86,19 +94,32 @@ class KitScripts:
         return self.mode
 
     def load(self) -> bool:
-        """``FUNCTION LOAD`` the library: True if it is there now (loaded, or already was)."""
+        """``FUNCTION LOAD`` the library: True if the kit's own code is there now - loaded
+        here, or found there (loaded before; in a class, by the instructor, because a
+        learner may not load one)."""
         try:
             self.client.function_load(LIBRARY_CODE)
         except redis.ResponseError as exc:
-            if "already exists" in str(exc):
-                return True
-            # unknown command (Redis 6), NOPERM (an ACL), a read-only replica...: EVALSHA
+            if "already exists" in str(exc) or acl.refused(exc):
+                return self._ours()
+            # unknown command (Redis 6), a read-only replica...: EVALSHA
             log.info("Redis Functions unavailable (%s); the kit's scripts use EVALSHA", exc)
             return False
         except ImportError as exc:  # fakeredis without lupa: no Lua at all
             log.info("no Lua here (%s)", exc)
             return False
         return True
+
+    def _ours(self) -> bool:
+        """True if the library under the kit's name holds exactly the kit's code (on a
+        cluster: on every primary, since FCALL runs on the node of its key)."""
+        try:
+            found = self.client.function_list(library=LIBRARY, withcode=True)
+        except redis.ResponseError as exc:  # FUNCTION LIST refused too: nothing to call
+            log.info("cannot read the Functions library %s (%s); EVALSHA", LIBRARY, exc)
+            return False
+        per_node = list(found.values()) if isinstance(found, dict) else [found]
+        return all(_holds_kit_code(libraries or []) for libraries in per_node)
 
     def call(self, name: str, keys: Sequence[Any] = (), args: Sequence[Any] = (),
              client: Any = None) -> Any:
@@ -112,8 +133,23 @@ class KitScripts:
         except redis.ResponseError as exc:
             if "not found" not in str(exc).lower() or client is not None:
                 raise  # a pipeline's error surfaces at execute(); the next call reloads
-            self.load()
+            if not self.load():  # gone, and this user may not load it again: EVALSHA
+                self.mode = "scripts"
+                return self.evalsha[name](keys=list(keys), args=list(args))
             return target.fcall(function_name(name), len(keys), *keys, *args)
+
+
+def _holds_kit_code(libraries: list[Any]) -> bool:
+    """True if FUNCTION LIST's reply names the kit's library with the kit's own code."""
+    for entry in libraries:
+        fields = entry if isinstance(entry, dict) else dict(zip(entry[::2], entry[1::2],
+                                                                strict=False))
+        if fields.get("library_name") == LIBRARY:
+            if fields.get("library_code") == LIBRARY_CODE:
+                return True
+            log.warning("the Functions library %s holds code that is not the kit's: its "
+                        "scripts use EVALSHA instead", LIBRARY)
+    return False
 
 
 class KitScript:
