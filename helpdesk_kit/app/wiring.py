@@ -5,6 +5,11 @@ makes, so each is written once: which Redis (``connect``), which key schema (has
 Cluster), which cache (the near cache when ``HELPDESK_NEAR_CACHE`` is on), which queue
 (``HELPDESK_QUEUE_MODE``: the list for seed and reliable, the stream for streams), and the
 ticket event log every change is appended to.
+
+Redis down at start does not stop the app: ``connect(down_ok=True)`` hands back a client that
+connects on its first use (logged once, as a warning), the cache counts each failed read and
+serves it from the database, and the same client works as soon as Redis answers. (A Cluster
+with none of its named nodes answering still raises: see :mod:`helpdesk_kit.backends`.)
 """
 
 from __future__ import annotations
@@ -39,9 +44,10 @@ class Wired:
 
 def wire(settings: Settings, prefer: str | None = None, *, retry: RetryPolicy | None = None,
          **cache_options: Any) -> Wired:
-    """Connect Redis and open the store (closing Redis again if the store fails), then build
-    the cache, the queue and the event log on the same keys."""
-    backend = connect(settings, prefer)  # type: ignore[arg-type]  # checked by Settings
+    """Connect Redis (answering or not yet: see the module docstring) and open the store
+    (closing Redis again if the store fails), then build the cache, the queue and the event
+    log on the same keys."""
+    backend = connect(settings, prefer, down_ok=True)  # type: ignore[arg-type]  # checked by Settings
     try:
         store = open_store(settings)
     except HelpdeskError:
