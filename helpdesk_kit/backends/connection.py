@@ -43,7 +43,7 @@ from redis.exceptions import RedisClusterException
 from ..config import BackendChoice, Settings, redact_url
 from ..errors import RedisBackendError, RedisUnreachableError
 from ..vocab import BackendKind
-from . import cluster, sentinel
+from . import addresses, cluster, sentinel
 from .client import NOT_ASKED, Backend, fail_fast_retry, probe
 from .server import RedisServer
 
@@ -160,7 +160,7 @@ def _backend_error(variable: str, url: str, exc: Exception) -> RedisBackendError
     :class:`RedisUnreachableError` when the server just did not answer."""
     # A Sentinel that failed is shown as a whole client repr: its port says enough.
     reason = _CLIENT_REPR.sub(r"Sentinel :\1", str(exc))
-    shown = ",".join(redact_url(entry) for entry in url.split(","))
+    shown = addresses.shown(url)
     for entry in url.split(","):
         reason = reason.replace(entry, redact_url(entry))
         password = urllib.parse.urlsplit(entry).password if "://" in entry else None
@@ -172,21 +172,25 @@ def _backend_error(variable: str, url: str, exc: Exception) -> RedisBackendError
                 f"({type(exc).__name__}: {' '.join(reason.split())})")
 
 
-def _connect_cluster(url: str, timeout: float) -> Backend:
+def _connect_cluster(urls: str, timeout: float) -> Backend:
+    nodes = cluster.startup_nodes(urls)  # a ConfigError for an unusable entry, as it is
+    named = len(nodes.addresses)
     client: Any = None
     try:
-        client = cluster.cluster_client(url, timeout)
+        client = cluster.cluster_client(urls, timeout)
         client.ping()
         caps = probe(client)
     except (ValueError, redis.RedisError, RedisClusterException) as exc:
         if client is not None:
             client.close()
         if isinstance(exc, RedisClusterException) and "reachable" in str(exc):
-            exc = redis.ConnectionError(str(exc))  # no node answered: down, not misconfigured
-        raise _backend_error("REDIS_CLUSTER_URL", url, exc) from None
+            exc = redis.ConnectionError(f"none of the {named} node(s) named answered: {exc}")
+        raise _backend_error("REDIS_CLUSTER_URL", urls, exc) from None
     primaries = len(client.get_primaries())
+    via = redact_url(urls.split(",")[0].strip())
+    more = f" (and {named - 1} more named)" if named > 1 else ""
     return Backend(client, BackendKind.CLUSTER,
-                   f"Redis Cluster of {primaries} primaries via {redact_url(url)}", caps)
+                   f"Redis Cluster of {primaries} primaries via {via}{more}", caps)
 
 
 def _connect_sentinel(settings: Settings, down_ok: bool) -> Backend:
