@@ -34,7 +34,6 @@ from typing import Any
 
 import redis
 
-from ..backends import acl
 from .guard import GUARDED_SET, RELEASE_LOCK
 from .warm import WARM_SET
 
@@ -94,32 +93,39 @@ class KitScripts:
         return self.mode
 
     def load(self) -> bool:
-        """``FUNCTION LOAD`` the library: True if the kit's own code is there now - loaded
-        here, or found there (loaded before; in a class, by the instructor, because a
-        learner may not load one)."""
+        """Make sure the library is there: True if the kit's own code is - found there
+        (loaded before; in a class, by the instructor, as a learner may not load one) or
+        loaded now. One round trip when it is there already, two when it is not."""
         try:
-            self.client.function_load(LIBRARY_CODE)
+            found = self._library()
+            if found is None:
+                self.client.function_load(LIBRARY_CODE)
+                return True
         except redis.ResponseError as exc:
-            if "already exists" in str(exc) or acl.refused(exc):
-                return self._ours()
-            # unknown command (Redis 6), a read-only replica...: EVALSHA
+            if "already exists" in str(exc):  # another process loaded it meanwhile
+                return self._library() == _OURS
+            # unknown command (Redis 6), NOPERM (a class's learner, and no library loaded
+            # for them), a read-only replica...: EVALSHA
             log.info("Redis Functions unavailable (%s); the kit's scripts use EVALSHA", exc)
             return False
         except ImportError as exc:  # fakeredis without lupa: no Lua at all
             log.info("no Lua here (%s)", exc)
             return False
-        return True
+        if found != _OURS:
+            log.warning("the Functions library %s holds code that is not the kit's: its "
+                        "scripts use EVALSHA instead", LIBRARY)
+        return found == _OURS
 
-    def _ours(self) -> bool:
-        """True if the library under the kit's name holds exactly the kit's code (on a
-        cluster: on every primary, since FCALL runs on the node of its key)."""
-        try:
-            found = self.client.function_list(library=LIBRARY, withcode=True)
-        except redis.ResponseError as exc:  # FUNCTION LIST refused too: nothing to call
-            log.info("cannot read the Functions library %s (%s); EVALSHA", LIBRARY, exc)
-            return False
+    def _library(self) -> str | None:
+        """What holds the kit's library name (``FUNCTION LIST WITHCODE``): :data:`_OURS`,
+        :data:`_FOREIGN` (other code), or None where it is missing (on a cluster: on any
+        primary, since FCALL runs on the node of its key)."""
+        found = self.client.function_list(library=LIBRARY, withcode=True)
         per_node = list(found.values()) if isinstance(found, dict) else [found]
-        return all(_holds_kit_code(libraries or []) for libraries in per_node)
+        states = {_code_state(libraries or []) for libraries in per_node}
+        if _FOREIGN in states:
+            return _FOREIGN
+        return None if None in states else _OURS
 
     def call(self, name: str, keys: Sequence[Any] = (), args: Sequence[Any] = (),
              client: Any = None) -> Any:
@@ -139,17 +145,19 @@ class KitScripts:
             return target.fcall(function_name(name), len(keys), *keys, *args)
 
 
-def _holds_kit_code(libraries: list[Any]) -> bool:
-    """True if FUNCTION LIST's reply names the kit's library with the kit's own code."""
+#: What FUNCTION LIST found under the kit's library name.
+_OURS = "ours"
+_FOREIGN = "foreign"
+
+
+def _code_state(libraries: list[Any]) -> str | None:
+    """:data:`_OURS`, :data:`_FOREIGN` or None (missing), from FUNCTION LIST's reply."""
     for entry in libraries:
         fields = entry if isinstance(entry, dict) else dict(zip(entry[::2], entry[1::2],
                                                                 strict=False))
         if fields.get("library_name") == LIBRARY:
-            if fields.get("library_code") == LIBRARY_CODE:
-                return True
-            log.warning("the Functions library %s holds code that is not the kit's: its "
-                        "scripts use EVALSHA instead", LIBRARY)
-    return False
+            return _OURS if fields.get("library_code") == LIBRARY_CODE else _FOREIGN
+    return None
 
 
 class KitScript:
