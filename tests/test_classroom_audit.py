@@ -221,6 +221,7 @@ def test_serve_and_create_load_the_kits_library_with_the_instructors_user(
 def test_a_learner_cannot_replace_or_delete_the_kits_library_and_a_classmates_reads_stay(
         learners: Callable[..., dict[str, dict[str, str]]], admin: redis.Redis,
         store: HelpdeskStore, tmp_path: Path) -> None:
+    assert POISONED != LIBRARY_CODE  # A's code really differs from the kit's
     envs = learners("a", "b")
     a_name, b_name = envs
     a = learner_backend(envs[a_name], tmp_path / "a").client
