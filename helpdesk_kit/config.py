@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -18,7 +19,8 @@ from typing import Literal
 from .errors import ConfigError
 from .vocab import BackendKind, DbDriver, QueueMode
 
-__all__ = ["BackendChoice", "Settings", "default_data_dir", "redact_url"]
+__all__ = ["BackendChoice", "Durability", "Settings", "default_data_dir", "parse_durability",
+           "redact_url"]
 
 BackendChoice = Literal["auto", "url", "server", "fake", "sentinel", "cluster"]
 _BACKENDS: tuple[str, ...] = ("auto", *BackendKind)
@@ -31,11 +33,15 @@ ENVIRONMENT: dict[str, str] = {
                               "(auto: cluster, sentinel or url if set, else server, else fake)",
     "REDIS_SENTINELS": "host:port,host:port of the Sentinels that know the primary",
     "REDIS_SENTINEL_MASTER": "the name the Sentinels monitor the primary under (mymaster)",
-    "REDIS_CLUSTER_URL": "redis:// or rediss:// URL of any node of a Redis Cluster",
+    "REDIS_CLUSTER_URL": "redis:// or rediss:// URL of a node of a Redis Cluster, or several, "
+                         "comma-separated (the first one's password and TLS apply to all)",
     "HELPDESK_NEAR_CACHE": "1 turns on the in-process near cache (L1) in front of Redis",
     "HELPDESK_NEAR_CACHE_SIZE": "entries the near cache keeps at most (default 10000)",
     "HELPDESK_QUEUE_MODE": "seed | reliable | streams: which queue the app and worker use "
                            "(default reliable)",
+    "HELPDESK_QUEUE_DURABLE": "REPLICAS[,TIMEOUT]: after each push, WAIT for that many replicas "
+                              "('all': every one connected now) up to TIMEOUT (500ms, 2s; "
+                              "default 1000ms), else the push raises; off by default",
     "REDIS_SOCKET_TIMEOUT": "seconds before a Redis call counts as failed (default 2.0)",
     "TURSO_DATABASE_URL": "libsql://, https://, http:// (sqld), ws:// or file: URL (default: a "
                           "local file)",
@@ -129,6 +135,56 @@ def _db_driver(raw: str | None) -> DbDriver | None:
                           f"got {raw!r}") from None
 
 
+@dataclass(frozen=True)
+class Durability:
+    """``HELPDESK_QUEUE_DURABLE``: after each push, ``WAIT`` for ``replicas`` replicas (None:
+    every replica connected to the primary now) for up to ``timeout_ms``; a push they did
+    not all confirm raises (see :class:`helpdesk_kit.queue.TaskQueue`)."""
+
+    replicas: int | None = None
+    timeout_ms: int = 1000
+
+    def __str__(self) -> str:
+        who = ("every connected replica" if self.replicas is None
+               else f"{self.replicas} replica{'s' if self.replicas != 1 else ''}")
+        return f"WAIT for {who}, up to {self.timeout_ms} ms"
+
+
+_TIMEOUT = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*(ms|s)?", re.IGNORECASE)
+
+
+def parse_durability(raw: str | None) -> Durability | None:
+    """``HELPDESK_QUEUE_DURABLE``: ``REPLICAS[,TIMEOUT]``; None (off) for unset, 0 or off.
+
+    ``REPLICAS`` is a whole number or ``all`` (every replica connected now: whichever one a
+    failover promotes has the push); ``TIMEOUT`` is ``500ms``, ``2s`` or a bare number of
+    milliseconds (default 1000).
+    """
+    text = (raw or "").strip().lower()
+    if text in ("", "0", "off", "no", "false"):
+        return None
+    wanted, _, timeout = (part.strip() for part in text.partition(","))
+    usage = (f"HELPDESK_QUEUE_DURABLE must be REPLICAS[,TIMEOUT] such as 'all', '1,500ms' or "
+             f"'2,2s' (or 0/off); got {raw!r}")
+    if wanted == "all":
+        replicas = None
+    elif wanted.isdigit() and int(wanted) >= 1:
+        replicas = int(wanted)
+    else:
+        raise ConfigError(usage)
+    if not timeout:
+        return Durability(replicas)
+    found = _TIMEOUT.fullmatch(timeout)
+    if found is None:
+        raise ConfigError(usage)
+    factor = 1000 if (found.group(2) or "ms").lower() == "s" else 1
+    milliseconds = round(float(found.group(1)) * factor)
+    if milliseconds < 1:
+        raise ConfigError(f"HELPDESK_QUEUE_DURABLE's timeout must be at least 1 ms (0 would "
+                          f"wait for ever); got {raw!r}")
+    return Durability(replicas, milliseconds)
+
+
 def _queue_mode(raw: str | None) -> QueueMode:
     try:
         return QueueMode((raw or QueueMode.RELIABLE).lower())
@@ -160,6 +216,8 @@ class Settings:
     near_cache: bool = False
     near_cache_size: int = 10_000
     queue_mode: QueueMode = QueueMode.RELIABLE
+    #: ``HELPDESK_QUEUE_DURABLE``: WAIT for replicas after each push (None: off).
+    queue_durable: Durability | None = None
     #: Publish the cache's counters in Redis (``cache:stats``), for a class's dashboard.
     publish_stats: bool = False
 
@@ -218,6 +276,7 @@ class Settings:
             near_cache=_flag(e, "HELPDESK_NEAR_CACHE"),
             near_cache_size=int(_number(e, "HELPDESK_NEAR_CACHE_SIZE", 10_000, 1, int)),
             queue_mode=_queue_mode(get("HELPDESK_QUEUE_MODE")),
+            queue_durable=parse_durability(get("HELPDESK_QUEUE_DURABLE")),
             publish_stats=_flag(e, "HELPDESK_PUBLISH_STATS"),
         )
 

@@ -37,6 +37,14 @@ def _user_line(user: str, denied: object) -> str:
             "lessons say what they skip)")
 
 
+def _queue_line(settings: Settings) -> str:
+    """The queue the app and worker use, and whether a push waits for replicas."""
+    durable = settings.queue_durable
+    pushes = ("durable pushes off (HELPDESK_QUEUE_DURABLE)" if durable is None
+              else f"durable pushes: {durable} (HELPDESK_QUEUE_DURABLE)")
+    return f"{settings.queue_mode} mode; {pushes}"
+
+
 @dataclass
 class DoctorReport:
     redis_kind: str
@@ -54,6 +62,8 @@ class DoctorReport:
     topology: list[str] = field(default_factory=list)
     #: "on: ..." or "off: why" (HELPDESK_NEAR_CACHE, and whether this Redis can track keys)
     near_cache: str = ""
+    #: The queue mode and its pushes (HELPDESK_QUEUE_MODE, HELPDESK_QUEUE_DURABLE)
+    queue: str = ""
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -77,6 +87,7 @@ class DoctorReport:
         lines += [
             f"Database   {self.database}  [{self.database_kind}]",
             "           rows: " + ", ".join(f"{t} {n:,}" for t, n in self.rows.items()),
+            f"Queue      {self.queue}",
             f"Settings   {self.settings}",
             "Versions   " + ", ".join(f"{p} {v}" for p, v in self.versions.items()),
         ]
@@ -115,4 +126,5 @@ def report(settings: Settings | None = None, prefer: BackendChoice | None = None
         versions=versions,
         topology=nodes.lines() if nodes else [],
         near_cache=near,
+        queue=_queue_line(settings),
     )

@@ -16,6 +16,7 @@ __all__ = [
     "InputError",
     "InvalidationError",
     "RedisBackendError",
+    "RedisUnreachableError",
     "TaskError",
     "TaskValidationError",
 ]
@@ -31,6 +32,11 @@ class ConfigError(HelpdeskError, ValueError):
 
 class RedisBackendError(HelpdeskError, ConnectionError):
     """No usable Redis: the configured server is unreachable, refused us, or could not start."""
+
+
+class RedisUnreachableError(RedisBackendError):
+    """The configured Redis did not answer (refused, timed out, no socket yet): nothing says
+    the settings are wrong - it may be starting, or down for a while. Worth waiting for."""
 
 
 class FeatureUnavailableError(HelpdeskError):

@@ -3,24 +3,37 @@
 A class server is what an instructor starts by hand, so the tests start it the same way: the
 documented command, in a subprocess, on a free port, its files in a temp folder. Everything a
 process prints goes to a file the caller can search for leaked passwords.
+
+The fixtures (``class_server``, ``admin``, ``learners``) are registered by ``conftest.py``;
+``class_server`` is module-scoped: each test module that uses it shares one class server.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
 import time
+import urllib.parse
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 import redis
+from conftest import missing
 
+from helpdesk_kit.backends import Backend, connect, fail_fast_retry
+from helpdesk_kit.config import Settings
 from helpdesk_kit.db.sqld import free_port
+from helpdesk_kit.lab import classroom
 
-__all__ = ["LEARNER_RUN", "ClassProcess", "kit_env", "read_env", "run_kit",
+__all__ = ["LEARNER_RUN", "ClassProcess", "admin", "class_server", "forget", "kit_env",
+           "learner_backend", "learners", "password_of", "read_env", "run_kit",
            "start_class_server"]
 
 HELPDESK_KIT = str(Path(sys.executable).parent / "helpdesk-kit")
@@ -139,3 +152,64 @@ def start_class_server(folder: Path, data_dir: Path, *extra: str, timeout: float
     result.stop()
     raise RuntimeError(f"classroom serve was not ready in {timeout} s: "
                        f"{output.read_text()[-2000:]}")
+
+
+# --- fixtures: the class server and its learners -------------------------------------------
+@pytest.fixture(scope="module")
+def class_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClassProcess]:
+    if shutil.which("redis-server") is None:
+        missing("redis", "install redis-server (apt-get install redis-server)")
+    root = tmp_path_factory.mktemp("class")
+    server = start_class_server(root / "server", root / "data")
+    yield server
+    assert server.stop() == 0  # Ctrl-C (SIGTERM) is a clean stop...
+    with pytest.raises(redis.ConnectionError):  # ...and takes the redis-server with it
+        redis.Redis(port=server.port, socket_timeout=1, retry=fail_fast_retry()).ping()
+
+
+@pytest.fixture
+def admin(class_server: ClassProcess) -> Iterator[redis.Redis]:
+    client = class_server.client()
+    yield client
+    client.close()
+
+
+def forget(admin: redis.Redis, names: list[str]) -> None:
+    """Take ``names`` out of the class entirely (users, keys, roster entries)."""
+    for name in names:
+        admin.acl_deluser(name)
+        for key in admin.scan_iter(match=f"{name}:*"):
+            admin.unlink(key)
+        admin.hdel(classroom.ROSTER_KEY, name)
+
+
+@pytest.fixture
+def learners(admin: redis.Redis, class_server: ClassProcess, tmp_path: Path
+             ) -> Iterator[Callable[..., dict[str, dict[str, str]]]]:
+    """``learners("a", "b")`` creates them (suffixed: unique per test) and returns each
+    name's env file as a dict; they leave the class after the test."""
+    made: list[str] = []
+
+    def make(*bases: str) -> dict[str, dict[str, str]]:
+        names = [f"{base}-{uuid.uuid4().hex[:6]}" for base in bases]
+        created, saved = classroom.create(admin, names, tmp_path / "env",
+                                          class_server.instructor["REDIS_URL"])
+        assert saved  # the class server keeps an ACL file: a restart keeps the learners
+        made.extend(names)
+        return {learner.name: read_env(learner.env_file) for learner in created
+                if learner.env_file is not None}
+
+    yield make
+    forget(admin, made)
+
+
+def password_of(env: dict[str, str]) -> str:
+    """The password in an env file's REDIS_URL (what no output may contain)."""
+    password = urllib.parse.urlsplit(env["REDIS_URL"]).password
+    assert password
+    return password
+
+
+def learner_backend(env: dict[str, str], tmp_path: Path) -> Backend:
+    """The kit's own connection with a learner's env file, as a notebook would make it."""
+    return connect(Settings.from_env({**env, "HELPDESK_DATA_DIR": str(tmp_path / "data")}))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -55,6 +56,15 @@ def missing(what: str, hint: str) -> None:
     if required(what):
         pytest.fail(message + " (required here: CI or HELPDESK_TEST_REQUIRE)", pytrace=False)
     pytest.skip(message)
+
+
+def until(condition: Callable[[], object], timeout: float = 15.0, what: str = "") -> None:
+    """Wait for a state, polling: the deadline only bounds the wait, nothing asserts a time."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting{': ' + what if what else ''}")
+        time.sleep(0.005)
 
 
 def free_port() -> int:
@@ -213,4 +223,6 @@ def sqld_url() -> Iterator[str]:
 
 
 # --- Sentinel and Cluster: one of each per session (tests/scaleout_servers.py) ------------
+# --- a class server (module scope: one per test module that uses it) ---------------------
+from classroom_server import admin, class_server, learners  # noqa: E402, F401
 from scaleout_servers import cluster_lab, sentinel_lab  # noqa: E402, F401  # registers them once

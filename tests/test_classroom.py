@@ -1,6 +1,7 @@
 """Classroom mode on a real redis-server: an ACL user per learner, nobody touches another's keys.
 
-One class server for the module, started the way an instructor starts it
+One class server for the module (the ``class_server`` fixture, from
+``tests/classroom_server.py``), started the way an instructor starts it
 (``helpdesk-kit classroom serve`` as a process, on a free port). Learners get real ACL users
 and env files; every check goes through what a learner or an instructor would run: the kit's
 ``connect``, lessons, the cache, the queue, the CLI, nbval on the lessons.
@@ -9,12 +10,10 @@ and env files; every check goes through what a learner or an instructor would ru
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
-import urllib.parse
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,14 +21,16 @@ import redis
 from classroom_server import (
     LEARNER_RUN,
     ClassProcess,
+    forget,
     kit_env,
+    learner_backend,
+    password_of,
     read_env,
     run_kit,
-    start_class_server,
 )
-from conftest import ROOT, missing
+from conftest import ROOT
 
-from helpdesk_kit.backends import Backend, acl, connect, fail_fast_retry
+from helpdesk_kit.backends import acl, fail_fast_retry
 from helpdesk_kit.cache import Cache
 from helpdesk_kit.config import Settings
 from helpdesk_kit.errors import ConfigError, FeatureUnavailableError, InputError
@@ -40,71 +41,10 @@ from helpdesk_kit.lab.eviction import eviction_lab
 from helpdesk_kit.lessons import setup
 from helpdesk_kit.metrics import snapshot
 
-LEARNER_DENIED = {"FLUSHDB", "FLUSHALL", "KEYS", "INFO", "CONFIG"}
+LEARNER_DENIED = {"FLUSHDB", "FLUSHALL", "KEYS", "INFO", "CONFIG", "FUNCTION LOAD"}
 #: The lessons nbval runs under a learner's user (outputs not compared: --nbval-lax).
 LESSONS = ("00_start_here", "01_cache_aside", "03_invalidation", "06_task_queue",
            "08_monitoring_tuning", "13_lua_functions", "15_near_cache")
-
-
-# --- the class server and its learners ----------------------------------------------------
-@pytest.fixture(scope="module")
-def class_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClassProcess]:
-    if shutil.which("redis-server") is None:
-        missing("redis", "install redis-server (apt-get install redis-server)")
-    root = tmp_path_factory.mktemp("class")
-    server = start_class_server(root / "server", root / "data")
-    yield server
-    assert server.stop() == 0  # Ctrl-C (SIGTERM) is a clean stop...
-    with pytest.raises(redis.ConnectionError):  # ...and takes the redis-server with it
-        redis.Redis(port=server.port, socket_timeout=1, retry=fail_fast_retry()).ping()
-
-
-@pytest.fixture
-def admin(class_server: ClassProcess) -> Iterator[redis.Redis]:
-    client = class_server.client()
-    yield client
-    client.close()
-
-
-def _forget(admin: redis.Redis, names: list[str]) -> None:
-    """Take ``names`` out of the class entirely (users, keys, roster entries)."""
-    for name in names:
-        admin.acl_deluser(name)
-        for key in admin.scan_iter(match=f"{name}:*"):
-            admin.unlink(key)
-        admin.hdel(classroom.ROSTER_KEY, name)
-
-
-@pytest.fixture
-def learners(admin: redis.Redis, class_server: ClassProcess, tmp_path: Path
-             ) -> Iterator[Callable[..., dict[str, dict[str, str]]]]:
-    """``learners("a", "b")`` creates them (suffixed: unique per test) and returns each
-    name's env file as a dict; they leave the class after the test."""
-    made: list[str] = []
-
-    def make(*bases: str) -> dict[str, dict[str, str]]:
-        names = [f"{base}-{uuid.uuid4().hex[:6]}" for base in bases]
-        created, saved = classroom.create(admin, names, tmp_path / "env",
-                                          class_server.instructor["REDIS_URL"])
-        assert saved  # the class server keeps an ACL file: a restart keeps the learners
-        made.extend(names)
-        return {learner.name: read_env(learner.env_file) for learner in created
-                if learner.env_file is not None}
-
-    yield make
-    _forget(admin, made)
-
-
-def _password(env: dict[str, str]) -> str:
-    """The password in an env file's REDIS_URL (what no output may contain)."""
-    password = urllib.parse.urlsplit(env["REDIS_URL"]).password
-    assert password
-    return password
-
-
-def _backend(env: dict[str, str], tmp_path: Path) -> Backend:
-    """The kit's own connection with a learner's env file, as a notebook would make it."""
-    return connect(Settings.from_env({**env, "HELPDESK_DATA_DIR": str(tmp_path / "data")}))
 
 
 # --- the done criterion: serve, create --learners 3, three concurrent runs ----------------
@@ -149,14 +89,14 @@ def test_create_three_learners_then_three_concurrent_runs_stay_apart(
             assert admin.get(f"{name}:lesson01:session:secret") == json.dumps(secrets_[name])
         listed = run_kit(["classroom", "list"], instructor, log)
         assert listed.returncode == 0 and all(n in listed.stdout for n in names)
-        passwords = [_password(env) for env in envs.values()]
+        passwords = [password_of(env) for env in envs.values()]
         assert all(len(p) >= 32 for p in passwords)
         texts = [log.read_text(), class_server.output.read_text(),
                  (class_server.folder / "redis.log").read_text()]
-        for secret in [*passwords, _password(class_server.instructor)]:
+        for secret in [*passwords, password_of(class_server.instructor)]:
             assert not any(secret in text for text in texts), "a password reached an output"
     finally:
-        _forget(admin, names)
+        forget(admin, names)
 
 
 def test_the_class_server_wants_the_instructors_password(class_server: ClassProcess) -> None:
@@ -176,10 +116,10 @@ def test_show_passwords_prints_them_only_when_asked(class_server: ClassProcess,
                     "--out", str(tmp_path / "env"), "--show-passwords"], instructor, log)
     try:
         assert done.returncode == 0, done.stderr
-        password = _password(read_env(tmp_path / "env" / "shown-a.env"))
+        password = password_of(read_env(tmp_path / "env" / "shown-a.env"))
         assert password in done.stdout and "redis://shown-a:***@" in done.stdout
     finally:
-        _forget(admin, ["shown-a"])
+        forget(admin, ["shown-a"])
 
 
 def _roster(folder: Path, *names: str) -> Path:
@@ -193,8 +133,8 @@ def test_a_learner_cannot_touch_another_learners_keys_or_channels(
         learners: Callable[..., dict[str, dict[str, str]]], tmp_path: Path) -> None:
     envs = learners("alice", "bob")
     alice_name, bob_name = envs
-    alice = _backend(envs[alice_name], tmp_path / "a").client
-    bob = _backend(envs[bob_name], tmp_path / "b").client
+    alice = learner_backend(envs[alice_name], tmp_path / "a").client
+    bob = learner_backend(envs[bob_name], tmp_path / "b").client
     bob_key, bob_channel = f"{bob_name}:ticket:1", f"{bob_name}:notifications"
     bob.set(bob_key, '{"id": 1}')
     attempts: dict[str, Callable[[], object]] = {
@@ -242,7 +182,7 @@ def test_reset_deletes_only_that_learners_keys(
         tmp_path: Path) -> None:
     envs = learners("carol", "dave")
     carol, dave = envs
-    client = _backend(envs[carol], tmp_path).client
+    client = learner_backend(envs[carol], tmp_path).client
     for n in range(30):
         client.set(f"{carol}:lesson01:ticket:{n}", "x")
     other_db = redis.Redis.from_url(envs[carol]["REDIS_URL"].replace("/0", "/3"))
@@ -266,7 +206,7 @@ def test_revoke_closes_their_connections_and_remove_empties_the_class(
         tmp_path: Path) -> None:
     envs = learners("erin", "frank")
     erin, frank = envs
-    connected = _backend(envs[erin], tmp_path).client
+    connected = learner_backend(envs[erin], tmp_path).client
     connected.set(f"{erin}:k", "1")
     classroom.revoke(admin, erin)
     with pytest.raises(redis.RedisError):  # the open connection is gone...
@@ -306,7 +246,7 @@ def test_the_kit_explains_what_a_learner_may_not_do(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     envs = learners("hana", "ivan")
     hana, ivan = envs
-    backend = _backend(envs[hana], tmp_path)
+    backend = learner_backend(envs[hana], tmp_path)
     caps = backend.capabilities
     assert caps.acl_user == hana and caps.denied >= LEARNER_DENIED
     assert not caps.info and not caps.maxmemory_configurable and caps.lua
@@ -341,8 +281,9 @@ def test_doctor_names_the_learners_user_and_what_it_may_not_run(
     (name,) = envs
     done = run_kit(["doctor"], kit_env(tmp_path / "data", **envs[name]), tmp_path / "log")
     assert done.returncode == 0, done.stderr
-    assert f"Redis user {name}: may not run CONFIG, FLUSHALL, FLUSHDB, INFO, KEYS" in done.stdout
-    assert _password(envs[name]) not in done.stdout + done.stderr
+    assert (f"Redis user {name}: may not run CONFIG, FLUSHALL, FLUSHDB, FUNCTION LOAD, INFO, "
+            "KEYS") in done.stdout
+    assert password_of(envs[name]) not in done.stdout + done.stderr
 
 
 # --- the instructor's table -----------------------------------------------------------------
@@ -351,7 +292,7 @@ def test_the_table_counts_each_learners_keys_queue_and_dead_letters(
         tmp_path: Path) -> None:
     envs = learners("kim", "lee")
     kim, lee = envs
-    client = _backend(envs[kim], tmp_path).client
+    client = learner_backend(envs[kim], tmp_path).client
     keys = KeySchema(prefix=f"{kim}:lesson06:")
     client.rpush(keys.tasks_pending, "{}", "{}")
     client.rpush(keys.tasks_dead, "{}")
@@ -380,7 +321,7 @@ def test_the_lessons_run_under_a_learners_user(
          "-p", "no:cacheprovider", *notebooks], cwd=ROOT, capture_output=True, text=True,
         env=kit_env(tmp_path / "data", **envs[name]), timeout=600, check=False)
     assert done.returncode == 0, done.stdout[-6000:]
-    assert _password(envs[name]) not in done.stdout + done.stderr
+    assert password_of(envs[name]) not in done.stdout + done.stderr
 
 
 def test_the_table_shows_each_learners_hit_rate_from_what_their_caches_published(
@@ -443,7 +384,7 @@ def test_a_learners_near_cache_is_kept_fresh_by_tracking(
 
     envs = learners("nc")
     (name,) = envs
-    client = _backend(envs[name], tmp_path).client
+    client = learner_backend(envs[name], tmp_path).client
     keys = KeySchema(prefix=f"{name}:lesson15:")
     near = NearCache(client, keys)
     try:

@@ -19,7 +19,13 @@ import redis
 from helpdesk_kit.backends import Capabilities, acl, probe
 from helpdesk_kit.errors import InputError
 from helpdesk_kit.lab import classroom, eviction
-from helpdesk_kit.lab.classroom_server import ClassServer, learner_url, write_env_file
+from helpdesk_kit.lab.classroom_activity import Activity, memory_text
+from helpdesk_kit.lab.classroom_server import (
+    ClassServer,
+    learner_url,
+    maxmemory_size,
+    write_env_file,
+)
 from helpdesk_kit.metrics import snapshot
 from helpdesk_kit.metrics.sources import NO_INFO_FOR_USER
 
@@ -68,9 +74,33 @@ def test_the_rules_shut_a_learner_inside_their_prefix() -> None:
     assert rules[0] == "reset"  # nothing from an earlier user of that name survives
     assert {"on", ">pw", "~learner01:*", "resetchannels", "&learner01:*", "+@all",
             "-@dangerous"} <= set(rules)
-    for command in ("flushdb", "flushall", "keys", "config", "debug", "shutdown", "acl"):
+    for command in ("flushdb", "flushall", "keys", "config", "debug", "shutdown", "acl",
+                    "function|load", "function|delete", "script|kill", "memory"):
         assert f"-{command}" in rules
-    assert rules[-1] == "+acl|whoami"  # given back after -acl: it only says who one is
+    # given back after their denials: who one is, and the size of one's own key
+    assert rules[-2:] == ["+acl|whoami", "+memory|usage"]
+
+
+@pytest.mark.parametrize(("given", "kept"), [("256mb", "256mb"), (" 1GB ", "1gb"),
+                                             ("500000", "500000"), ("64k", "64k")])
+def test_a_class_server_takes_a_memory_size(given: str, kept: str) -> None:
+    assert maxmemory_size(given) == kept
+
+
+@pytest.mark.parametrize("given", ["0", "", "lots", "-1mb", "1.5gb", "256 mb"])
+def test_a_class_needs_a_real_memory_bound(given: str) -> None:
+    with pytest.raises(InputError, match="--maxmemory"):
+        maxmemory_size(given)
+
+
+@pytest.mark.parametrize(("memory", "estimated", "shown"), [
+    (None, False, "n/a"), (0, False, "0 B"), (900, False, "900 B"), (2048, False, "2.0 KiB"),
+    (5 * 1024 * 1024 + 1, True, "~5.0 MiB"), (3 << 30, False, "3.0 GiB")])
+def test_a_learners_memory_reads_in_binary_units(memory: int | None, estimated: bool,
+                                                 shown: str) -> None:
+    row = Activity("ana", "active", 1, 0, 0, 0, None, None, None, memory_bytes=memory,
+                   memory_estimated=estimated)
+    assert memory_text(row) == shown
 
 
 # --- URLs and env files -------------------------------------------------------------------

@@ -368,3 +368,35 @@ def test_a_slot_without_a_node_is_a_redis_error(cluster: Backend) -> None:
         assert isinstance(caught.value, redis.RedisError)
     finally:
         client.nodes_manager.slots_cache[slot] = saved
+
+
+def test_a_second_client_finds_the_kits_library_on_every_primary(cluster: Backend) -> None:
+    """FUNCTION LIST on a cluster answers per node: the kit calls its library only when
+    every primary holds its code (FCALL runs on the node of its key)."""
+    from helpdesk_kit.cache.functions import KitScripts
+
+    assert KitScripts(cluster.client).ensure_loaded() == "functions"  # loaded (or there)
+    assert KitScripts(cluster.client).ensure_loaded() == "functions"  # found, on all three
+
+
+def test_cluster_url_names_several_nodes_sharing_one_secret() -> None:
+    """REDIS_CLUSTER_URL as REDIS_SENTINELS: a list; the first URL's password and TLS for all."""
+    from helpdesk_kit.backends.cluster import startup_nodes
+
+    nodes = startup_nodes("rediss://:s3cret@10.0.0.1:7000?ssl_ca_certs=/ca.pem, 10.0.0.2:7001,"
+                          "[::1]:7002")
+    assert nodes.addresses == (("10.0.0.1", 7000), ("10.0.0.2", 7001), ("::1", 7002))
+    assert nodes.options == {"ssl": True, "password": "s3cret", "ssl_ca_certs": "/ca.pem"}
+    assert nodes.tls and "s3cret" not in repr(nodes) + nodes.where()
+    assert startup_nodes("redis://10.0.0.1").addresses == (("10.0.0.1", 6379),)
+
+
+@pytest.mark.parametrize("urls", ["10.0.0.1", "redis://:pw@10.0.0.1:7000,nohost",
+                                  "redis://:pw@/x"])
+def test_an_unusable_cluster_node_is_a_config_error_without_the_secret(urls: str) -> None:
+    from helpdesk_kit.backends.cluster import startup_nodes
+    from helpdesk_kit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="REDIS_CLUSTER_URL") as caught:
+        startup_nodes(urls)
+    assert ":pw@" not in str(caught.value)

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from helpdesk_kit.config import ENVIRONMENT, Settings, default_data_dir, redact_url
+from helpdesk_kit.config import (
+    ENVIRONMENT,
+    Durability,
+    Settings,
+    default_data_dir,
+    parse_durability,
+    redact_url,
+)
 from helpdesk_kit.errors import ConfigError
 
 SECRET = "s3cr3t-Pa55"
@@ -132,3 +139,35 @@ def test_secrets_never_in_repr_or_logs(caplog: pytest.LogCaptureFixture) -> None
 def test_a_string_data_dir_becomes_a_path(tmp_path: Path) -> None:
     settings = Settings(data_dir=str(tmp_path))  # type: ignore[arg-type]
     assert settings.local_database_path == tmp_path / "helpdesk.db"
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("", None), ("0", None), ("off", None), ("all", Durability(None, 1000)),
+    ("ALL,500ms", Durability(None, 500)), ("1,500ms", Durability(1, 500)),
+    ("2,2s", Durability(2, 2000)), ("1, 250", Durability(1, 250)), ("3,1.5s", Durability(3, 1500)),
+])
+def test_helpdesk_queue_durable_is_replicas_and_a_timeout(raw: str,
+                                                          expected: Durability | None) -> None:
+    assert parse_durability(raw) == expected
+    assert Settings.from_env({"HELPDESK_QUEUE_DURABLE": raw}).queue_durable == expected
+
+
+@pytest.mark.parametrize("raw", ["yes please", "-1", "1.5", "all,soon", "1,0ms", "1,-5", "two"])
+def test_a_durable_setting_that_cannot_be_read_is_a_config_error(raw: str) -> None:
+    with pytest.raises(ConfigError, match="HELPDESK_QUEUE_DURABLE"):
+        Settings.from_env({"HELPDESK_QUEUE_DURABLE": raw})
+
+
+def test_durability_reads_as_what_it_waits_for() -> None:
+    assert str(Durability()) == "WAIT for every connected replica, up to 1000 ms"
+    assert str(Durability(1, 500)) == "WAIT for 1 replica, up to 500 ms"
+    assert str(Durability(2, 500)) == "WAIT for 2 replicas, up to 500 ms"
+
+
+def test_every_variable_is_in_the_readme_table_and_the_env_example() -> None:
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    example = (root / ".env.example").read_text(encoding="utf-8")
+    for name in ENVIRONMENT:
+        assert f"`{name}`" in readme, f"{name} is missing from the README's table"
+        assert f"# {name}=" in example, f"{name} is missing from .env.example"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Iterator
 
@@ -91,3 +92,46 @@ def test_functions_can_be_turned_off(redis_client: redis.Redis, keys: KeySchema)
     assert scripts.ensure_loaded() == "scripts"
     assert scripts.scripts["guarded_set"](keys=[keys.ticket(2), keys.generation("ticket", 2)],
                                           args=["", "x", 60]) == 1
+
+
+def test_the_kit_calls_only_its_own_code_under_its_name(
+        redis_client: redis.Redis, keys: KeySchema, caplog: pytest.LogCaptureFixture) -> None:
+    """Libraries are server-global: code someone else loaded under the kit's name (same
+    function names, other bodies) is never called; the same scripts go by EVALSHA."""
+    foreign = LIBRARY_CODE.replace("return 1\n", "return 2\n", 1)  # the guarded set's end
+    assert foreign != LIBRARY_CODE
+    redis_client.function_load(foreign, replace=True)
+    try:
+        scripts = KitScripts(redis_client)
+        with caplog.at_level(logging.WARNING, logger="helpdesk_kit.cache"):
+            assert scripts.ensure_loaded() == "scripts"
+        assert "not the kit's" in caplog.text
+        assert scripts.call("guarded_set", [keys.ticket(1), keys.generation("ticket", 1)],
+                            ["", "v", 60]) == 1  # the kit's body (FCALL would answer 2)
+    finally:
+        redis_client.function_load(LIBRARY_CODE, replace=True)
+
+
+def test_a_user_who_may_not_load_calls_the_library_loaded_for_them(
+        redis_server: RedisServer, real_redis: redis.Redis, key_prefix: str) -> None:
+    """A class's learner: FUNCTION LOAD is refused, so the kit calls the library someone
+    allowed to (the instructor) loaded - and, once it is gone, uses EVALSHA."""
+    user = f"learner-{key_prefix.split(':')[1]}"
+    real_redis.execute_command("ACL", "SETUSER", user, "on", ">pw", f"~{key_prefix}*",
+                               "+@all", "-function|load", "-function|flush")
+    learner = redis.Redis(unix_socket_path=str(redis_server.socket), username=user, password="pw",
+                          decode_responses=True)
+    try:
+        real_redis.function_load(LIBRARY_CODE, replace=True)
+        scripts = KitScripts(learner)
+        assert scripts.ensure_loaded() == "functions"
+        lock = f"{key_prefix}lock"
+        assert scripts.call("release_lock", [lock], ["token"]) == 0
+        real_redis.function_delete(LIBRARY)  # gone, and the learner may not load it again
+        assert scripts.call("release_lock", [lock], ["token"]) == 0
+        assert scripts.mode == "scripts" and LIBRARY not in _libraries(real_redis)
+        assert KitScripts(learner).ensure_loaded() == "scripts"
+    finally:
+        learner.close()
+        real_redis.acl_deluser(user)
+        real_redis.function_load(LIBRARY_CODE, replace=True)

@@ -41,6 +41,9 @@ def test_the_solution_passes_and_dots_are_not_answered(lesson: Lesson) -> None:
     assert lesson13.check(lesson, _solution()).ok is True
     assert lesson13.check(lesson, ...).ok is None
     assert lesson13.check_quiz("noscript").ok is True and not lesson13.check_quiz("OK").ok
+    assert lesson13.check_quiz_shared("Yours").ok is True
+    theirs = lesson13.check_quiz_shared("theirs")
+    assert theirs.ok is False and "yours" not in theirs.message.lower()  # a hint, no answer
     assert not list(lesson.client.scan_iter(match=f"{lesson.keys.prefix}exercise*"))
 
 

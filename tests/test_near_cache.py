@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from conftest import until
 
 from helpdesk_kit.app import HelpdeskApp
 from helpdesk_kit.backends import RedisServer
@@ -46,14 +47,6 @@ MOMENT = datetime(2026, 5, 1, 9, 30, tzinfo=UTC)
 
 def ticket(ident: int = 7, title: str = "VPN fails", version: int = 1) -> Ticket:
     return Ticket(ident, title, "since Monday", "open", "high", 3, None, MOMENT, MOMENT, version)
-
-
-def until(condition: Callable[[], object], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.005)
 
 
 @pytest.fixture

@@ -28,8 +28,9 @@ from helpdesk_kit.backends import (
 )
 from helpdesk_kit.backends import connection as redis_backend
 from helpdesk_kit.backends import server as redis_server
+from helpdesk_kit.backends.client import NOT_ASKED
 from helpdesk_kit.config import Settings
-from helpdesk_kit.errors import RedisBackendError
+from helpdesk_kit.errors import RedisBackendError, RedisUnreachableError
 from helpdesk_kit.keys import KeySchema
 
 PASSWORD = "Pw-" + uuid.uuid4().hex
@@ -121,6 +122,34 @@ def test_unknown_scheme_is_a_clear_error(tmp_path: Path) -> None:
 def test_refused_port_is_a_clear_error(tmp_path: Path) -> None:
     error = _connect_error(f"redis://:{PASSWORD}@127.0.0.1:{free_port()}", tmp_path)
     assert "cannot connect" in str(error) and PASSWORD not in str(error)
+    assert isinstance(error, RedisUnreachableError)  # worth waiting for, unlike a bad setting
+
+
+def test_down_ok_gives_a_backend_for_a_redis_that_is_not_there_yet(tmp_path: Path) -> None:
+    url = f"redis://:{PASSWORD}@127.0.0.1:{free_port()}/0"
+    backend = connect(_settings(url, tmp_path), prefer="url", down_ok=True)
+    try:
+        assert not backend.answering and backend.capabilities == NOT_ASKED
+        assert backend.notice is not None and "cannot connect" in backend.notice
+        assert PASSWORD not in backend.notice + backend.description + repr(backend)
+        with pytest.raises(redis.ConnectionError):  # its client connects on first use
+            backend.client.ping()
+    finally:
+        backend.client.close()
+
+
+@pytest.mark.parametrize("url", [
+    "redis://:wrong-pw-123@127.0.0.1:{port}",
+    "rediss://default:wrong-pw-123@127.0.0.1:{port}?ssl_ca_certs=/nonexistent/ca.pem",
+    "http://127.0.0.1:{port}"], ids=["password", "tls-file", "scheme"])
+def test_down_ok_still_refuses_a_wrong_setting(password_port: int, tmp_path: Path,
+                                               url: str) -> None:
+    """Waiting would not fix a wrong password, a missing TLS file or a bad scheme. (TLS
+    spoken to a plain port is only a timeout, like a slow server: that one is waited for.)"""
+    with pytest.raises(RedisBackendError) as info:
+        connect(_settings(url.format(port=password_port), tmp_path, 0.3), prefer="url",
+                down_ok=True)
+    assert not isinstance(info.value, RedisUnreachableError)
 
 
 def test_silent_server_times_out_with_the_socket_timeout(tmp_path: Path) -> None:

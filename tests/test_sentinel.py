@@ -168,6 +168,46 @@ def test_durable_enqueue_without_a_replica_refuses_to_promise(redis_server: Redi
     client.close()
 
 
+@pytest.mark.parametrize("mode", ["reliable", "streams"])
+def test_helpdesk_queue_durable_wires_wait_from_the_environment(
+        sentinel_lab: SentinelLab, tmp_path: Path, key_prefix: str, mode: str) -> None:
+    """HELPDESK_QUEUE_DURABLE=all,2s: the app wired from the environment waits for every
+    replica after each push - the ticket's notification is on both replicas when
+    create_ticket returns - and doctor says so."""
+    env = {**sentinel_lab.env(), "HELPDESK_QUEUE_DURABLE": "all,2s",
+           "HELPDESK_QUEUE_MODE": mode}
+    settings = lab_settings(env, tmp_path / "data", key_prefix)
+    with HelpdeskApp.from_settings(settings) as app:
+        load_sample(app.store, 5, 10, seed=42, progress=False)
+        queue = app.queue
+        assert queue is not None and queue.durable
+        assert (queue.replicas, queue.replica_timeout_ms) == (None, 2000)
+        created = app.create_ticket(2, "durable")
+        assert created["success"] and created["notification"] == "queued"
+        key = queue.keys.tasks_stream if mode == "streams" else queue.keys.tasks_pending
+        for replica in _replicas(sentinel_lab):
+            with replica:
+                held = str(replica.xrange(key) if mode == "streams" else replica.lrange(key, 0, -1))
+            assert created["taskId"] in held
+        app.redis.delete(key)  # type: ignore[union-attr]
+    assert ("durable pushes: WAIT for every connected replica, up to 2000 ms "
+            "(HELPDESK_QUEUE_DURABLE)") in str(report(settings))
+
+
+def test_a_durable_push_that_times_out_is_refused_but_still_on_the_primary(
+        sentinel_lab: SentinelLab, tmp_path: Path, key_prefix: str) -> None:
+    """WAIT undoes nothing: three replicas asked of a set that has two, the push raises -
+    and the task is on the primary all the same (the producer must not assume either way)."""
+    env = {**sentinel_lab.env(), "HELPDESK_QUEUE_DURABLE": "3,100ms"}
+    with HelpdeskApp.from_settings(lab_settings(env, tmp_path / "data", key_prefix)) as app:
+        queue = app.queue
+        assert queue is not None and queue.replicas == 3
+        with pytest.raises(TaskError, match="fewer than 3 replica"):
+            queue.enqueue("send_notifications", {"ticketId": 3, "usuarioId": 1, "tipo": "x"})
+        assert app.redis is not None and app.redis.llen(queue.keys.tasks_pending) == 1
+        app.redis.delete(queue.keys.tasks_pending)
+
+
 # --- the launcher ------------------------------------------------------------------------------
 def test_bad_shapes_are_refused() -> None:
     with pytest.raises(ValueError):

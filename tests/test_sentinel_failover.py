@@ -77,7 +77,8 @@ def test_no_acknowledged_task_is_lost_with_wait_across_five_failovers(
 def test_a_replication_gap_loses_acknowledged_pushes_unless_they_wait(
         drill_lab: SentinelLab) -> None:
     """The loss made visible: replicas cut off, pushes, SIGKILL. Without WAIT every
-    acknowledged push is gone; with it none was acknowledged, so none is lost."""
+    acknowledged push is gone; with it none was acknowledged - and the pushes, applied on
+    the old primary all the same, are gone too: WAIT told the producer, it saved nothing."""
     without = replication_gap(drill_lab, KeySchema(prefix="gap0:"), durable=False)
     drill_lab.restart(next(n for n in drill_lab.data if not n.alive))
     with_wait = replication_gap(drill_lab, KeySchema(prefix="gap1:"), durable=True,
@@ -86,5 +87,5 @@ def test_a_replication_gap_loses_acknowledged_pushes_unless_they_wait(
     print(f"\n[sentinel gap] without WAIT: {without.acknowledged} acknowledged, "
           f"{without.lost} lost; with WAIT: {with_wait.acknowledged} acknowledged "
           f"(the rest refused), {with_wait.lost} lost")
-    assert without.acknowledged == without.lost == 10
-    assert with_wait.acknowledged == 0 and with_wait.lost == 0
+    assert without.acknowledged == without.lost == 10 and without.kept == 0
+    assert with_wait.acknowledged == 0 and with_wait.lost == 0 and with_wait.kept == 0

@@ -65,8 +65,10 @@ def test_the_exercise_solution_passes_and_wait_1_does_not(tmp_path: Path) -> Non
 def test_drill_and_gap_tables_show_the_measured_figures() -> None:
     text = repr(drill_table(_report()))
     assert "2.00 s" in text and "150 / 0" in text and "127.0.0.1:2 promoted" in text
-    gaps = repr(gap_table([GapResult(False, 10, 10, 10, "a"), GapResult(True, 3, 0, 0, "b")]))
-    assert "plain RPUSH" in gaps and "durable" in gaps
+    gaps = repr(gap_table([GapResult(False, 10, 10, 10, "a", 0), GapResult(True, 3, 0, 0, "b", 0)]))
+    assert "plain RPUSH" in gaps and "durable" in gaps and "on the new primary" in gaps
+    durable_row = gaps.splitlines()[-1].split()
+    assert durable_row[-4:] == ["3", "0", "0", "0"]  # pushed, none acknowledged, none kept
 
 
 def test_the_timeline_plots_who_was_primary_and_the_rates() -> None:

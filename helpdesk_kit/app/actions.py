@@ -81,6 +81,10 @@ class HelpdeskApp:
         retry policy) and the ticket event log, all on one key schema (hash tags on a Cluster):
         see :mod:`helpdesk_kit.app.wiring`. ``app.backend`` says which Redis it got, and
         :meth:`task_context` gives a worker what the task handlers need.
+
+        A Redis that does not answer yet does not stop it (``app.backend.answering`` is then
+        False): reads come from the database and are counted as the cache's errors, and the
+        cache works as soon as Redis answers - no restart.
         """
         wired = wire(settings or Settings.from_env(), prefer, retry=retry, **cache_options)
         app = cls(wired.store, wired.cache, wired.queue, clock=clock, backend=wired.backend)

@@ -34,6 +34,8 @@ LESSON_COMMANDS: dict[str, tuple[str, ...]] = {
     "KEYS": ("KEYS", "helpdesk-kit-probe"),
     "INFO": ("INFO",),
     "CONFIG": ("CONFIG", "GET", "maxmemory"),
+    # Libraries are server-global: a class's learner may call the kit's, not load one.
+    "FUNCTION LOAD": ("FUNCTION", "LOAD", "#!lua name=helpdesk_kit_probe\n"),
 }
 
 

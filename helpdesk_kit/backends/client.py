@@ -16,7 +16,7 @@ from redis.retry import Retry
 from ..vocab import BackendKind
 from . import acl
 
-__all__ = ["Backend", "Capabilities", "fail_fast_retry", "probe"]
+__all__ = ["NOT_ASKED", "Backend", "Capabilities", "fail_fast_retry", "probe"]
 
 
 def fail_fast_retry() -> Retry:
@@ -60,15 +60,25 @@ class Capabilities:
                 or "this Redis has no INFO (fakeredis): these fields need a real redis-server")
 
 
+#: What a backend that did not answer at start can do: nothing known yet.
+NOT_ASKED = Capabilities(None, info=False, lua=False, maxmemory_configurable=False)
+
+
 @dataclass
 class Backend:
-    """A connected Redis client plus what it is (``kind``) and what it can do."""
+    """A connected Redis client plus what it is (``kind``) and what it can do.
+
+    ``answering`` is False for a Redis that did not answer when it was connected
+    (``connect(down_ok=True)``): the client connects on its first use, as redis-py clients
+    do, and ``capabilities`` is :data:`NOT_ASKED`.
+    """
 
     client: redis.Redis
     kind: BackendKind
     description: str
     capabilities: Capabilities
     notice: str | None = None
+    answering: bool = True
 
     def __repr__(self) -> str:
         return f"Backend(kind={self.kind!r}, description={self.description!r})"

@@ -1,9 +1,15 @@
 """A Redis Cluster client, and the per-node view the kit needs on one.
 
-``REDIS_CLUSTER_URL`` names any one node (``redis://[user:password@]host:port`` or
-``rediss://...?ssl_ca_certs=CA``); redis-py's :class:`redis.cluster.RedisCluster` asks it for
-the others and for which node serves each of the 16,384 hash slots, and sends every command to
-the node of its key's slot. What does not fit "one key, one node" is in this module:
+``REDIS_CLUSTER_URL`` names one node or several, comma-separated
+(``redis://[user:password@]host:port`` or ``rediss://...?ssl_ca_certs=CA``, then more URLs or
+plain ``host:port``: the first entry's password and TLS apply to all, as with
+``REDIS_SENTINELS``; see :mod:`helpdesk_kit.backends.addresses`). They are redis-py's
+*startup nodes*: :class:`redis.cluster.RedisCluster` asks the first that answers for the
+others and for which node serves each of the 16,384 hash slots, and sends every command to
+the node of its key's slot. Name several: with one, a process started while that node is
+dead cannot reach the cluster at all, however healthy the rest of it is.
+
+What does not fit "one key, one node" is in this module:
 
 - :func:`node_clients`: a plain client per primary, for what must run on *every* primary
   (SCAN of a pattern, INFO for metrics, a WAIT after writes);
@@ -20,13 +26,14 @@ from __future__ import annotations
 from typing import Any
 
 import redis
-from redis.cluster import ClusterPipeline, RedisCluster, key_slot
+from redis.cluster import ClusterNode, ClusterPipeline, RedisCluster, key_slot
 from redis.exceptions import RedisClusterException
 
+from .addresses import AddressList, parse_addresses
 from .client import fail_fast_retry
 
 __all__ = ["SLOTS", "ClusterUnavailableError", "CrossSlotError", "KitCluster", "cluster_client",
-           "group_by_node", "hash_slot", "is_cluster", "node_clients"]
+           "group_by_node", "hash_slot", "is_cluster", "node_clients", "startup_nodes"]
 
 #: Every key maps to one of this many slots: CRC16(key or its {tag}) mod 16384.
 SLOTS = 16384
@@ -92,14 +99,23 @@ def _as_redis_error(exc: RedisClusterException) -> redis.RedisError:
     return ClusterUnavailableError(f"{type(exc).__name__}: {exc}")
 
 
-def cluster_client(url: str, timeout: float) -> KitCluster:
-    """A cluster-aware client from any node's URL; fails fast like every kit client.
+def startup_nodes(urls: str) -> AddressList:
+    """``REDIS_CLUSTER_URL``'s nodes and shared options; ConfigError if an entry is unusable."""
+    entries = [entry.strip() for entry in urls.split(",") if entry.strip()]
+    return parse_addresses(entries, "REDIS_CLUSTER_URL", 6379, "cluster nodes")
+
+
+def cluster_client(urls: str, timeout: float) -> KitCluster:
+    """A cluster-aware client from ``REDIS_CLUSTER_URL`` (one node or several); fails fast
+    like every kit client.
 
     Its one retry (:func:`~helpdesk_kit.backends.fail_fast_retry`) also re-reads the slot map,
     so after a failover the first call may fail and the next reaches the promoted replica.
     """
-    return KitCluster(url=url, decode_responses=True, socket_timeout=timeout,
-                      socket_connect_timeout=timeout, retry=fail_fast_retry())
+    nodes = startup_nodes(urls)
+    return KitCluster(startup_nodes=[ClusterNode(host, port) for host, port in nodes.addresses],
+                      decode_responses=True, socket_timeout=timeout,
+                      socket_connect_timeout=timeout, retry=fail_fast_retry(), **nodes.options)
 
 
 def is_cluster(client: Any) -> bool:

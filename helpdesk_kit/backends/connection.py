@@ -16,6 +16,15 @@ the variable to fix and never shows the password.
 
 Set ``HELPDESK_REDIS_BACKEND`` (or pass ``prefer=``) to force one. Clients decode responses to
 ``str``: every value the kit stores is JSON text, and readable text is what a lesson shows.
+
+**Redis down at start.** By default a server that does not answer is an error
+(:class:`RedisUnreachableError`, which says so apart from a wrong password or URL). The app,
+the worker and ``serve`` pass ``down_ok=True``: a URL or Sentinel Redis that does not answer
+*now* still gives a :class:`Backend` (``answering`` False), whose client connects on first
+use - so the app serves from the database (fail-open) and uses the cache as soon as Redis
+answers, without a restart. A Cluster cannot start that way: redis-py must reach one of the
+nodes named in ``REDIS_CLUSTER_URL`` to learn the slot map, so there it still raises (name
+several nodes: any one that answers will do).
 """
 
 from __future__ import annotations
@@ -32,10 +41,10 @@ import redis
 from redis.exceptions import RedisClusterException
 
 from ..config import BackendChoice, Settings, redact_url
-from ..errors import RedisBackendError
+from ..errors import RedisBackendError, RedisUnreachableError
 from ..vocab import BackendKind
-from . import cluster, sentinel
-from .client import Backend, fail_fast_retry, probe
+from . import addresses, cluster, sentinel
+from .client import NOT_ASKED, Backend, fail_fast_retry, probe
 from .server import RedisServer
 
 __all__ = ["FAKEREDIS_NOTICE", "close_backend", "connect"]
@@ -101,8 +110,34 @@ def _redis_hint(exc: Exception, url: str, variable: str = "REDIS_URL") -> str:
     return "the server answered, but not as a usable Redis"
 
 
-def _connect_url(url: str, timeout: float) -> Backend:
+def _unreachable(exc: Exception, url: str) -> bool:
+    """True when the server just did not answer (refused, timed out, no socket file yet), and
+    no setting is wrong that waiting would not fix (a password, TLS, a plain-text port)."""
+    if not isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+        return False
+    if isinstance(exc, redis.AuthenticationError):  # a ConnectionError too, in redis-py
+        return False
+    causes = list(_causes(exc))
+    if any(word in str(c).lower() for c in causes for word in _AUTH_WORDS):
+        return False
+    if any(isinstance(c, ssl.SSLError | ConnectionResetError) for c in causes):
+        return False
+    tls = urllib.parse.urlsplit(url).scheme == "rediss"
+    return not (tls and any(isinstance(c, FileNotFoundError) for c in causes))
+
+
+def _not_answering(client: Any, kind: BackendKind, description: str,
+                   error: RedisBackendError) -> Backend:
+    """A backend whose client connects on first use: Redis did not answer at start."""
+    log.warning("%s; starting anyway: reads come from the database, and the cache and the "
+                "queue work as soon as Redis answers", error)
+    return Backend(client, kind, f"{description} (not answering at start)", NOT_ASKED,
+                   str(error), answering=False)
+
+
+def _connect_url(url: str, timeout: float, down_ok: bool) -> Backend:
     client: redis.Redis | None = None
+    description = f"Redis at {redact_url(url)}"
     try:
         client = redis.Redis.from_url(
             url, decode_responses=True, socket_timeout=timeout, socket_connect_timeout=timeout,
@@ -111,40 +146,54 @@ def _connect_url(url: str, timeout: float) -> Backend:
         client.ping()
         caps = probe(client)
     except (ValueError, redis.RedisError) as exc:
+        error = _backend_error("REDIS_URL", url, exc)
+        if client is not None and down_ok and isinstance(error, RedisUnreachableError):
+            return _not_answering(client, BackendKind.URL, description, error)
         if client is not None:
             client.close()
-        raise _backend_error("REDIS_URL", url, exc) from None
-    return Backend(client, BackendKind.URL, f"Redis at {redact_url(url)}", caps)
+        raise error from None
+    return Backend(client, BackendKind.URL, description, caps)
 
 
 def _backend_error(variable: str, url: str, exc: Exception) -> RedisBackendError:
-    """``Cannot use VARIABLE=<redacted>: <hint> (<error, redacted>)``."""
+    """``Cannot use VARIABLE=<redacted>: <hint> (<error, redacted>)``; a
+    :class:`RedisUnreachableError` when the server just did not answer."""
     # A Sentinel that failed is shown as a whole client repr: its port says enough.
-    reason = _CLIENT_REPR.sub(r"Sentinel :\1", str(exc)).replace(url, redact_url(url))
-    password = urllib.parse.urlsplit(url).password if "://" in url else None
-    if password:
-        reason = reason.replace(urllib.parse.unquote(password), "***").replace(password, "***")
-    return RedisBackendError(
-        f"Cannot use {variable}={redact_url(url)}: {_redis_hint(exc, url, variable)} "
-        f"({type(exc).__name__}: {' '.join(reason.split())})")
+    reason = _CLIENT_REPR.sub(r"Sentinel :\1", str(exc))
+    shown = addresses.shown(url)
+    for entry in url.split(","):
+        reason = reason.replace(entry, redact_url(entry))
+        password = urllib.parse.urlsplit(entry).password if "://" in entry else None
+        if password:
+            reason = reason.replace(urllib.parse.unquote(password), "***")
+            reason = reason.replace(password, "***")
+    kind = RedisUnreachableError if _unreachable(exc, url) else RedisBackendError
+    return kind(f"Cannot use {variable}={shown}: {_redis_hint(exc, url, variable)} "
+                f"({type(exc).__name__}: {' '.join(reason.split())})")
 
 
-def _connect_cluster(url: str, timeout: float) -> Backend:
+def _connect_cluster(urls: str, timeout: float) -> Backend:
+    nodes = cluster.startup_nodes(urls)  # a ConfigError for an unusable entry, as it is
+    named = len(nodes.addresses)
     client: Any = None
     try:
-        client = cluster.cluster_client(url, timeout)
+        client = cluster.cluster_client(urls, timeout)
         client.ping()
         caps = probe(client)
     except (ValueError, redis.RedisError, RedisClusterException) as exc:
         if client is not None:
             client.close()
-        raise _backend_error("REDIS_CLUSTER_URL", url, exc) from None
+        if isinstance(exc, RedisClusterException) and "reachable" in str(exc):
+            exc = redis.ConnectionError(f"none of the {named} node(s) named answered: {exc}")
+        raise _backend_error("REDIS_CLUSTER_URL", urls, exc) from None
     primaries = len(client.get_primaries())
+    via = redact_url(urls.split(",")[0].strip())
+    more = f" (and {named - 1} more named)" if named > 1 else ""
     return Backend(client, BackendKind.CLUSTER,
-                   f"Redis Cluster of {primaries} primaries via {redact_url(url)}", caps)
+                   f"Redis Cluster of {primaries} primaries via {via}{more}", caps)
 
 
-def _connect_sentinel(settings: Settings) -> Backend:
+def _connect_sentinel(settings: Settings, down_ok: bool) -> Backend:
     target = sentinel.parse_sentinels(settings.redis_sentinels, settings.redis_sentinel_master)
     shown = ",".join(settings.redis_sentinels)
     client: Any = None
@@ -153,11 +202,13 @@ def _connect_sentinel(settings: Settings) -> Backend:
         client.ping()
         caps = probe(client)
     except (ValueError, redis.RedisError) as exc:  # MasterNotFoundError is a ConnectionError
-        if client is not None:
-            sentinel.close_sentinel(client)
         error = _backend_error("REDIS_SENTINELS", shown, exc)
         for secret in {str(target.options.get("password") or "")} - {""}:
-            error = RedisBackendError(str(error).replace(secret, "***"))
+            error = type(error)(str(error).replace(secret, "***"))
+        if client is not None and down_ok and isinstance(error, RedisUnreachableError):
+            return _not_answering(client, BackendKind.SENTINEL, target.description, error)
+        if client is not None:
+            sentinel.close_sentinel(client)
         raise error from None
     return Backend(client, BackendKind.SENTINEL, target.description, caps)
 
@@ -192,11 +243,14 @@ def _connect_fake() -> Backend:
                    FAKEREDIS_NOTICE)
 
 
-def connect(settings: Settings | None = None, prefer: BackendChoice | None = None) -> Backend:
+def connect(settings: Settings | None = None, prefer: BackendChoice | None = None, *,
+            down_ok: bool = False) -> Backend:
     """Return a connected :class:`Backend` following the order in the module docstring.
 
     In one process, repeated calls share the same private server (or fake server), so the
-    app, the worker and a notebook's widgets all see the same data.
+    app, the worker and a notebook's widgets all see the same data. ``down_ok``: a URL or
+    Sentinel Redis that does not answer now is returned anyway, ``answering`` False (see the
+    module docstring); a wrong setting (password, URL, TLS) still raises at once.
     """
     settings = settings or Settings.from_env()
     choice = prefer or settings.redis_backend
@@ -206,11 +260,11 @@ def connect(settings: Settings | None = None, prefer: BackendChoice | None = Non
                                     "(redis://host:port of any node)")
         return _connect_cluster(settings.redis_cluster_url, settings.redis_socket_timeout)
     if choice == "sentinel" or (choice == "auto" and settings.redis_sentinels):
-        return _connect_sentinel(settings)
+        return _connect_sentinel(settings, down_ok)
     if choice == "url" or (choice == "auto" and settings.redis_url):
         if not settings.redis_url:
             raise RedisBackendError("HELPDESK_REDIS_BACKEND=url needs REDIS_URL to be set")
-        return _connect_url(settings.redis_url, settings.redis_socket_timeout)
+        return _connect_url(settings.redis_url, settings.redis_socket_timeout, down_ok)
     if choice == "server" or (choice == "auto" and shutil.which("redis-server")):
         return _connect_server(settings.redis_socket_timeout)
     backend = _connect_fake()

@@ -125,9 +125,16 @@ class ClusterLab(Launcher):
         query = f"?ssl_ca_certs={self.tls.ca}" if self.tls else ""
         return f"{scheme}://{auth}{target.address}{query}"
 
+    def urls(self) -> str:
+        """Every live node, comma-separated: the first as a URL (its password and TLS apply
+        to all), the rest as ``host:port`` - a new process then needs any one of them up."""
+        live = [n for n in self.nodes if n.alive]
+        return ",".join([self.url(live[0]), *(n.address for n in live[1:])])
+
     def env(self) -> dict[str, str]:
-        """The environment that points the kit at this cluster (``helpdesk-kit lab`` prints it)."""
-        return {"HELPDESK_REDIS_BACKEND": "cluster", "REDIS_CLUSTER_URL": self.url()}
+        """The environment that points the kit at this cluster (``helpdesk-kit lab`` prints
+        it): every node is named, so one dead node never stops a new process."""
+        return {"HELPDESK_REDIS_BACKEND": "cluster", "REDIS_CLUSTER_URL": self.urls()}
 
     def roles(self) -> dict[str, str]:
         """``{"127.0.0.1:P": "master" | "slave"}`` for every live node, each asked itself."""

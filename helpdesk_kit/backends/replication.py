@@ -63,16 +63,18 @@ def connected_replicas(node: Any) -> int:
 
 
 def write_and_wait(client: Any, key: str, build: Callable[[Any], object],
-                   timeout_ms: int) -> tuple[list[Any], bool]:
-    """Run ``build(pipe)`` then ``WAIT <every connected replica> timeout_ms`` on one
-    connection to ``key``'s node. Returns (the writes' replies, whether at least one replica
-    was connected and every connected one acknowledged).
+                   timeout_ms: int, replicas: int | None = None) -> tuple[list[Any], bool]:
+    """Run ``build(pipe)`` then ``WAIT`` on one connection to ``key``'s node. Returns (the
+    writes' replies, whether enough replicas acknowledged them).
 
-    Every command ``build`` queues must be for keys in ``key``'s slot (the queue's keys share
-    the ``{tasks}`` tag). Two round trips: ``ROLE``, then the writes with their ``WAIT``.
+    ``replicas`` is how many must: None waits for every replica connected now (``ROLE``, one
+    more round trip; at least one must be connected), a number waits for that many. Every
+    command ``build`` queues must be for keys in ``key``'s slot (the queue's keys share the
+    ``{tasks}`` tag). A WAIT that times out undoes nothing: the writes stay applied on the
+    primary, and may or may not reach a replica later.
     """
     node = _node_for(client, key)
-    wanted = connected_replicas(node)
+    wanted = connected_replicas(node) if replicas is None else replicas
     pipe = node.pipeline(transaction=False)
     build(pipe)
     pipe.execute_command("WAIT", max(1, wanted), timeout_ms)

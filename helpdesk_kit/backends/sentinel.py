@@ -6,10 +6,10 @@ address each time it opens a connection, so after a failover the next connection
 new primary by itself (the first calls after the crash fail; the cache reads from the database
 meanwhile, the worker retries).
 
-``REDIS_SENTINELS`` is a comma-separated list. Each entry is ``host:port``, or a URL
-``redis://[user:password@]host:port`` / ``rediss://...?ssl_ca_certs=CA`` (TLS). The password,
-user and TLS options of the first entry that has them apply to every Sentinel *and* to the
-primary and replicas (one secret for the whole set, as :class:`SentinelLab` sets it up).
+``REDIS_SENTINELS`` is a comma-separated list (:mod:`helpdesk_kit.backends.addresses`):
+``host:port`` entries or ``redis://``/``rediss://`` URLs. The password, user and TLS options
+of the first entry that has them apply to every Sentinel *and* to the primary and replicas
+(one secret for the whole set, as :class:`SentinelLab` sets it up).
 """
 
 from __future__ import annotations
@@ -18,18 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis
-from redis.connection import SSLConnection, parse_url
 from redis.sentinel import Sentinel, SentinelConnectionPool
 
-from ..config import redact_url
 from ..errors import ConfigError
+from .addresses import parse_addresses
 from .client import fail_fast_retry
 
 __all__ = ["SentinelTarget", "is_sentinel", "parse_sentinels", "sentinel_client"]
-
-#: What a URL entry may carry besides its address; applied to every connection of the set.
-_SHARED = ("username", "password", "ssl_ca_certs", "ssl_certfile", "ssl_keyfile",
-           "ssl_cert_reqs", "ssl_check_hostname")
 
 
 @dataclass(frozen=True)
@@ -48,39 +43,13 @@ class SentinelTarget:
         return f"primary {self.master!r} via Sentinels {where}{tls}"
 
 
-def _address(entry: str) -> tuple[str, int]:
-    host, colon, port = entry.rpartition(":")
-    if not colon or not host or not port.isdigit():
-        raise ConfigError(f"REDIS_SENTINELS entries are host:port or redis:// URLs; got "
-                          f"{redact_url(entry)!r}")
-    return host.strip("[]"), int(port)
-
-
 def parse_sentinels(entries: tuple[str, ...] | list[str], master: str) -> SentinelTarget:
     """Read ``REDIS_SENTINELS`` entries (see the module docstring); ConfigError if unusable."""
     if not entries:
         raise ConfigError("HELPDESK_REDIS_BACKEND=sentinel needs REDIS_SENTINELS "
                           "(host:port,host:port of the Sentinels)")
-    addresses: list[tuple[str, int]] = []
-    options: dict[str, Any] = {}
-    for entry in entries:
-        if "://" not in entry:
-            addresses.append(_address(entry))
-            continue
-        try:
-            parsed = parse_url(entry)
-        except ValueError as exc:
-            raise ConfigError(f"REDIS_SENTINELS entry {redact_url(entry)!r}: {exc}") from None
-        if "host" not in parsed:
-            raise ConfigError(f"REDIS_SENTINELS entry {redact_url(entry)!r} has no host:port "
-                              "(Sentinels are reached over TCP)")
-        addresses.append((parsed["host"], int(parsed.get("port", 26379))))
-        if parsed.get("connection_class") is SSLConnection:
-            options.setdefault("ssl", True)
-        for name in _SHARED:
-            if name in parsed:
-                options.setdefault(name, parsed[name])
-    return SentinelTarget(tuple(addresses), master, options)
+    found = parse_addresses(entries, "REDIS_SENTINELS", 26379, "Sentinels")
+    return SentinelTarget(found.addresses, master, found.options)
 
 
 def sentinel_client(target: SentinelTarget, timeout: float) -> redis.Redis:

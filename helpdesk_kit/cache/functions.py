@@ -16,6 +16,13 @@ has Functions (Redis 7 and later; fakeredis 2.2x with Lua too) and falls back to
 
 The library's name carries a hash of its code (``helpdesk_kit_1a2b3c4d``): two versions of
 the kit sharing one server (a class) load two libraries instead of replacing each other's.
+
+Libraries are server-global: any user allowed ``FUNCTION LOAD REPLACE`` could put other code
+under the kit's names, and ``FCALL`` would run it with the *caller's* permissions. So the kit
+calls a library only after reading it back (``FUNCTION LIST WITHCODE``) and finding its own
+code there; anything else, and it uses ``EVALSHA``, whose SHA names one script body. In a
+class, learners may not load libraries at all: the instructor loads the kit's
+(:func:`helpdesk_kit.lab.classroom.load_kit_library`), and learners' caches call it.
 """
 
 from __future__ import annotations
@@ -86,19 +93,39 @@ class KitScripts:
         return self.mode
 
     def load(self) -> bool:
-        """``FUNCTION LOAD`` the library: True if it is there now (loaded, or already was)."""
+        """Make sure the library is there: True if the kit's own code is - found there
+        (loaded before; in a class, by the instructor, as a learner may not load one) or
+        loaded now. One round trip when it is there already, two when it is not."""
         try:
-            self.client.function_load(LIBRARY_CODE)
-        except redis.ResponseError as exc:
-            if "already exists" in str(exc):
+            found = self._library()
+            if found is None:
+                self.client.function_load(LIBRARY_CODE)
                 return True
-            # unknown command (Redis 6), NOPERM (an ACL), a read-only replica...: EVALSHA
+        except redis.ResponseError as exc:
+            if "already exists" in str(exc):  # another process loaded it meanwhile
+                return self._library() == _OURS
+            # unknown command (Redis 6), NOPERM (a class's learner, and no library loaded
+            # for them), a read-only replica...: EVALSHA
             log.info("Redis Functions unavailable (%s); the kit's scripts use EVALSHA", exc)
             return False
         except ImportError as exc:  # fakeredis without lupa: no Lua at all
             log.info("no Lua here (%s)", exc)
             return False
-        return True
+        if found != _OURS:
+            log.warning("the Functions library %s holds code that is not the kit's: its "
+                        "scripts use EVALSHA instead", LIBRARY)
+        return found == _OURS
+
+    def _library(self) -> str | None:
+        """What holds the kit's library name (``FUNCTION LIST WITHCODE``): :data:`_OURS`,
+        :data:`_FOREIGN` (other code), or None where it is missing (on a cluster: on any
+        primary, since FCALL runs on the node of its key)."""
+        found = self.client.function_list(library=LIBRARY, withcode=True)
+        per_node = list(found.values()) if isinstance(found, dict) else [found]
+        states = {_code_state(libraries or []) for libraries in per_node}
+        if _FOREIGN in states:
+            return _FOREIGN
+        return None if None in states else _OURS
 
     def call(self, name: str, keys: Sequence[Any] = (), args: Sequence[Any] = (),
              client: Any = None) -> Any:
@@ -112,8 +139,25 @@ class KitScripts:
         except redis.ResponseError as exc:
             if "not found" not in str(exc).lower() or client is not None:
                 raise  # a pipeline's error surfaces at execute(); the next call reloads
-            self.load()
+            if not self.load():  # gone, and this user may not load it again: EVALSHA
+                self.mode = "scripts"
+                return self.evalsha[name](keys=list(keys), args=list(args))
             return target.fcall(function_name(name), len(keys), *keys, *args)
+
+
+#: What FUNCTION LIST found under the kit's library name.
+_OURS = "ours"
+_FOREIGN = "foreign"
+
+
+def _code_state(libraries: list[Any]) -> str | None:
+    """:data:`_OURS`, :data:`_FOREIGN` or None (missing), from FUNCTION LIST's reply."""
+    for entry in libraries:
+        fields = entry if isinstance(entry, dict) else dict(zip(entry[::2], entry[1::2],
+                                                                strict=False))
+        if fields.get("library_name") == LIBRARY:
+            return _OURS if fields.get("library_code") == LIBRARY_CODE else _FOREIGN
+    return None
 
 
 class KitScript:

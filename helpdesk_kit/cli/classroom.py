@@ -125,6 +125,7 @@ def _stop_on_sigterm(signum: int, frame: object) -> None:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from ..lab.classroom import load_kit_library
     from ..lab.classroom_server import ClassServer, TlsOptions
 
     tls = None
@@ -137,12 +138,16 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         tls = TlsOptions(Path(args.tls_cert), Path(args.tls_key),
                          Path(args.tls_ca or args.tls_cert))
     folder = Path(args.dir) if args.dir else settings.data_dir / "classroom"
-    server = ClassServer(folder, bind=args.bind, port=args.port, tls=tls).start()
+    server = ClassServer(folder, bind=args.bind, port=args.port, tls=tls,
+                         maxmemory=args.maxmemory, policy=args.maxmemory_policy).start()
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     host = "  --host ADDRESS-LEARNERS-USE" if args.bind in _EVERY_INTERFACE else ""
     try:
+        with server.client() as client:  # learners may not load Functions: the kit's, now
+            functions = "loaded" if load_kit_library(client) else "none here (EVALSHA)"
         print(f"Class Redis at {redact_url(server.url())} (bound to {args.bind}, protected "
-              f"mode on, {'TLS' if tls else 'no TLS'})\n"
+              f"mode on, {'TLS' if tls else 'no TLS'}; maxmemory {server.maxmemory}, "
+              f"{server.policy}; the kit's Functions library: {functions})\n"
               f"Instructor's connection (0600): {server.instructor_env}\n"
               f"  set -a; . {server.instructor_env}; set +a\n"
               f"  helpdesk-kit classroom create --learners N --out DIR{host}\n"
@@ -159,6 +164,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 @command
 def _classroom_parsers(sub: Subparsers) -> None:
+    from ..lab.classroom_server import MAXMEMORY, POLICY
+    from ..vocab import EvictionPolicy
+
     p = sub.add_parser("classroom", help="one Redis for a class: an ACL user per learner")
     verbs = p.add_subparsers(dest="verb", required=True, metavar="VERB")
 
@@ -196,4 +204,10 @@ def _classroom_parsers(sub: Subparsers) -> None:
     s.add_argument("--tls-key", default=None, metavar="PEM")
     s.add_argument("--tls-ca", default=None, metavar="PEM",
                    help="the CA learners trust (default: the certificate itself)")
+    s.add_argument("--maxmemory", default=MAXMEMORY, metavar="SIZE",
+                   help=f"the most the whole class may hold (default {MAXMEMORY}): Redis has "
+                   "no quota per learner")
+    s.add_argument("--maxmemory-policy", default=POLICY, choices=tuple(EvictionPolicy),
+                   metavar="POLICY", help=f"what goes when it is full (default {POLICY}: only "
+                   "keys with a TTL, never queues or the class list)")
     s.set_defaults(handler=_serve)

@@ -13,13 +13,17 @@ from . import BACKEND_CHOICES, Subparsers, command
 
 
 # --- metrics / serve ---------------------------------------------------------------------
-def _metrics_collector(args: argparse.Namespace, settings: Settings) -> Any:
+def _metrics_collector(args: argparse.Namespace, settings: Settings, down_ok: bool = False
+                       ) -> Any:
     from ..backends import connect
     from ..keys import KeySchema
     from ..metrics import MetricsCollector
 
-    backend = connect(settings, args.backend)
-    if backend.kind != BackendKind.URL:  # a private server or fakeredis lives only in this process
+    backend = connect(settings, args.backend, down_ok=down_ok)
+    if not backend.answering:
+        print("note: Redis did not answer at start: /metrics says redis_up 0 (and "
+              "/api/metrics 503) until it does", file=sys.stderr)
+    elif backend.kind != BackendKind.URL:  # a private server or fakeredis lives only here
         print(f"note: {backend.description} belongs to this process and cannot see another "
               "process's data; set REDIS_URL to watch a shared Redis", file=sys.stderr)
     return MetricsCollector(backend.client, KeySchema(prefix=settings.key_prefix),
@@ -55,11 +59,21 @@ def _metrics(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve the metrics; a Redis down at start is what the endpoint reports, not a reason
+    not to start (see :mod:`helpdesk_kit.metrics.server`)."""
+    import functools
+
+    from ..errors import RedisUnreachableError
     from ..metrics.server import make_server
 
-    collector = _metrics_collector(args, settings)
+    source: Any
     try:
-        server = make_server(collector, args.port)
+        source = _metrics_collector(args, settings, down_ok=True)
+    except RedisUnreachableError as exc:  # no client could be made (a Cluster): try per request
+        print(f"note: {exc}; /metrics says redis_up 0 until it answers", file=sys.stderr)
+        source = functools.partial(_metrics_collector, args, settings)
+    try:
+        server = make_server(source, args.port)
     except OSError as exc:
         print(f"helpdesk-kit: error: cannot listen on 127.0.0.1:{args.port}: {exc}",
               file=sys.stderr)

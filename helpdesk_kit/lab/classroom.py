@@ -3,14 +3,27 @@
 A prefix alone (``HELPDESK_KEY_PREFIX``) is a naming convention: anyone could read, overwrite
 or FLUSHDB a classmate's keys. Redis 6+ ACL users make it a boundary. Each learner ``NAME``
 gets a user that may touch only keys ``NAME:*`` and channels ``NAME:*``, may run the commands
-the lessons need, and may not run the server-wide ones (:data:`DENIED`: FLUSHDB, FLUSHALL,
-KEYS, CONFIG, DEBUG, SHUTDOWN, ACL, and everything Redis files under ``@dangerous``, INFO
-included). What still passes: SCAN, RANDOMKEY and PUBSUB CHANNELS list other learners' key
-and channel *names* (never values), and DBSIZE counts everyone's keys - so names carry no
-personal data (``learner01``...). One channel more is allowed, ``__redis__:invalidate``:
-``CLIENT TRACKING`` sends a near cache's invalidations there (lesson 15). Redis 7.0 does not
-check a tracked prefix against the user's keys, so through it, as through SCAN, a learner
-could hear *which* of a classmate's keys change - names again, never values.
+the lessons need, and may not run what reaches across learners (:data:`DENIED`, on top of
+everything Redis files under ``@dangerous``: INFO, CONFIG, MONITOR, CLIENT KILL...).
+
+Key patterns scope keys, and nothing else. What the server holds *besides* keys is shared by
+every user: the Functions libraries (``FUNCTION LOAD REPLACE`` would swap the code every
+learner's ``FCALL`` runs, and it runs with the *caller's* permissions), the script that is
+running (``SCRIPT KILL`` / ``FUNCTION KILL`` stop anyone's), the debugger (``SCRIPT DEBUG
+SYNC`` blocks the server), the allocator and its statistics (``MEMORY``). So learners may not
+change any of them: the instructor loads the kit's own library (:func:`load_kit_library`,
+from ``classroom create`` and ``serve``), learners call it, and a learner's own scripts go
+through ``EVAL``/``EVALSHA``, which are content-addressed (a SHA names one script body, so
+nobody can swap another's). The README's instructor section has the whole audit as a table.
+
+What still passes: SCAN, RANDOMKEY and PUBSUB CHANNELS list other learners' key and channel
+*names* (never values), and DBSIZE counts everyone's keys - so names carry no personal data
+(``learner01``...). One channel more is allowed, ``__redis__:invalidate``: ``CLIENT
+TRACKING`` sends a near cache's invalidations there (lesson 15). Redis 7.0 does not check a
+tracked prefix against the user's keys, so through it, as through SCAN, a learner could hear
+*which* of a classmate's keys change - names again, never values. And memory: Redis has no
+quota per user, so one learner can fill the class's ``maxmemory`` (``classroom serve`` sets
+one, with a policy that evicts only keys with a TTL); ``classroom list`` shows who holds it.
 
 The instructor works with their own (admin) user, from ``REDIS_URL``. The class's names live
 in one HASH, :data:`ROSTER_KEY`: a key without a colon, so no learner's pattern matches it.
@@ -33,20 +46,30 @@ from pathlib import Path
 import redis
 
 from ..backends import acl, delete_matching
+from ..cache.functions import LIBRARY, LIBRARY_CODE
 from ..cache.tracking import CHANNEL
 from ..errors import FeatureUnavailableError, InputError
 from .classroom_server import learner_url, write_env_file
 
-__all__ = ["DENIED", "ROSTER_KEY", "Learner", "create", "key_owner", "learner_rules",
-           "learners", "numbered_names", "read_roster", "remove", "reset", "revoke",
-           "validate_name"]
+__all__ = ["DENIED", "GIVEN_BACK", "ROSTER_KEY", "Learner", "create", "key_owner",
+           "learner_rules", "learners", "load_kit_library", "numbered_names", "read_roster",
+           "remove", "reset", "revoke", "validate_name"]
 
 #: HASH: learner name -> JSON ``{"state": "active" | "revoked", "created": ISO time}``.
 ROSTER_KEY = "helpdesk-classroom"
-#: Commands no learner may run, beyond ``-@dangerous``: each acts on the whole server.
-#: ``acl|whoami`` is given back: it only answers "who am I", which the kit asks on connect.
+#: Commands no learner may run, beyond ``-@dangerous``: each reaches past the learner's own
+#: keys, to what every learner shares (the README's instructor section says why, one by one).
 DENIED = ("flushdb", "flushall", "keys", "config", "debug", "shutdown", "acl",
-          "script|flush", "function|flush", "function|restore")
+          # the script cache and the running script: anyone's
+          "script|flush", "script|kill", "script|debug",
+          # Functions libraries are server-global: the code every learner's FCALL runs
+          "function|load", "function|delete", "function|flush", "function|restore",
+          "function|kill", "function|stats",
+          # the allocator and the whole server's memory figures
+          "memory")
+#: Given back after a denial above: ``acl|whoami`` only answers "who am I" (the kit asks on
+#: connect); ``memory|usage`` measures one key, and key patterns hold it to the learner's own.
+GIVEN_BACK = ("acl|whoami", "memory|usage")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
 _RESERVED = frozenset({"default"})
 _NUMBERED = re.compile(r"learner(\d+)")
@@ -112,7 +135,29 @@ def learner_rules(name: str, password: str) -> list[str]:
     """The ``ACL SETUSER name ...`` rules: reset first, so nothing old survives."""
     return ["reset", "on", f">{password}", f"~{name}:*", "resetchannels", f"&{name}:*",
             f"&{CHANNEL}",  # CLIENT TRACKING's: the near cache of lesson 15 (see the module)
-            "+@all", "-@dangerous", *(f"-{command}" for command in DENIED), "+acl|whoami"]
+            "+@all", "-@dangerous", *(f"-{command}" for command in DENIED),
+            *(f"+{command}" for command in GIVEN_BACK)]
+
+
+def load_kit_library(client: redis.Redis) -> bool:
+    """Load the kit's Functions library with this (the instructor's) user, so learners, who
+    may not load one, can call it.
+
+    ``FUNCTION LOAD REPLACE``: whatever held the library's name before is replaced by the
+    kit's own code. False on a Redis without Functions (Redis 6): the learners' caches then
+    run the same scripts with EVALSHA.
+    """
+    with acl.explained(client, ADMIN_NEEDED):
+        try:
+            client.function_load(LIBRARY_CODE, replace=True)
+        except redis.ResponseError as exc:
+            if acl.refused(exc):
+                raise
+            if "unknown command" in str(exc).lower():  # Redis 6: no Functions at all
+                return False
+            raise FeatureUnavailableError(f"this Redis refused the kit's Functions library "
+                                          f"{LIBRARY}: {exc}") from None
+    return True
 
 
 # --- the roster in Redis -----------------------------------------------------------------
@@ -158,13 +203,15 @@ def create(client: redis.Redis, names: list[str], folder: Path, instructor_url: 
     """Make an ACL user and an env file (``folder/NAME.env``, 0600) per name.
 
     Refuses a name that is already an ACL user (a learner still active, or someone else's
-    user: never overwritten). Returns the learners (with their passwords, for the caller to
+    user: never overwritten). Loads the kit's Functions library first
+    (:func:`load_kit_library`). Returns the learners (with their passwords, for the caller to
     show only if asked) and whether the server saved its users to its ACL file.
     """
     for name in names:
         validate_name(name)
     with acl.explained(client, ADMIN_NEEDED):
         taken = _existing_users(client)
+        load_kit_library(client)
         clash = sorted(set(names) & taken)
         if clash:
             raise InputError(f"already a Redis user: {', '.join(clash)} (revoke a learner "

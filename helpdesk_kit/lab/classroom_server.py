@@ -10,12 +10,21 @@ a restarted class server still knows its learners. The password itself is in
 command line and the config hold no secret (``ps`` shows both to every local user).
 
 Keys are not persisted (caches and queues; a restart starts them empty).
+
+Memory is shared too, and Redis has no quota per user: one learner's loop of SETs could fill
+the machine. So the class server has a ``maxmemory`` (default :data:`MAXMEMORY`) and the
+policy :data:`POLICY`, ``volatile-lru``: when full, Redis evicts the least recently used keys
+*that have a TTL* - cache entries, anybody's - and never a key without one (queues, dead
+letters, the class roster). If only keys without a TTL are left, writes answer ``OOM`` for
+everyone until the instructor frees memory (``classroom list`` shows who holds it;
+``classroom reset NAME`` deletes their keys).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import secrets
 import shlex
 import shutil
@@ -30,10 +39,18 @@ import redis
 
 from ..backends import fail_fast_retry
 from ..config import redact_url
-from ..errors import RedisBackendError
+from ..errors import InputError, RedisBackendError
 from ..processes import stop_process
+from ..vocab import EvictionPolicy
 
-__all__ = ["ClassServer", "TlsOptions", "learner_url", "write_env_file"]
+__all__ = ["MAXMEMORY", "POLICY", "ClassServer", "TlsOptions", "learner_url", "maxmemory_size",
+           "write_env_file"]
+
+#: The class server's ``maxmemory`` unless ``--maxmemory`` says otherwise.
+MAXMEMORY = "256mb"
+#: Evict only keys with a TTL (caches), never queues or the roster: see the module docstring.
+POLICY = EvictionPolicy.VOLATILE_LRU
+_SIZE = re.compile(r"[1-9][0-9]*(b|k|kb|m|mb|g|gb)?", re.IGNORECASE)
 
 _PORT_TAKEN = "Address already in use"
 #: Where the instructor connects when the server listens on every interface.
@@ -57,6 +74,14 @@ def learner_url(instructor_url: str, name: str, password: str, host: str | None 
                      if p and p.split("=", 1)[0].lower() not in ("password", "username"))
     return urllib.parse.urlunsplit((parts.scheme, f"{name}:{password}@{address}", parts.path,
                                     query, ""))
+
+
+def maxmemory_size(text: str) -> str:
+    """``text`` if redis.conf takes it as a ``maxmemory`` (``256mb``, ``1gb``, ``500000``);
+    InputError otherwise (0, "no limit", is not offered: a class needs one)."""
+    if not _SIZE.fullmatch(text.strip()):
+        raise InputError(f"--maxmemory must be a size such as 256mb or 1gb, got {text!r}")
+    return text.strip().lower()
 
 
 def write_env_file(path: Path, values: dict[str, str], comment: str) -> Path:
@@ -108,19 +133,27 @@ class ClassServer:
     """``redis-server`` for a class, its files in ``folder`` (kept after it stops).
 
     ``bind`` is one address (``0.0.0.0`` for every interface of this machine); ``port`` is
-    plain TCP, or TLS-only when ``tls`` is given. ``url()`` is the instructor's URL, password
+    plain TCP, or TLS-only when ``tls`` is given; ``maxmemory`` and ``policy`` bound what the
+    class may hold (see the module docstring). ``url()`` is the instructor's URL, password
     included: never print it (``redact_url``); ``repr()`` never shows it.
     """
 
     def __init__(self, folder: Path, *, bind: str = "127.0.0.1", port: int = 6379,
-                 tls: TlsOptions | None = None, binary: str = "redis-server") -> None:
+                 tls: TlsOptions | None = None, binary: str = "redis-server",
+                 maxmemory: str = MAXMEMORY, policy: EvictionPolicy = POLICY) -> None:
         found = shutil.which(binary)
         if found is None:
             raise RedisBackendError(f"{binary!r} is not on PATH: install it (Debian/Ubuntu: "
                                     "apt-get install redis-server; macOS: brew install redis)")
         if not 0 < port < 65536:
             raise RedisBackendError(f"--port must be a TCP port (1-65535), got {port}")
-        self.binary, self.folder, self.bind, self.port, self.tls = found, folder, bind, port, tls
+        self.binary = found
+        self.folder = folder
+        self.bind = bind
+        self.port = port
+        self.tls = tls
+        self.maxmemory = maxmemory_size(maxmemory)
+        self.policy = EvictionPolicy(policy)
         self.process: subprocess.Popen[bytes] | None = None
         self._secret: str | None = None
 
@@ -173,6 +206,7 @@ class ClassServer:
                  f"aclfile {_quoted(acl_file)}", f"dir {_quoted(self.folder)}",
                  'save ""', "appendonly no", "daemonize no", "enable-debug-command no",
                  "enable-module-command no",
+                 f"maxmemory {self.maxmemory}", f"maxmemory-policy {self.policy}",
                  # Each learner's connect logs its probes (context multi) in ACL LOG: room
                  # enough that a class's real refusals are not pushed out (default 128).
                  "acllog-max-len 2048"]

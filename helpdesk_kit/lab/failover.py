@@ -121,14 +121,18 @@ def cluster_drill(lab: ClusterLab, store: HelpdeskStore, keys: KeySchema, *,
 
 @dataclass(frozen=True)
 class GapResult:
-    """What :func:`replication_gap` counted: pushes acknowledged, and how many of them the
-    new primary does not have."""
+    """What :func:`replication_gap` counted: pushes sent, pushes acknowledged, how many of
+    the pushes (acknowledged or not: every one was applied on the old primary) the new
+    primary has, and how many acknowledged ones it does not have."""
 
     durable: bool
     pushed: int
     acknowledged: int
     lost: int
     new_primary: str
+    #: Pushes the new primary holds, of all ``pushed`` (a refused durable push was applied
+    #: on the old primary all the same: WAIT undoes nothing).
+    kept: int = 0
 
 
 def replication_gap(lab: SentinelLab, keys: KeySchema, *, durable: bool, pushes: int = 10,
@@ -140,9 +144,10 @@ def replication_gap(lab: SentinelLab, keys: KeySchema, *, durable: bool, pushes:
     (``CLIENT KILL TYPE master``) and cannot come back (a wrong ``masterauth`` for a moment),
     ``pushes`` tasks are enqueued, the primary is SIGKILLed, the replicas are given their
     password back, and the Sentinels promote one. Without ``durable`` every push was
-    acknowledged - and is gone; with it, each push waited ``timeout_ms`` for a replica, was
-    refused (TaskError), and nothing acknowledged is missing. The lab keeps the dead node
-    dead (``lab.restart`` it for the next drill).
+    acknowledged - and is gone; with it, each push waited ``timeout_ms`` for a replica and
+    was refused (TaskError): gone as well (it was applied on the old primary), but nothing
+    the producer was told is queued is missing. The lab keeps the dead node dead
+    (``lab.restart`` it for the next drill).
     """
     primary = lab.primary()
     replicas = [n for n in lab.data if n.alive and n is not primary]
@@ -150,15 +155,18 @@ def replication_gap(lab: SentinelLab, keys: KeySchema, *, durable: bool, pushes:
     queue = TaskQueue(backend.client, keys, registry=probe_registry(set(), threading.Lock()),
                       durable=durable, replica_timeout_ms=timeout_ms)
     acked: list[str] = []
+    sent: list[str] = []
     try:
         for node in replicas:
             with node.client() as client:
                 client.config_set("masterauth", "not-the-password")
                 client.client_kill_filter(_type="master")
         for n in range(pushes):
+            task = queue.make_task("probe", {"n": n})
+            sent.append(task.id)
             # refused (TaskError, RedisError): not acknowledged, the producer would try again
             with contextlib.suppress(TaskError, redis.RedisError):
-                acked.append(queue.enqueue("probe", {"n": n}).id)
+                acked.append(queue.enqueue_task(task).id)
         lab.kill_primary()
         for node in replicas:
             with node.client() as client:
@@ -168,5 +176,6 @@ def replication_gap(lab: SentinelLab, keys: KeySchema, *, durable: bool, pushes:
     finally:
         close_backend(backend)
     lost = sum(1 for task_id in acked if task_id not in held)
-    return GapResult(durable, pushes, len(acked), lost, new.address)
+    kept = sum(1 for task_id in sent if task_id in held)
+    return GapResult(durable, pushes, len(acked), lost, new.address, kept)
 

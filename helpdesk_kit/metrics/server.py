@@ -10,7 +10,10 @@ Anything else is a 404. When Redis does not answer, ``/api/metrics`` replies HTT
 JSON reason, and ``/metrics`` replies 200 with ``redis_up 0``, as redis_exporter does: the
 scrape itself worked, and an alert on ``redis_up == 0`` is how Prometheus learns Redis is down
 (a failed scrape would only say the exporter is). Either way the server keeps running: a
-monitoring endpoint must outlive what it monitors. Error texts go through :func:`redacted`
+monitoring endpoint must outlive what it monitors - and must start without it: given a
+*factory* instead of a collector (Redis did not answer at start, and no client could be made
+yet: a Cluster none of whose named nodes answers), each request tries the factory again and
+answers "Redis down" until one works. Error texts go through :func:`redacted`
 first, so a password in ``REDIS_URL`` never reaches a reply or a log line.
 It binds to 127.0.0.1 only: the numbers describe a teaching machine and have no login.
 """
@@ -22,6 +25,7 @@ import logging
 import re
 import threading
 import traceback
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -34,8 +38,8 @@ from .prometheus import CONTENT_TYPE, redis_down, to_prometheus
 from .snapshot import MetricsCollector
 from .sources import redis_db
 
-__all__ = ["DEFAULT_PORT", "PATHS", "MetricsServer", "make_server", "redacted",
-           "serve_in_thread"]
+__all__ = ["DEFAULT_PORT", "PATHS", "CollectorFactory", "MetricsServer", "make_server",
+           "redacted", "serve_in_thread"]
 
 #: ``helpdesk-kit serve`` listens here unless ``--port`` says otherwise (redis_exporter's
 #: 9121 is left free, so both can run side by side).
@@ -47,7 +51,7 @@ log = logging.getLogger(__name__)
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
 
 
-def redacted(text: str, client: redis.Redis) -> str:
+def redacted(text: str, client: redis.Redis | None) -> str:
     """``text`` without the client's password: URLs in it redacted, the password itself too.
 
     redis-py's own messages name the host, not the password; but an error may quote the URL
@@ -59,16 +63,35 @@ def redacted(text: str, client: redis.Redis) -> str:
     return text.replace(str(password), "***") if password else text
 
 
+#: Makes a collector, or raises (RedisBackendError) while Redis cannot be reached at all.
+CollectorFactory = Callable[[], MetricsCollector]
+
+
 class MetricsServer(ThreadingHTTPServer):
-    """An HTTP server that owns a :class:`MetricsCollector` (the handler reads it)."""
+    """An HTTP server that owns a :class:`MetricsCollector` (the handler reads it), or a
+    :data:`CollectorFactory` to make one on the first request that can."""
 
     daemon_threads = True
 
-    def __init__(self, collector: MetricsCollector, port: int = DEFAULT_PORT,
-                 host: str = HOST) -> None:
-        self.collector = collector
+    def __init__(self, collector: MetricsCollector | CollectorFactory,
+                 port: int = DEFAULT_PORT, host: str = HOST) -> None:
+        self.collector: MetricsCollector | None = None
+        self._factory: CollectorFactory | None = None
+        if isinstance(collector, MetricsCollector):
+            self.collector = collector
+        else:
+            self._factory = collector
+        self._making = threading.Lock()
         self.host = host
         super().__init__((host, port), _Handler)
+
+    def current_collector(self) -> MetricsCollector:
+        """The collector; made now if it was not yet (raises while Redis is unreachable)."""
+        with self._making:
+            if self.collector is None:
+                assert self._factory is not None  # one of the two was given
+                self.collector = self._factory()
+            return self.collector
 
     @property
     def url(self) -> str:
@@ -84,9 +107,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(HTTPStatus.NOT_FOUND,
                             {"error": f"no such path: {path}", "paths": list(PATHS)})
             return
-        client = self.server.collector.client
+        client = None
         try:
-            snap = self.server.collector.snapshot()
+            collector = self.server.current_collector()
+            client = collector.client
+            snap = collector.snapshot()
         except (HelpdeskError, redis.RedisError) as exc:
             detail = redacted(str(exc), client)
             log.warning("metrics: Redis did not answer: %s", detail)
@@ -104,7 +129,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": error})
             return
         if path == "/metrics":
-            self._send(HTTPStatus.OK, CONTENT_TYPE, to_prometheus(snap, redis_db(client)).encode())
+            self._send(HTTPStatus.OK, CONTENT_TYPE,
+                       to_prometheus(snap, redis_db(collector.client)).encode())
         else:
             self._send_json(HTTPStatus.OK, snap.to_api_json())
 
@@ -123,7 +149,8 @@ class _Handler(BaseHTTPRequestHandler):
         log.info("%s %s", self.address_string(), format % args)
 
 
-def make_server(collector: MetricsCollector, port: int = DEFAULT_PORT) -> MetricsServer:
+def make_server(collector: MetricsCollector | CollectorFactory, port: int = DEFAULT_PORT
+                ) -> MetricsServer:
     """A bound server on 127.0.0.1:``port`` (0 = any free port); call ``serve_forever()``."""
     return MetricsServer(collector, port)
 

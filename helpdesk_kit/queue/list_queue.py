@@ -30,13 +30,13 @@ from typing import Any
 import redis
 
 from ..backends.raw import bytes_reply
-from ..backends.replication import write_and_wait
 from ..backends.transaction import watched
 from ..config import MAX_TASK_BYTES
-from ..errors import TaskError, TaskValidationError
+from ..errors import TaskValidationError
 from ..keys import KeySchema
 from ..vocab import Outcome
 from .dead_letters import DeadLetter
+from .durable import push_and_wait
 from .policy import ACK_AND_RESERVE, QueueStats, RetryPolicy
 from .task import Task, TaskRegistry, now_ms
 from .workers import WorkerOps
@@ -54,15 +54,18 @@ class TaskQueue(WorkerOps):
     def __init__(self, client: redis.Redis, keys: KeySchema | None = None, *,
                  registry: TaskRegistry, retry: RetryPolicy | None = None,
                  max_task_bytes: int = MAX_TASK_BYTES, durable: bool = False,
-                 replica_timeout_ms: int = 1000) -> None:
+                 replica_timeout_ms: int = 1000, replicas: int | None = None) -> None:
         self.client = client
         self.keys = keys or KeySchema()
         self.registry = registry
         self.retry = retry or RetryPolicy()
         #: The largest task ``enqueue`` accepts and a worker parses (HELPDESK_MAX_TASK_BYTES).
         self.max_task_bytes = max_task_bytes
-        #: ``durable``: a push counts as done only once a replica has it (see :meth:`_push`).
-        self.durable, self.replica_timeout_ms = durable, replica_timeout_ms
+        #: ``durable``: a push counts as done only once ``replicas`` replicas have it (None:
+        #: every one connected now), within ``replica_timeout_ms`` (see :mod:`.durable`).
+        self.durable = durable
+        self.replica_timeout_ms = replica_timeout_ms
+        self.replicas = replicas
         self._ack_reserve = client.register_script(ACK_AND_RESERVE)
 
     def __repr__(self) -> str:
@@ -107,20 +110,16 @@ class TaskQueue(WorkerOps):
 
         Replication is asynchronous: without it, a primary that dies right after answering
         takes the task with it (the producer was told it is queued). With it, the push is
-        acknowledged only once every connected replica has it - whichever a failover
-        promotes (:mod:`helpdesk_kit.backends.replication`) - or raises TaskError (retry it:
-        with the same task id the handler's work is done once).
+        acknowledged only once the replicas have it (every connected one by default: whichever
+        a failover promotes) - or raises TaskError (retry it: with the same task id the
+        handler's work is done once). See :mod:`.durable` for what that does not promise.
         """
         key = self.keys.tasks_pending
         if not self.durable:
             self.client.rpush(key, *raws)
             return
-        _, confirmed = write_and_wait(self.client, key, lambda pipe: pipe.rpush(key, *raws),
-                                      self.replica_timeout_ms)
-        if not confirmed:
-            raise TaskError(f"{len(raws)} task(s) pushed, but no replica confirmed them within "
-                            f"{self.replica_timeout_ms} ms: they may be lost if the primary "
-                            "fails now; enqueue them again (same ids) to be sure")
+        push_and_wait(self.client, key, lambda pipe: pipe.rpush(key, *raws), len(raws),
+                      self.replicas, self.replica_timeout_ms)
 
     # --- seed mode ----------------------------------------------------------------------
     def dequeue(self, timeout: float = 0) -> Task | None:

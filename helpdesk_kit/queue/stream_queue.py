@@ -39,6 +39,7 @@ from ..config import MAX_TASK_BYTES
 from ..errors import TaskValidationError
 from ..keys import KeySchema
 from ..vocab import Outcome
+from .durable import push_and_wait
 from .list_queue import QueueStats, RetryPolicy
 from .stream_entries import FIELD, GROUP, StreamTask, decode_entry, entry_text, read_entries, text
 from .stream_workers import StreamWorkerOps
@@ -55,12 +56,15 @@ class StreamQueue(StreamWorkerOps):
 
     ``max_len`` caps the stream (approximately, ``~``); ``trim_every`` acks, :meth:`trim`
     removes the processed entries. ``registry`` decides which task types are accepted.
+    ``durable``, ``replicas`` and ``replica_timeout_ms`` are the list queue's (``WAIT`` after
+    each push: :mod:`.durable`).
     """
 
     def __init__(self, client: redis.Redis, keys: KeySchema | None = None, *,
                  registry: TaskRegistry, retry: RetryPolicy | None = None,
                  max_task_bytes: int = MAX_TASK_BYTES, max_len: int = DEFAULT_MAX_LEN,
-                 trim_every: int = 1000) -> None:
+                 trim_every: int = 1000, durable: bool = False, replica_timeout_ms: int = 1000,
+                 replicas: int | None = None) -> None:
         if max_len < 1 or trim_every < 1:
             raise ValueError("max_len and trim_every must be at least 1")
         self.client = client
@@ -70,6 +74,10 @@ class StreamQueue(StreamWorkerOps):
         self.max_task_bytes = max_task_bytes
         self.max_len = max_len
         self.trim_every = trim_every
+        #: ``durable``: an XADD counts as done only once replicas have it (see :mod:`.durable`).
+        self.durable = durable
+        self.replica_timeout_ms = replica_timeout_ms
+        self.replicas = replicas
         self.claimed: dict[str, list[StreamTask]] = {}  # recovered, waiting to run, per worker
         self._acked_since_trim = 0
         self._group_ready = False
@@ -92,7 +100,7 @@ class StreamQueue(StreamWorkerOps):
     def enqueue_task(self, task: Task) -> Task:
         """Validate and add an existing task, keeping its id (see ``TaskQueue.enqueue_task``)."""
         self._prepared(task)
-        self.add_entry(self.client, FIELD, task.raw)
+        self._push([task])
         return task
 
     def enqueue_many(self, items: Iterable[tuple[str, dict[str, Any]]], chunk: int = 1000
@@ -100,11 +108,22 @@ class StreamQueue(StreamWorkerOps):
         """Validate every item first (all or nothing), then XADD them, one pipeline a chunk."""
         tasks = [self.make_task(kind, payload) for kind, payload in items]
         for start in range(0, len(tasks), chunk):
-            pipe = self.client.pipeline(transaction=False)
-            for task in tasks[start:start + chunk]:
-                self.add_entry(pipe, FIELD, task.raw)
-            pipe.execute()
+            self._push(tasks[start:start + chunk])
         return tasks
+
+    def _push(self, tasks: list[Task]) -> None:
+        """XADD each task, one pipeline; with ``durable``, ``WAIT`` on the same connection."""
+        def build(pipe: Any) -> None:
+            for task in tasks:
+                self.add_entry(pipe, FIELD, task.raw)
+
+        if self.durable:
+            push_and_wait(self.client, self.keys.tasks_stream, build, len(tasks),
+                          self.replicas, self.replica_timeout_ms)
+            return
+        pipe = self.client.pipeline(transaction=False)
+        build(pipe)
+        pipe.execute()
 
     def add_entry(self, pipe: Any, *pairs: Any) -> Any:
         """``XADD`` one entry (field, value, ...) on ``pipe`` (a client or a pipeline)."""

@@ -69,9 +69,12 @@ def drill_table(report: DrillReport) -> Table:
 
 
 def gap_table(results: list[GapResult]) -> Table:
-    return Table(("push mode", "pushed", "acknowledged", "lost after the failover"),
+    """Pushed, acknowledged, still there after the failover, and acknowledged-then-lost:
+    a refused durable push shows as pushed but not kept (it was applied, then lost)."""
+    return Table(("push mode", "pushed", "acknowledged", "on the new primary",
+                  "acknowledged, then lost"),
                  [("durable (WAIT for the replicas)" if r.durable else "plain RPUSH",
-                   r.pushed, r.acknowledged, r.lost) for r in results])
+                   r.pushed, r.acknowledged, r.kept, r.lost) for r in results])
 
 
 def _rates(report: DrillReport, op: str, ok: bool, bucket: float) -> tuple[list[float],

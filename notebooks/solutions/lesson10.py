@@ -1,4 +1,4 @@
-"""Lesson 10 · Check yourself: a push survives a failover when every connected replica has it."""
+"""Lesson 10 · Check yourself: WAIT covered the push when every connected replica has it."""
 
 
 def answer(acknowledged: int, connected: int) -> bool:

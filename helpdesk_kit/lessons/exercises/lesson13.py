@@ -20,7 +20,8 @@ from ..checks import CheckResult, is_unanswered, not_answered, right, sandbox, w
 from ..checks import check as compare
 from ..lesson import Lesson
 
-__all__ = ["QUIZ_EXPECTED", "check", "check_quiz"]
+__all__ = ["QUIZ_EXPECTED", "SHARED_QUIZ_EXPECTED", "check", "check_quiz",
+           "check_quiz_shared"]
 
 
 def _hammer(call: Any, limit: int, window_ms: int, threads: int = 8, calls: int = 25
@@ -131,3 +132,18 @@ def check_quiz(answer: object) -> CheckResult:
                        "function (FUNCTION LOAD) is saved and replicated with the data.",
                    hint="is the script cache saved with the data set? Which error did the "
                         "SCRIPT FLUSH cell show?")
+
+
+#: The second quiz: whose permissions a replaced library's function runs with.
+SHARED_QUIZ_EXPECTED = "yours"
+
+
+def check_quiz_shared(answer: object) -> CheckResult:
+    return compare(answer, SHARED_QUIZ_EXPECTED,
+                   why="a function runs with the permissions of whoever calls FCALL, not of "
+                       "whoever loaded it: replaced code in a library your cache calls would "
+                       "act on your keys. That is why a class lets only the instructor load "
+                       "libraries, and why the kit reads its library's code back before it "
+                       "calls it; your own scripts go by EVALSHA, whose SHA names one body.",
+                   hint="the library holds code; who runs it? Think of which user's key "
+                        "patterns the redis.call() inside it is checked against.")
