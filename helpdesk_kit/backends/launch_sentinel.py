@@ -15,6 +15,7 @@ from collections.abc import Callable
 import redis
 
 from ..errors import RedisBackendError
+from .binaries import KIT_SERVER
 from .launchers import Launcher, Node, TlsFiles, wait_for
 
 __all__ = ["SentinelLab"]
@@ -33,7 +34,7 @@ class SentinelLab(Launcher):
     def __init__(self, replicas: int = 2, sentinels: int = 3, *, master: str = "mymaster",
                  quorum: int = 2, down_after_ms: int = 1000, failover_timeout_ms: int = 3000,
                  password: str | None = None, tls: TlsFiles | None = None,
-                 binary: str = "redis-server") -> None:
+                 binary: str = KIT_SERVER) -> None:
         if replicas < 0 or sentinels < 1 or not 1 <= quorum <= sentinels:
             raise ValueError("need replicas >= 0, sentinels >= 1 and 1 <= quorum <= sentinels")
         super().__init__(password=password, tls=tls, binary=binary)

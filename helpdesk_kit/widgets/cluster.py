@@ -9,10 +9,10 @@ widgets only.
 from __future__ import annotations
 
 import html
-import shutil
 from typing import Any
 
 from ..backends import ClusterLab
+from ..backends.binaries import no_server_reason
 from ..backends.cluster import SLOTS, hash_slot, node_clients
 from ..db import HelpdeskStore
 from ..keys import KeySchema
@@ -26,10 +26,10 @@ __all__ = ["ClusterFailoverButton", "SlotExplorer", "distribution_figure", "hash
 
 def start_cluster(**options: Any) -> tuple[ClusterLab | None, str]:
     """Start the lesson's cluster, or say why it cannot run here (no binaries)."""
-    missing = [tool for tool in ("redis-server", "redis-cli") if shutil.which(tool) is None]
+    missing = no_server_reason()
     if missing:
-        return None, (f"{' and '.join(missing)} not installed (apt-get install redis-server): "
-                      "the live cells below explain what they would show and skip")
+        return None, (f"{missing}: the live cells below explain what they would show and "
+                      "skip")
     lab = ClusterLab(**options)
     lab.start()
     return lab, "6 nodes are running: 3 primaries, 3 replicas (real processes)"

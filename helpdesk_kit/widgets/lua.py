@@ -30,6 +30,7 @@ import redis
 
 from ..app import HelpdeskApp, RateLimiter
 from ..backends import RedisServer
+from ..backends.binaries import no_server_reason
 from ..keys import KeySchema
 from ..lessons import Table, capture_logs, median_seconds
 from . import Shown
@@ -55,9 +56,8 @@ def server_skip_reason(backend_kind: str) -> str | None:
     if backend_kind == "fake":
         return ("skipped: this needs real redis-server processes (fakeredis has no "
                 "SCRIPT KILL, no restart and no replicas)")
-    if shutil.which("redis-server") is None:
-        return "skipped: no redis-server program is installed here to start a private one"
-    return None
+    missing = no_server_reason()
+    return None if missing is None else f"skipped: {missing}"
 
 
 # --- atomicity: a race a script cannot lose -------------------------------------------

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import html
 import json
-import shutil
 import threading
 import time
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import redis
 
 from ..app import HelpdeskApp, Listener, Notification, TaskContext
 from ..app.handlers import send_notifications
+from ..backends.binaries import no_server_reason
 from ..keys import KeySchema
 from ..lessons import capture_logs, quiet_thread
 from ..queue import Task
@@ -221,10 +221,8 @@ def sharded_skip_reason(backend_kind: str) -> str | None:
     """Why lesson 12 cannot start a small cluster for sharded Pub/Sub here, or None."""
     if backend_kind == "fake":
         return "skipped: sharded Pub/Sub needs real redis-server nodes (fakeredis is one process)"
-    missing = [b for b in ("redis-server", "redis-cli") if shutil.which(b) is None]
-    if missing:
-        return f"skipped: a local cluster needs {' and '.join(missing)}, not installed here"
-    return None
+    missing = no_server_reason()
+    return None if missing is None else f"skipped: a local cluster needs one: {missing}"
 
 
 def _bus_sent(client: redis.Redis, counter: str) -> int:

@@ -8,10 +8,10 @@ HTML and Output widgets (never prints).
 
 from __future__ import annotations
 
-import shutil
 from typing import Any
 
 from ..backends import SentinelLab
+from ..backends.binaries import no_server_reason
 from ..db import HelpdeskStore
 from ..keys import KeySchema
 from ..lab.failover import DrillReport, GapResult, sentinel_drill
@@ -24,10 +24,10 @@ __all__ = ["FailoverButton", "drill_table", "gap_table", "offsets_table", "start
 
 def start_lab(**options: Any) -> tuple[SentinelLab | None, str]:
     """Start the lesson's Sentinel set, or say why it cannot run here (no binaries)."""
-    missing = [tool for tool in ("redis-server", "redis-cli") if shutil.which(tool) is None]
+    missing = no_server_reason()
     if missing:
-        return None, (f"{' and '.join(missing)} not installed (apt-get install redis-server): "
-                      "the live cells below explain what they would show and skip")
+        return None, (f"{missing}: the live cells below explain what they would show and "
+                      "skip")
     lab = SentinelLab(**options)
     lab.start()
     return lab, "a primary, 2 replicas and 3 Sentinels are running (real processes)"
