@@ -22,11 +22,11 @@ from helpdesk_kit.backends import (
     FAKEREDIS_NOTICE,
     Backend,
     RedisServer,
+    binaries,
     connect,
     delete_matching,
     probe,
 )
-from helpdesk_kit.backends import binaries
 from helpdesk_kit.backends import connection as redis_backend
 from helpdesk_kit.backends import server as redis_server
 from helpdesk_kit.backends.client import NOT_ASKED
