@@ -48,7 +48,3 @@ def test_lab_button(lesson: Lesson, app: HelpdeskApp) -> None:
     lab.warm.value = 300
     lab.button.click()
     assert "warmed 300 tickets: first 100 reads 100% hits" in lab.result.value
-
-
-def test_quiz() -> None:
-    assert w.check_quiz(1).ok is True and w.check_quiz(0.8).ok is False

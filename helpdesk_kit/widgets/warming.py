@@ -16,10 +16,10 @@ from matplotlib.figure import Figure
 
 from ..app import HelpdeskApp
 from ..lab.simulate import zipf_sample
-from ..lessons import CheckResult, Lesson, capture_logs, check, clean_prefix, replay_hit_rates
+from ..lessons import Lesson, capture_logs, clean_prefix, replay_hit_rates
 from . import Shown, seed_thresholds
 
-__all__ = ["WarmupLab", "check_quiz", "recent_first_reads", "start_plot",
+__all__ = ["WarmupLab", "recent_first_reads", "start_plot",
            "time_warmups"]
 
 
@@ -65,14 +65,6 @@ def time_warmups(lesson: Lesson, app: HelpdeskApp, repeat: int = 3, progress: bo
                                        progress=progress)
                 samples[label].append(time.perf_counter() - started)
     return {label: statistics.median(values) for label, values in samples.items()}
-
-
-def check_quiz(answer: object) -> CheckResult:
-    return check(answer, 1.0, tolerance=0.001,
-                 why="every ticket is in Redis and nothing expires or is evicted within a "
-                     "minute of a 300 s TTL, so every read hits: 100%.",
-                 hint="which reads could miss if every row is already cached and none "
-                      "has expired?")
 
 
 class WarmupLab(Shown):

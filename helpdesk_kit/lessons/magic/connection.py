@@ -48,7 +48,8 @@ class TypedParser(_RESP2Parser):
         line = self._buffer.readline()  # type: ignore[union-attr]
         if not line:
             raise redis.ConnectionError("the server closed the connection")
-        kind, rest = line[:1], line[1:]
+        kind = line[:1]
+        rest = line[1:]
         if kind == b"+":
             return Status(rest)
         if kind == b"-":
@@ -156,7 +157,8 @@ class CliConnection:
         if name == "multi" and raw == b"OK":
             self._queued.clear()
         elif name in {"exec", "discard"}:
-            queued, self._queued = self._queued, []
+            queued = self._queued
+            self._queued = []
             if name == "exec" and isinstance(raw, list):
                 return [self._typed(command, item) for command, item in
                         zip(queued, raw, strict=False)]

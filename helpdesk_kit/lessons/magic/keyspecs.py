@@ -43,7 +43,8 @@ def _begin(argv: Sequence[bytes], begin: Begin) -> int:
     """The index the keys start at, or 0 (the keyword is not there: no keys from this spec)."""
     if begin[0] == "index":
         return int(begin[1])
-    keyword, start = str(begin[1]).lower(), int(begin[2])
+    keyword = str(begin[1]).lower()
+    start = int(begin[2])
     argc = len(argv)
     first = start if start > 0 else argc + start
     last = argc - 1 if start > 0 else 1
@@ -62,7 +63,9 @@ def _range(argv: Sequence[bytes], first: int, find: Find) -> range | None:
     the server will answer: no argument is prefixed for it)."""
     argc = len(argv)
     if find[0] == "range":
-        lastkey, step, limit = int(find[1]), int(find[2]), int(find[3])
+        lastkey = int(find[1])
+        step = int(find[2])
+        limit = int(find[3])
         if lastkey >= 0:
             last = first + lastkey
         elif limit == 0:
@@ -70,7 +73,9 @@ def _range(argv: Sequence[bytes], first: int, find: Find) -> range | None:
         else:
             last = first + ((argc - first) // limit + lastkey)
     else:  # "keynum"
-        count_at, offset, step = first + int(find[1]), int(find[2]), int(find[3])
+        count_at = first + int(find[1])
+        offset = int(find[2])
+        step = int(find[3])
         if count_at >= argc:
             return None
         try:
@@ -116,9 +121,12 @@ def _text(value: Any) -> str:
 def spec_from_reply(raw: Any) -> KeySpec | None:
     """One key spec of a ``COMMAND INFO`` reply, or None if its search is ``unknown``."""
     spec = _mapping(raw)
-    begin, find = _mapping(spec["begin_search"]), _mapping(spec["find_keys"])
-    begin_args, find_args = _mapping(begin["spec"]), _mapping(find["spec"])
-    begin_type, find_type = _text(begin["type"]), _text(find["type"])
+    begin = _mapping(spec["begin_search"])
+    find = _mapping(spec["find_keys"])
+    begin_args = _mapping(begin["spec"])
+    find_args = _mapping(find["spec"])
+    begin_type = _text(begin["type"])
+    find_type = _text(find["type"])
     if begin_type == "index":
         start: Begin = ("index", int(begin_args["index"]))
     elif begin_type == "keyword":
