@@ -256,7 +256,7 @@ IDEAS: dict[str, tuple[set[str], set[str]]] = {
     "02": ({"set", "ttl", "pttl", "getex", "type"},
            {"make_app", "Cache", "key_table", "watch_expiry", "cache_session"}),
     "03": ({"delete", "del", "eval"}, {"make_app", "Cache", "stale_read_race", "naive_update"}),
-    "04": ({"pipeline"}, {"warm_tickets", "warm_users", "start", "time_warmups"}),
+    "04": ({"pipeline"}, {"warm_tickets", "warm_users", "start", "time_loop_vs_pipeline"}),
     "05": ({"config_set", "config", "object", "memory_usage"}, {"simulate", "make_app"}),
     "06": ({"rpush", "lpop", "blpop"}, {"helpdesk_queue", "TaskQueue", "Worker", "enqueue"}),
     "07": ({"lmove", "blmove", "lrem"}, {"helpdesk_queue", "reserve", "crash_and_recover"}),

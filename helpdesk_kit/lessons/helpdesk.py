@@ -108,7 +108,7 @@ def load_helpdesk(lesson: Lesson, workbook: Workbook | None = None) -> Helpdesk:
     for number in lessons_with_pieces(up_to=lesson.number):
         group = pieces_of(number)
         theirs = {p.name: written[p.name] for p in group if p.name in written}
-        why = trouble or "you have not written them yet"
+        why = trouble or "not written yet"
         if len(theirs) == len(group):
             failure = _recheck(lesson, number, {**yours, **theirs})
             if failure is None:
