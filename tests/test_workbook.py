@@ -22,6 +22,8 @@ from helpdesk_kit.lessons.workbook import Workbook, WorkbookError, section_sourc
 CACHE_CELL = '''
 import json
 
+user = "a notebook global with the name of an attribute the pieces use (keys.user)"
+
 
 def cache_user(client, keys, user_id, user_data):
     client.set(keys.user(user_id), json.dumps(user_data), ex=300)

@@ -31,6 +31,7 @@ it at a temporary file), else ``my_helpdesk.py`` in the current folder - the not
 from __future__ import annotations
 
 import builtins
+import dis
 import importlib.util
 import inspect
 import os
@@ -63,6 +64,20 @@ def workbook_path() -> Path:
     return Path(os.environ.get("HELPDESK_WORKBOOK") or Path.cwd() / "my_helpdesk.py")
 
 
+def _global_names(code: types.CodeType) -> set[str]:
+    """The global names a function's code reads (its nested code too: comprehensions).
+
+    Read from the bytecode: ``inspect.getclosurevars`` also counts attribute names, so a
+    notebook global ``user`` would look used by ``keys.user(user_id)``.
+    """
+    names = {ins.argval for ins in dis.get_instructions(code)
+             if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME")}
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _global_names(const)
+    return names
+
+
 def _import_line(name: str, value: Any) -> str | None:
     """The import that gives a function the global ``name`` it uses, or None if none can."""
     if isinstance(value, types.ModuleType):
@@ -88,11 +103,14 @@ def section_source(lesson: str, functions: Mapping[str, Callable[..., Any]],
     for piece, function in functions.items():
         if getattr(function, "__name__", "") == "<lambda>":
             raise WorkbookError(f"{piece} is a lambda: write it with def to keep it")
-        names = inspect.getclosurevars(function)
-        if names.nonlocals:
-            raise WorkbookError(f"{piece} uses {', '.join(sorted(names.nonlocals))} from the "
+        code = function.__code__
+        if code.co_freevars:
+            raise WorkbookError(f"{piece} uses {', '.join(code.co_freevars)} from the "
                                 "function around it: write it at the top of a cell")
-        for name, value in names.globals.items():
+        for name in sorted(_global_names(code)):
+            if name not in function.__globals__:
+                continue  # a builtin, or a name nobody defined: the re-check will say
+            value = function.__globals__[name]
             if name in defined and inspect.isfunction(value):
                 continue  # another piece: my_helpdesk.py defines it too
             line = _import_line(name, value)
