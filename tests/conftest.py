@@ -144,6 +144,15 @@ def dead_redis(tmp_path: Path) -> Iterator[redis.Redis]:
 
 
 # --- lessons -----------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def _workbook_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A passing exercise check keeps the pieces in ``my_helpdesk.py``: in the test's own
+    folder, never in the repository or a learner's lessons."""
+    path = tmp_path / "my_helpdesk.py"
+    monkeypatch.setenv("HELPDESK_WORKBOOK", str(path))
+    return path
+
+
 @pytest.fixture(params=["real", "fake"])
 def open_lesson(request: pytest.FixtureRequest, tmp_path: Path
                 ) -> Iterator[Callable[..., Lesson]]:

@@ -106,6 +106,19 @@ def test_reset_moves_the_learners_copies_aside_and_starts_fresh(tmp_path: Path) 
     assert len(kept) == 1 and "# my note" in kept[0].read_text()
 
 
+def test_the_learners_helpdesk_survives_a_rerun_and_a_reset_moves_it_aside(tmp_path: Path
+                                                                          ) -> None:
+    source, dest = _copy_source(tmp_path), tmp_path / "mine"
+    edition.build(source, dest)
+    (dest / "my_helpdesk.py").write_text("def cache_user(client, keys, user_id, data): ...\n")
+    edition.build(source, dest)
+    assert "cache_user" in (dest / "my_helpdesk.py").read_text()
+    report = edition.build(source, dest, reset=True)
+    assert any(line.startswith("my_helpdesk.py") for line in report["moved aside"])
+    assert not (dest / "my_helpdesk.py").exists()
+    assert len(list((dest / ".previous").glob("*/my_helpdesk.py"))) == 1
+
+
 def test_it_refuses_to_write_over_the_stored_lessons(tmp_path: Path) -> None:
     source = _copy_source(tmp_path)
     before = (source / "00_start_here.ipynb").read_text()

@@ -2,8 +2,11 @@
 usual wrong answers get a hint that points at the mistake without giving the solution away.
 
 Solutions are discovered: every ``notebooks/solutions/lessonNN.py`` that exists (00-15) is
-loaded as a module and its ``answer`` is checked by ``helpdesk_kit.lessons.exercises.lessonNN``
-in a lesson opened with ``setup``, on a real redis-server and on fakeredis.
+loaded as a module and checked by ``helpdesk_kit.lessons.exercises.lessonNN`` in a lesson
+opened with ``setup``, on a real redis-server and on fakeredis. A lesson whose exercise asks for
+pieces of the learner's helpdesk (``conformance.pieces_of``) is checked with those functions,
+by name; the others with the module's ``answer``. (The pieces' own suite, on every
+implementation: tests/test_conformance.py.)
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from typing import Any
 import pytest
 
 from helpdesk_kit.lessons import LESSONS, Lesson
+from helpdesk_kit.lessons.conformance import pieces_of
+from helpdesk_kit.lessons.workbook import Workbook
 
 SOLUTIONS = Path(__file__).resolve().parent.parent / "notebooks" / "solutions"
 FOUND = sorted(SOLUTIONS.glob("lesson[0-9][0-9].py"))
@@ -37,6 +42,14 @@ def exercise(number: str) -> ModuleType:
     return importlib.import_module(f"helpdesk_kit.lessons.exercises.lesson{number}")
 
 
+def answers(number: str, module: ModuleType) -> tuple[Any, ...]:
+    """What the lesson's check takes after the lesson: its pieces, or the one ``answer``."""
+    pieces = pieces_of(number)
+    if pieces:
+        return tuple(getattr(module, piece.name) for piece in pieces)
+    return (module.answer,)
+
+
 def test_every_lesson_00_to_09_has_a_solution() -> None:
     assert [p.stem for p in FOUND][:10] == [f"lesson{n:02d}" for n in range(10)]
 
@@ -47,13 +60,16 @@ def test_the_solution_passes_and_nothing_is_not_answered(
     number = path.stem[-2:]
     lesson = open_lesson(STEMS[number], users=30, tickets=2000)
     check = exercise(number).check
-    result = check(lesson, load_solution(path).answer)
+    result = check(lesson, *answers(number, load_solution(path)))
     assert result.ok is True, result.message
     assert check(lesson, ...).ok is None
-    again = check(lesson, load_solution(path).answer)  # a re-run starts from the same state
+    again = check(lesson, *answers(number, load_solution(path)))  # a re-run starts alike
     assert again.ok is True, again.message
     assert not list(lesson.client.scan_iter(match=f"{lesson.keys.prefix}exercise*")), \
         "the check leaves no keys behind"
+    if pieces_of(number):
+        assert "Kept in my_helpdesk.py" in result.message
+        assert number in Workbook().sections(), "a passing piece is kept in the workbook"
 
 
 # --- wrong answers: each gets the hint for its mistake ------------------------------------
@@ -62,7 +78,8 @@ def _lesson(open_lesson: Callable[..., Lesson], number: str) -> Lesson:
 
 
 def _wrong(open_lesson: Callable[..., Lesson], number: str, answer: Any, *words: str) -> str:
-    result = exercise(number).check(_lesson(open_lesson, number), answer)
+    given = answer if pieces_of(number) and isinstance(answer, tuple) else (answer,)
+    result = exercise(number).check(_lesson(open_lesson, number), *given)
     assert result.ok is False, result.message
     for word in words:
         assert word in result.message, result.message
@@ -77,25 +94,33 @@ def test_00_a_key_without_the_prefix(open_lesson: Callable[..., Lesson]) -> None
     _wrong(open_lesson, "00", bare, "prefix")
 
 
-def test_01_each_seed_function_is_checked(open_lesson: Callable[..., Lesson]) -> None:
+def test_01_a_wrong_piece_gets_its_step_and_the_workbook_keeps_the_last_pass(
+        open_lesson: Callable[..., Lesson]) -> None:
     solution = load_solution(SOLUTIONS / "lesson01.py")
 
     def forever(client: Any, keys: Any, user_id: int, data: Any) -> None:
         client.set(keys.user(user_id), json.dumps(data))
 
-    def raw(client: Any, keys: Any, user_id: int) -> Any:
-        return client.get(keys.user(user_id))
+    lesson = _lesson(open_lesson, "01")
+    first = exercise("01").check(lesson, *answers("01", solution))
+    assert first.ok is True
+    kept = Workbook().sections()["01"]
+    message = _wrong(open_lesson, "01", (forever, solution.get_cached_user,
+                                         solution.invalidate_user), "EX 300")
+    assert "still has your last version that passed" in message
+    assert Workbook().sections()["01"] == kept
 
-    def flush(client: Any, keys: Any, user_id: int) -> None:
-        for key in client.scan_iter(match=keys.prefix + "*"):
-            client.delete(key)
 
-    _wrong(open_lesson, "01", (forever, solution.get_cached_user,
-                               solution.invalidate_user_cache), "ex: 300")
-    _wrong(open_lesson, "01", (solution.cache_user, raw, solution.invalidate_user_cache),
-           "json.loads")
-    _wrong(open_lesson, "01", (solution.cache_user, solution.get_cached_user, flush),
-           "selective")
+def test_template_functions_are_not_answered_and_a_short_list_is_wrong(
+        open_lesson: Callable[..., Lesson]) -> None:
+    def cache_user(client: Any, keys: Any, user_id: int, user_data: Any) -> None:
+        ...
+
+    lesson = _lesson(open_lesson, "01")
+    check = exercise("01").check
+    assert check(lesson, cache_user, cache_user, cache_user).ok is None
+    written = load_solution(SOLUTIONS / "lesson01.py").cache_user
+    assert "3 function(s)" in check(lesson, written).message
 
 
 def test_02_a_plain_get_does_not_slide(open_lesson: Callable[..., Lesson]) -> None:
@@ -107,39 +132,18 @@ def test_02_a_plain_get_does_not_slide(open_lesson: Callable[..., Lesson]) -> No
     assert "getex" not in message.lower()  # the hint names the problem, not the command
 
 
-def test_03_stale_flushed_and_deleted_too_early(open_lesson: Callable[..., Lesson]) -> None:
-    def no_invalidation(store: Any, client: Any, keys: Any, ticket_id: int, status: str) -> None:
-        store.update_ticket(ticket_id, status=status)
-
-    def flush(store: Any, client: Any, keys: Any, ticket_id: int, status: str) -> None:
-        store.update_ticket(ticket_id, status=status)
-        for key in client.scan_iter(match=keys.prefix + "*"):
-            client.delete(key)
-
-    def early(store: Any, client: Any, keys: Any, ticket_id: int, status: str) -> None:
+def test_03_and_04_wrong_pieces_get_the_step_that_broke(
+        open_lesson: Callable[..., Lesson]) -> None:
+    def early(store: Any, client: Any, keys: Any, ticket_id: int, **changes: Any) -> Any:
         client.delete(keys.ticket(ticket_id))
-        store.update_ticket(ticket_id, status=status)
+        return store.update_ticket(ticket_id, **changes)
 
-    _wrong(open_lesson, "03", no_invalidation, "still cached")
-    _wrong(open_lesson, "03", flush, "selectively")
-    _wrong(open_lesson, "03", early, "before")
+    def loop(client: Any, keys: Any, users: list[Any]) -> None:
+        for user in users:
+            client.set(keys.user(user["id"]), json.dumps(user), ex=300)
 
-
-def test_04_the_seeds_loop_is_not_a_pipeline(open_lesson: Callable[..., Lesson]) -> None:
-    from helpdesk_kit.cache.codec import encode_ticket
-
-    def loop(client: Any, keys: Any, tickets: list[Any]) -> None:
-        for ticket in tickets:
-            client.set(keys.ticket(ticket.id), encode_ticket(ticket), ex=300)
-
-    def no_ttl(client: Any, keys: Any, tickets: list[Any]) -> None:
-        pipe = client.pipeline()
-        for ticket in tickets:
-            pipe.set(keys.ticket(ticket.id), encode_ticket(ticket))
-        pipe.execute()
-
-    _wrong(open_lesson, "04", loop, "round trips", "pipeline")
-    _wrong(open_lesson, "04", no_ttl, "never expires")
+    _wrong(open_lesson, "03", early, "step 4", "before the database")
+    _wrong(open_lesson, "04", loop, "step 4", "round trips", "pipeline")
 
 
 def test_05_fifo_and_no_eviction_are_recognised(open_lesson: Callable[..., Lesson]) -> None:

@@ -143,3 +143,12 @@ def test_thresholds_must_be_finite(value: float) -> None:
 def test_thresholds_must_be_numbers(value: object) -> None:
     with pytest.raises(ConfigError, match=r"threshold hit_rate_optimal must be a number"):
         Thresholds(hit_rate_optimal=value)  # type: ignore[arg-type]  # the wrong type on purpose
+
+
+def test_the_text_repr_is_the_table_not_a_dataclass_dump() -> None:
+    table = tuning_table(snap_with(cache__hit_rate=0.7, queue__pending=3))
+    text = repr(table)
+    assert text == str(table) and "TuningRow(" not in text and "Thresholds(" not in text
+    assert text.splitlines()[0].split()[:2] == ["Metric", "Value"]
+    row = table.row("Cache Hit Rate")
+    assert repr(row) == f"<Cache Hit Rate: {row.shown}, acceptable>"

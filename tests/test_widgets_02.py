@@ -73,8 +73,3 @@ def test_key_inspector_caches_with_the_slider_ttl(store: HelpdeskStore,
     assert keys.user(7) in inspector.view.value
     inspector.ident.value = 99999
     assert "no user 99999" in inspector.cache_it()
-
-
-def test_quiz() -> None:
-    assert w.check_quiz(300).ok is True
-    assert w.check_quiz(550).ok is False

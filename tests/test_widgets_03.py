@@ -101,7 +101,3 @@ def test_playground_buttons(app: HelpdeskApp) -> None:
     assert "STALE" in playground.view.value
     playground.seed_button.click()
     assert "fresh" in playground.view.value
-
-
-def test_quiz() -> None:
-    assert w.check_quiz("C").ok is True and w.check_quiz("a").ok is False

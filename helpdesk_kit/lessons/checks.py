@@ -24,8 +24,8 @@ from ..keys import KeySchema
 if TYPE_CHECKING:  # only for the type hint: lesson.py imports this module's neighbours
     from .lesson import Lesson
 
-__all__ = ["AnswerFailed", "CheckResult", "check", "is_unanswered", "not_answered", "right",
-           "run_answer", "sandbox", "wrong"]
+__all__ = ["AnswerFailed", "CheckResult", "Quiz", "check", "is_unanswered", "not_answered",
+           "right", "run_answer", "sandbox", "wrong"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,36 @@ def check(answer: Any, expected: Any, *, why: str, hint: str = "",
     if hint:  # let the learner try again without giving the answer away
         return CheckResult(False, f"you answered {answer!r}. Hint: {hint}")
     return CheckResult(False, f"you answered {answer!r}; the answer is {expected!r}. {why}")
+
+
+@dataclass(frozen=True)
+class Quiz:
+    """A "check yourself" question, kept in the package so no cell shows its answer.
+
+    Call it with the learner's answer: ``check_quiz(0.4)``. ``why`` is shown only once the
+    answer is right (the explanation is the lesson's last word on the question); a wrong one
+    gets the ``hint`` and another try. ``giveaways`` are the texts that would answer the
+    question if an earlier cell printed them (a test makes sure none does); a number in
+    0..1 adds its percentage (``0.4`` -> ``40%``) itself.
+    """
+
+    expected: Any
+    why: str
+    hint: str
+    tolerance: float = 0.0
+    giveaways: tuple[str, ...] = ()
+
+    def __call__(self, answer: Any) -> CheckResult:
+        return check(answer, self.expected, why=self.why, hint=self.hint,
+                     tolerance=self.tolerance)
+
+    def revealing_texts(self) -> tuple[str, ...]:
+        """Every text an earlier output must not hold: the giveaways, and a rate's percent."""
+        texts = list(self.giveaways)
+        rate = self.expected
+        if isinstance(rate, float) and 0 < rate <= 1:
+            texts.append(f"{rate:.0%}")
+        return tuple(texts)
 
 
 # --- coding exercises ----------------------------------------------------------------------

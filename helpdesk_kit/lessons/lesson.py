@@ -34,11 +34,13 @@ from ..db.sample import SAMPLE_NOW, SampleSummary, load_sample
 from ..db.sqld import SQLD_BINARY, SqldServer
 from ..keys import KeySchema
 from ..vocab import BackendKind
+from . import magic
 from .navigation import LESSONS, lesson_index
 from .output import show_logs
 
 if TYPE_CHECKING:  # the app is imported when a lesson asks for it (lesson 00 does not)
     from ..app import HelpdeskApp
+    from .helpdesk import Helpdesk
 
 __all__ = ["Lesson", "clean_prefix", "lesson_prefix", "local_sqld", "setup"]
 
@@ -106,22 +108,38 @@ class Lesson:
     def number(self) -> str:
         return self.name[:2]
 
-    def make_app(self, **cache_options: Any) -> HelpdeskApp:
+    def make_app(self, pieces: Helpdesk | None = None, **cache_options: Any) -> HelpdeskApp:
         """The app over this lesson's store, with a cache and a queue under its prefix.
 
+        ``pieces`` (from :meth:`my_helpdesk`) puts the learner's pieces in the app, where
+        they pass their checks; without it, or where a piece is the kit's, the kit runs
+        (:mod:`helpdesk_kit.lessons.assembly` says where each piece plugs in).
         ``cache_options`` go to :class:`~helpdesk_kit.cache.Cache` (``ttl=30``,
         ``jitter=0.1``, ``stale_guard=False``...). New rows are stamped ``SAMPLE_NOW``, so a
         lesson's output is the same on every run.
         """
         from ..app import HelpdeskApp, helpdesk_queue
         from ..cache import Cache
+        from .assembly import PieceCache, PieceStore
 
         options = {"ttl": self.settings.cache_ttl, **cache_options}
-        cache = Cache(self.client, self.keys, **options)
+        mine = pieces.mine if pieces is not None else {}
+        cache = (PieceCache(self.client, self.keys, mine, **options) if mine
+                 else Cache(self.client, self.keys, **options))
         if self.settings.publish_stats:  # a class's dashboard shows this learner's hit rate
             cache.internals.publish_stats(self.keys.cache_stats)
-        return HelpdeskApp(self.store, cache, helpdesk_queue(self.client, self.keys),
+        store: Any = self.store
+        if "update_ticket" in mine:
+            store = PieceStore(self.store, self.client, self.keys, mine["update_ticket"])
+        return HelpdeskApp(store, cache, helpdesk_queue(self.client, self.keys),
                            clock=lambda: SAMPLE_NOW)
+
+    def my_helpdesk(self) -> Helpdesk:
+        """Your pieces from ``my_helpdesk.py`` (up to this lesson), each checked again: the
+        app runs yours where they pass, the kit's elsewhere; its table says which and why."""
+        from .helpdesk import load_helpdesk
+
+        return load_helpdesk(self)
 
     @property
     def shared_redis(self) -> bool:
@@ -132,6 +150,7 @@ class Lesson:
         """Close the database and this lesson's Redis connections (never the data in Redis);
         the counters its caches did not publish yet are sent first."""
         publish_all(self.client)
+        magic.forget(self.client)
         self.store.db.close()
         self.client.close()
 
@@ -178,6 +197,8 @@ def setup(lesson: str, *, settings: Settings | None = None, users: int = SAMPLE_
     show_logs(on=logs)
     result = Lesson(lesson, title, lesson_settings, backend, store, summary)
     _open[lesson] = result
+    magic.use(backend.client, lesson_settings.key_prefix)  # %%redis runs under this prefix
+    magic.register_in_notebook()
     return result
 
 

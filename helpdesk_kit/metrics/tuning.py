@@ -137,6 +137,11 @@ class TuningRow:
         result["verdict"] = self.verdict.value
         return result
 
+    def __repr__(self) -> str:
+        # One line a reader can take in, not the dataclass's dozen fields.
+        why = f" ({self.reason})" if self.reason else ""
+        return f"<{self.metric}: {self.shown}, {self.verdict.value}{why}>"
+
 
 _COLOURS = {Verdict.OPTIMAL: "#c8e6c9", Verdict.ACCEPTABLE: "#fff3c4",
             Verdict.DEFICIENT: "#ffcdd2", Verdict.UNAVAILABLE: "#e0e0e0"}
@@ -182,6 +187,10 @@ class TuningTable:
             if n == 0:
                 lines.append("  ".join("-" * w for w in widths) + "  " + "-" * 6)
         return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        # A notebook shows repr() as text: the table itself, not a dump of its dataclasses.
+        return str(self)
 
     def _repr_html_(self) -> str:
         head = "".join(f"<th>{h}</th>" for h in (*_HEADERS[:5], "Meaning", "Action"))

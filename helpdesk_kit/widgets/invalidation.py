@@ -20,11 +20,9 @@ from ..db import HelpdeskStore
 from ..db.sample import SAMPLE_NOW
 from ..lab.simulate import zipf_sample
 from ..lessons import (
-    CheckResult,
     Lesson,
     Table,
     capture_logs,
-    check,
     clean_prefix,
     fmt_seconds,
     replay_hit_rates,
@@ -34,7 +32,6 @@ from . import Shown, seed_thresholds
 
 __all__ = [
     "InvalidationPlayground",
-    "check_quiz",
     "collapse_plot",
     "flush_everything",
     "hit_rate_windows",
@@ -159,15 +156,6 @@ def stale_read_race(store: HelpdeskStore, cache: Cache, ticket_id: int, new_stat
     steps.append(f"4. next read serves status {status!r}"
                  + (" - STALE until the TTL runs out" if status != new_status else " - fresh"))
     return steps, status
-
-
-def check_quiz(answer: object) -> CheckResult:
-    return check(answer, "c",
-                 why="invalidation does DEL and INCR gen:ticket:{id}; the reader noted the "
-                     "generation before asking the database, and the Lua guard only SETs if it "
-                     "is unchanged. Timestamps and TTLs cannot tell that a write happened.",
-                 hint="which value changes on *every* invalidation, and was read *before* the "
-                      "reader asked the database?")
 
 
 class InvalidationPlayground(Shown):

@@ -19,12 +19,11 @@ from matplotlib.figure import Figure
 
 from ..cache import Cache
 from ..keys import KeySchema
-from ..lessons import CheckResult, Table, check
+from ..lessons import Table
 from . import Shown
 
 __all__ = [
     "KeyInspector",
-    "check_quiz",
     "expiry_plot",
     "expiry_times",
     "harmless_pickle_payload",
@@ -118,18 +117,6 @@ def touch_session(cache: Cache, session_id: str, ttl: int) -> dict[str, Any] | N
     :meth:`helpdesk_kit.cache.Cache.get_cached_session`.
     """
     return cache.get_cached_session(session_id, ttl=ttl)
-
-
-#: Check yourself: the seed's EX 300, and reads at these seconds.
-QUIZ_READS_AT = (100, 250)
-
-
-def check_quiz(answer: object) -> CheckResult:
-    return check(answer, 300,
-                 why="a plain GET does not touch the TTL: the key set at second 0 with EX 300 "
-                     "expires at second 300 however often it is read (sessions use GETEX or "
-                     "EXPIRE to slide instead).",
-                 hint="does reading a key change its TTL? Look at lesson 01's explorer.")
 
 
 class KeyInspector(Shown):

@@ -1,4 +1,4 @@
-"""Lesson 01, the coding exercise: the seed's cacheUser / getCachedUser / invalidateUserCache."""
+"""Lesson 01, the exercise: the seed's cacheUser / getCachedUser / invalidateUserCache."""
 
 import json
 
@@ -9,11 +9,10 @@ def cache_user(client, keys, user_id, user_data):
 
 def get_cached_user(client, keys, user_id):
     cached = client.get(keys.user(user_id))
-    return json.loads(cached) if cached else None
+    if cached is None:
+        return None
+    return json.loads(cached)
 
 
-def invalidate_user_cache(client, keys, user_id):
+def invalidate_user(client, keys, user_id):
     client.delete(keys.user(user_id))
-
-
-answer = (cache_user, get_cached_user, invalidate_user_cache)

@@ -1,10 +1,10 @@
-"""Lesson 04, the coding exercise: a pipelined warm-up (one round trip, not one per ticket)."""
+"""Lesson 04, the exercise: warm the user cache with one pipeline (not one round trip per user)."""
 
-from helpdesk_kit.cache.codec import encode_ticket
+import json
 
 
-def answer(client, keys, tickets):
-    pipe = client.pipeline()
-    for ticket in tickets:
-        pipe.set(keys.ticket(ticket.id), encode_ticket(ticket), ex=300)
+def warm_users(client, keys, users):
+    pipe = client.pipeline(transaction=False)
+    for user in users:
+        pipe.set(keys.user(user["id"]), json.dumps(user), ex=300)
     pipe.execute()

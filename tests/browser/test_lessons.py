@@ -15,7 +15,7 @@ from conftest import ROOT
 from .conftest import Server, run_all_cells
 
 #: A ticket no cell of lesson 01 reads, so its first fetch in the browser must be a MISS.
-UNREAD_TICKET = "42"
+UNREAD_TICKET = "77"
 
 
 def test_lesson_01_fetch_misses_then_hits(page: Any, jupyter_lab: Server) -> None:

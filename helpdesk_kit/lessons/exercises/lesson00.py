@@ -13,13 +13,13 @@ from typing import Any
 from ..checks import (
     AnswerFailed,
     CheckResult,
+    Quiz,
     is_unanswered,
     not_answered,
     right,
     run_answer,
     wrong,
 )
-from ..checks import check as compare
 from ..lesson import Lesson
 
 __all__ = ["check", "check_quiz"]
@@ -66,9 +66,11 @@ def check(lesson: Lesson, answer: Any) -> CheckResult:
                  "cache in the next lessons is made of these three steps.")
 
 
-def check_quiz(lesson: Lesson, answer: object) -> CheckResult:
-    """The quiz: the full name of the seed's ``ticket:7`` in this lesson."""
-    return compare(answer, lesson.keys.ticket(7),
-                   why="every key a lesson writes gets the lesson's prefix, so lessons (and "
-                       "classmates sharing one Redis) never collide: prefix + the seed's name.",
-                   hint="setup() printed the prefix; put it in front of ticket:7.")
+check_quiz = Quiz(
+    "bob:lesson00:ticket:7",
+    why="the lesson's prefix is the base prefix (HELPDESK_KEY_PREFIX, here bob:) followed by "
+        "lessonNN:, and the seed's key name comes after it. So bob's ticket 7 and yours are "
+        "two keys, and neither setup() ever deletes the other's.",
+    hint="setup() printed this lesson's prefix: which part of it comes from "
+         "HELPDESK_KEY_PREFIX, and which from the lesson?",
+    giveaways=("bob:lesson00:",))

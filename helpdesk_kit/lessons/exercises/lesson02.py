@@ -14,6 +14,7 @@ from typing import Any
 from ..checks import (
     AnswerFailed,
     CheckResult,
+    Quiz,
     is_unanswered,
     not_answered,
     right,
@@ -23,7 +24,7 @@ from ..checks import (
 )
 from ..lesson import Lesson
 
-__all__ = ["check"]
+__all__ = ["QUIZ_READS_AT", "check", "check_quiz"]
 
 SESSION = {"user_id": 42, "role": "agent"}
 SLIDE_TO = 1800
@@ -62,3 +63,16 @@ def check(lesson: Lesson, answer: Any) -> CheckResult:
     return right("GETEX key EX 1800 reads the session and pushes its expiry back in one round "
                  "trip (GET then EXPIRE takes two, and can race with the key expiring between "
                  "them). The kit's Cache.get_cached_session does exactly this.")
+
+
+#: The quiz: a key cached at second 0 with the seed's EX 300, read (a HIT) at these seconds.
+QUIZ_READS_AT = (100, 250)
+
+check_quiz = Quiz(
+    300,
+    why="a GET does not touch the TTL: the key set at second 0 with EX 300 expires at second "
+        "300 however often it is read. Only a command that sets an expiry moves it (GETEX "
+        "... EX, EXPIRE, or a new SET ... EX).",
+    hint="does reading a key change its TTL? Compare the TTLs before and after a GET in the "
+         "cells above.",
+    giveaways=("second 300", "at 300"))

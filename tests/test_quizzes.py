@@ -1,0 +1,82 @@
+"""The "check yourself" answers of lessons 00-04 are what the kit and Redis really do.
+
+A quiz's answer lives in the package (``exercises/lessonNN.py``), never in a cell; these tests
+hold each answer to the behaviour it explains, on a real redis-server and on fakeredis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from helpdesk_kit.lessons import Lesson, capture_logs, counting_client, lesson_prefix
+from helpdesk_kit.lessons.checks import Quiz
+from helpdesk_kit.lessons.exercises import lesson00, lesson01, lesson02, lesson03, lesson04
+from helpdesk_kit.widgets.invalidation import stale_read_race
+from helpdesk_kit.widgets.warming import recent_first_reads
+
+
+def test_every_quiz_waits_for_an_answer_and_hides_its_reason() -> None:
+    quizzes = [lesson00.check_quiz, lesson01.check_quiz, lesson01.check_quiz_2,
+               lesson02.check_quiz, lesson03.check_quiz, lesson04.check_quiz,
+               lesson04.check_quiz_2]
+    for quiz in quizzes:
+        assert isinstance(quiz, Quiz)
+        assert quiz(...).ok is None
+        assert quiz(quiz.expected).ok is True
+        wrong = quiz("z" if isinstance(quiz.expected, str) else -1)
+        assert wrong.ok is False and quiz.why not in wrong.message  # explained once answered
+
+
+def test_00_a_classmates_key_is_their_prefix_then_the_seeds_name() -> None:
+    prefix = lesson_prefix("bob:", "00_start_here", "server")
+    assert f"{prefix}ticket:7" == lesson00.check_quiz.expected
+
+
+def test_01_the_hit_rate_of_the_quiz_reads(open_lesson: Callable[..., Lesson]) -> None:
+    lesson = open_lesson("01_cache_aside", users=20, tickets=50)
+    app = lesson.make_app()
+    with capture_logs():
+        for ticket_id in lesson01.QUIZ_READS:
+            app.get_ticket(ticket_id)
+    assert app.cache.total_stats().hit_rate == lesson01.check_quiz.expected  # type: ignore[union-attr]
+
+
+def test_02_a_read_does_not_move_the_expiry(open_lesson: Callable[..., Lesson]) -> None:
+    lesson = open_lesson("02_keys_ttl_serialisation", users=20, tickets=50)
+    key = lesson.keys.ticket(1)
+    lesson.client.set(key, "{}", ex=lesson02.check_quiz.expected)
+    before = lesson.client.pttl(key)
+    lesson.client.get(key)
+    assert lesson.client.pttl(key) <= before
+
+
+def test_03_the_guard_compares_the_generation(open_lesson: Callable[..., Lesson]) -> None:
+    from helpdesk_kit.cache import Cache
+
+    lesson = open_lesson("03_invalidation", users=20, tickets=50)
+    generation = lesson.keys.generation("ticket", 13)
+    _, served = stale_read_race(lesson.store, Cache(lesson.client, lesson.keys), 13,
+                                new_status="closed")
+    assert served == "closed" and lesson.client.get(generation) == "1"
+    assert lesson03.check_quiz.expected == "c"
+
+
+def test_04_a_cold_start_hits_on_repeats_and_pipelines_count_one_trip_each(
+        open_lesson: Callable[..., Lesson]) -> None:
+    lesson = open_lesson("04_cache_warming", users=20, tickets=300)
+    reads = recent_first_reads(lesson, 100)
+    app = lesson.make_app()
+    with capture_logs():
+        for ticket_id in reads:
+            app.get_ticket(ticket_id)
+    hits = app.cache.total_stats().hits  # type: ignore[union-attr]
+    assert hits == len(reads) - len(set(reads)) > 0  # only repeats hit: quiz answer b
+    assert lesson04.check_quiz.expected == "b"
+    counted, trips = counting_client(lesson.client)
+    for start in range(0, 2000, 500):
+        pipe = counted.pipeline(transaction=False)
+        for user_id in range(start, start + 500):
+            pipe.set(lesson.keys.user(user_id), "{}", ex=300)
+        pipe.execute()
+    counted.close()
+    assert trips.count == lesson04.check_quiz_2.expected
