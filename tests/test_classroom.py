@@ -263,7 +263,7 @@ def test_the_kit_explains_what_a_learner_may_not_do(
         eviction_lab(backend.client, keys)
     from helpdesk_kit.lab import eviction
 
-    monkeypatch.setattr(eviction.shutil, "which", lambda name: None)
+    monkeypatch.setattr(eviction, "no_server_reason", lambda: "none here")  # no server program
     assert "may not run CONFIG" in (eviction.lab_skip_reason("url", caps) or "")
     with pytest.raises(ConfigError, match="HELPDESK_KEY_PREFIX"):
         acl.require_prefix(backend.client, f"{ivan}:lesson01:", hana)

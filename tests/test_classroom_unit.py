@@ -208,10 +208,10 @@ def test_metrics_name_a_denied_info_instead_of_inventing_numbers() -> None:
 
 def test_the_eviction_lab_names_a_denied_config(monkeypatch: pytest.MonkeyPatch) -> None:
     caps = Capabilities("7.0.15", False, True, False, "ana", frozenset({"CONFIG"}))
-    monkeypatch.setattr(eviction.shutil, "which", lambda name: None)
+    monkeypatch.setattr(eviction, "no_server_reason", lambda: "none here")  # no server program
     assert "(ana) may not run CONFIG" in (eviction.lab_skip_reason("url", caps) or "")
-    assert "no redis-server program" in (eviction.lab_skip_reason("url") or "")
-    monkeypatch.setattr(eviction.shutil, "which", lambda name: "/usr/bin/redis-server")
+    assert "no Redis server program" in (eviction.lab_skip_reason("url") or "")
+    monkeypatch.setattr(eviction, "no_server_reason", lambda: None)  # a program is here
     assert eviction.lab_skip_reason("url", caps) is None  # a private server of its own
 
 

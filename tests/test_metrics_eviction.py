@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import pytest
 import redis
 
 from helpdesk_kit.backends import RedisServer
+from helpdesk_kit.backends.binaries import find_server
 from helpdesk_kit.errors import ConfigError, FeatureUnavailableError
 from helpdesk_kit.keys import KeySchema
+from helpdesk_kit.lab import eviction
 from helpdesk_kit.lab.eviction import eviction_lab, lab_skip_reason, memory_limit
 from helpdesk_kit.metrics import snapshot
 from helpdesk_kit.metrics.tuning import Verdict, tuning_table
@@ -81,6 +82,7 @@ def test_fakeredis_says_it_needs_a_real_server(keys: KeySchema) -> None:
 def test_the_lab_is_skipped_with_a_reason_where_it_cannot_run(
         monkeypatch: pytest.MonkeyPatch) -> None:
     assert "fakeredis" in (lab_skip_reason("fake") or "")
-    assert (lab_skip_reason("url") is None) == (shutil.which("redis-server") is not None)
-    monkeypatch.setattr("shutil.which", lambda _name: None)  # e.g. Redis only in Docker
-    assert "no redis-server" in (lab_skip_reason("url") or "")
+    assert (lab_skip_reason("url") is None) == (find_server() is not None)
+    # e.g. Redis only in Docker, and no program here to start a private one
+    monkeypatch.setattr(eviction, "no_server_reason", lambda: "none here")
+    assert "no Redis server program" in (lab_skip_reason("url") or "")

@@ -200,7 +200,7 @@ def lab_skip_reason(backend_kind: str, capabilities: Capabilities | None = None
     denied = None if capabilities is None else capabilities.why_not("CONFIG")
     if denied:
         return (f"skipped: the lab changes maxmemory with CONFIG SET; {denied} (your class "
-                "shares that Redis), and no redis-server program is installed here to run a "
+                "shares that Redis), and no Redis server program is installed here to run a "
                 "private one")
     return ("skipped: the lab changes maxmemory, so it needs a private redis-server of its "
-            "own, and no redis-server program is installed here (your Redis is untouched)")
+            "own, and no Redis server program is installed here (your Redis is untouched)")
