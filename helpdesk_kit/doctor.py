@@ -40,7 +40,7 @@ def _user_line(user: str, denied: object) -> str:
 
 
 #: What the lessons cannot run on fakeredis (they explain those parts instead).
-FAKE_LEAVES_OUT = ("lessons 08, 10, 11, 15, 16 and 17 explain instead of running what fakeredis "
+FAKE_LEAVES_OUT = ("lessons 08, 10, 11, 16, 17 and 18 explain instead of running what fakeredis "
                    "lacks (INFO, CONFIG and evictions, replicas and failovers, CLIENT TRACKING, "
                    "restarts)")
 

@@ -1,8 +1,8 @@
-"""Embedded replicas on the local sqld (lesson 15): which Python package can keep one in sync.
+"""Embedded replicas on the local sqld (lesson 16): which Python package can keep one in sync.
 
 ``libsql-experimental`` 0.0.55 speaks the replication protocol sqld 0.24 serves; ``libsql``
 0.1.11 (the kit's driver) speaks Turso's newer sync protocol and is refused by sqld. If a
-release changes either fact, these tests say so, and lesson 15 and the README need a look.
+release changes either fact, these tests say so, and lesson 16 and the README need a look.
 """
 
 from __future__ import annotations

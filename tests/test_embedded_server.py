@@ -153,7 +153,7 @@ def test_a_cluster_forms_without_redis_cli(valkey: str) -> None:
 
 
 # --- the lessons that lean hardest on the server -----------------------------------------
-LESSONS = ["08_monitoring_tuning", "13_lua_functions", "15_near_cache"]
+LESSONS = ["08_monitoring_tuning", "13_lua_functions", "16_near_cache"]
 
 
 def test_the_server_heavy_lessons_pass_strict_nbval_on_it(valkey: str, tmp_path: Path) -> None:

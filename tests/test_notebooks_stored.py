@@ -1,6 +1,6 @@
 """The stored notebooks, as a learner and as nbval read them: every rule checked on every one.
 
-These run over each ``notebooks/*.ipynb`` that exists - lessons 00-15 and the instructor's
+These run over each ``notebooks/*.ipynb`` that exists - every lesson and the instructor's
 dashboard - so a lesson written later is held to the same rules the day it is added:
 
 * every figure is an image (a bare matplotlib ``Figure`` stores only ``<Figure size ...>``);
@@ -42,7 +42,7 @@ EXERCISE_IMPORT = re.compile(
 
 #: The lessons rewritten on the lessons' foundation (the %%redis magic, pieces, tiered hints):
 #: the rules below that name REWRITTEN hold for these. Add a lesson here when you rewrite it;
-#: the list goes once every lesson 00-15 is in it.
+#: the list goes once every lesson is in it.
 REWRITTEN = {"00", "01", "02", "03", "04"}
 
 
@@ -267,7 +267,7 @@ IDEAS: dict[str, tuple[set[str], set[str]]] = {
     "12": ({"publish", "subscribe", "pubsub"}, {"Notifier", "Listener", "make_app"}),
     "13": ({"eval", "fcall", "evalsha"}, {"RateLimiter", "make_app"}),
     "14": ({"xadd", "xreadgroup", "xack", "xautoclaim"}, {"StreamQueue", "EventLog"}),
-    "15": ({"client_tracking"}, {"NearCache", "make_app"}),
+    "16": ({"client_tracking"}, {"NearCache", "make_app"}),
 }
 #: What a redis-py client is called in the lessons' cells (the receiver of a command call).
 CLIENT_NAMES = re.compile(r"(client|redis|pipe|pipeline|counted|down|^r)$")

@@ -1,7 +1,7 @@
 """Every lesson's coding exercise: its solution passes, ``...`` is "not answered", and the
 usual wrong answers get a hint that points at the mistake without giving the solution away.
 
-Solutions are discovered: every ``notebooks/solutions/lessonNN.py`` that exists (00-15) is
+Solutions are discovered: every ``notebooks/solutions/lessonNN.py`` that exists is
 loaded as a module and checked by ``helpdesk_kit.lessons.exercises.lessonNN`` in a lesson
 opened with ``setup``, on a real redis-server and on fakeredis. A lesson whose exercise asks for
 pieces of the learner's helpdesk (``conformance.pieces_of``) is checked with those functions,

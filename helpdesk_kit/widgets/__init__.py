@@ -23,7 +23,7 @@ never prints (nbval would store the print inside the widget's state): results go
 | 12 Pub/Sub: notifications arriving live | :mod:`.pubsub` |
 | 13 Lua scripts and Functions | :mod:`.lua` |
 | 14 Streams: the three queues side by side | :mod:`.streams` |
-| 15 the near cache: invalidations live, the staleness window | :mod:`.near_cache` |
+| 16 the near cache: invalidations live, the staleness window | :mod:`.near_cache` |
 | the instructor's per-learner table (classroom mode) | :mod:`.classroom` |
 """
 

@@ -1,4 +1,4 @@
-"""Lesson 15's exercise: fill a near cache without keeping a value that changed meanwhile.
+"""Lesson 16's exercise: fill a near cache without keeping a value that changed meanwhile.
 
 The learner writes ``answer(l1, versions, key, read_from_redis)``: return the value for
 ``key`` - from ``l1`` (a dict, the process's copy) if it is there; otherwise call
@@ -30,7 +30,7 @@ __all__ = ["check", "check_quiz"]
 
 HINT = ("look in l1 first; on a miss note versions.get(key, 0), call read_from_redis(), and "
         "keep the value only if versions.get(key, 0) is still what you noted")
-KEY = "lesson15:ticket:7"
+KEY = "lesson16:ticket:7"
 
 
 class _Redis:

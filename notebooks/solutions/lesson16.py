@@ -1,4 +1,4 @@
-"""Lesson 15, the coding exercise: fill L1, but never keep a value whose key changed meanwhile."""
+"""Lesson 16, the coding exercise: fill L1, but never keep a value whose key changed meanwhile."""
 
 
 def answer(l1, versions, key, read_from_redis):
