@@ -8,9 +8,11 @@ a typo becomes an error instead of a silent new word.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
-__all__ = ["BackendKind", "DbDriver", "Entity", "EvictionPolicy", "KeyspaceEvent",
-           "MetricScope", "Outcome", "QueueMode", "ServerProgram", "TicketEventKind"]
+__all__ = ["BackendKind", "CacheCounter", "DbDriver", "Entity", "EntityName", "EvictionPolicy",
+           "KeyspaceEvent", "MetricScope", "Outcome", "QueueMode", "ScriptMode", "ServerProgram",
+           "TicketEventKind"]
 
 
 class Entity(StrEnum):
@@ -24,6 +26,32 @@ class Entity(StrEnum):
     TICKETS = "tickets"
     #: one login session, the seed's ``session:{id}`` (sliding TTL)
     SESSION = "session"
+
+
+#: An entity as a member or by its name: what the cache's public methods take, so a lesson may
+#: write ``cache.put("ticket", 7, row)``; anything else is a type error (and a ValueError).
+EntityName = Entity | Literal["user", "ticket", "tickets", "session"]
+
+
+class CacheCounter(StrEnum):
+    """What a cache counts for each entity: one field each in
+    :class:`~helpdesk_kit.cache.CacheStats`. One read is exactly one hit or one miss."""
+
+    #: the answer came from Redis (a cached "no such row" and a value another reader loaded
+    #: while we waited for its lock included)
+    HITS = "hits"
+    #: the answer did not come from Redis (absent, corrupt, stale, or Redis failed)
+    MISSES = "misses"
+    #: the part of the hits that answered "no such row" (negative caching)
+    NEGATIVE_HITS = "negative_hits"
+    #: Redis calls that failed (down, timeout); the read still got its data
+    ERRORS = "errors"
+    #: calls to the loader (the database); stampede protection keeps it low
+    LOADS = "loads"
+    #: values that were not valid JSON of the right shape (deleted and reloaded)
+    CORRUPT = "corrupt"
+    #: early refreshes (XFetch) of a value that was still cached
+    REFRESHES = "refreshes"
 
 
 class BackendKind(StrEnum):
@@ -96,6 +124,15 @@ class QueueMode(StrEnum):
     RELIABLE = "reliable"
     #: a stream with a consumer group: ``XREADGROUP`` + ``XACK``, ``XAUTOCLAIM`` recovery
     STREAMS = "streams"
+
+
+class ScriptMode(StrEnum):
+    """How the kit runs its Lua scripts on one server (:mod:`helpdesk_kit.backends.scripts`)."""
+
+    #: ``FCALL`` of the kit's Functions library (Redis 7+): saved and replicated with the data
+    FUNCTIONS = "functions"
+    #: ``EVALSHA`` of the script cache: no Functions here, or they may not be used
+    SCRIPTS = "scripts"
 
 
 class TicketEventKind(StrEnum):

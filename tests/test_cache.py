@@ -164,12 +164,12 @@ def test_xfetch_refreshes_early_near_expiry(redis_client: redis.Redis, keys: Key
     cache = Cache(redis_client, keys, early_refresh=True, rng=random.Random(42))
     loader = Loader(make_ticket(version=1))
     cache.get_ticket(7, loader)
-    cache.internals.load_seconds["ticket"] = 0.0001  # a fast load, key far from expiry: never early
+    cache.load_seconds["ticket"] = 0.0001  # a fast load, key far from expiry: never early
     for _ in range(50):
         cache.get_ticket(7, loader)
     assert loader.calls == 1
     redis_client.expire(keys.ticket(7), 2)  # near expiry...
-    cache.internals.load_seconds["ticket"] = 5.0  # ...and slow to reload: refresh now
+    cache.load_seconds["ticket"] = 5.0  # ...and slow to reload: refresh now
     loader.value = make_ticket(version=2)
     assert cache.get_ticket(7, loader).version == 2
     assert loader.calls == 2
@@ -287,7 +287,7 @@ def test_cluster_names_work_end_to_end(redis_client: redis.Redis, key_prefix: st
 def test_put_with_a_ttl_overrides_the_entity_ttl_and_jitter(cache: Cache,
                                                              redis_client: redis.Redis,
                                                              keys: KeySchema) -> None:
-    cache.jitter = 0.5
+    cache.policy = replace(cache.policy, jitter=0.5)
     cache.put("ticket", 7, make_ticket(), ttl=42)
     assert 40 <= redis_client.ttl(keys.ticket(7)) <= 42
     assert cache.get_cached_ticket(7) == make_ticket()

@@ -37,8 +37,8 @@ def _read_twice(cache: Cache) -> None:
 def test_each_cache_writes_its_totals_and_they_add_up(redis_client: redis.Redis,
                                                        keys: KeySchema) -> None:
     first, second = Cache(redis_client, keys), Cache(redis_client, keys)
-    one = first.internals.publish_stats(keys.cache_stats, every_s=3600)
-    two = second.internals.publish_stats(keys.cache_stats, every_s=3600)
+    one = first.publish_stats(keys.cache_stats, every_s=3600)
+    two = second.publish_stats(keys.cache_stats, every_s=3600)
     assert one.key != two.key and one.key.startswith(f"{keys.cache_stats}:")
     _read_twice(first)
     assert _hits_misses(redis_client, keys) == (0, 0)  # an hour apart: nothing sent yet
@@ -55,14 +55,14 @@ def test_each_cache_writes_its_totals_and_they_add_up(redis_client: redis.Redis,
 def test_the_background_thread_sends_it_and_close_sends_the_rest(
         redis_client: redis.Redis, keys: KeySchema) -> None:
     cache = Cache(redis_client, keys)
-    cache.internals.publish_stats(keys.cache_stats, every_s=0.2)
+    cache.publish_stats(keys.cache_stats, every_s=0.2)
     _read_twice(cache)
     deadline = time.monotonic() + 5
     while _hits_misses(redis_client, keys) != (1, 1) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _hits_misses(redis_client, keys) == (1, 1)  # sent without another read
     slow = Cache(redis_client, keys)
-    slow.internals.publish_stats(keys.cache_stats, every_s=3600)
+    slow.publish_stats(keys.cache_stats, every_s=3600)
     _read_twice(slow)
     publish_all(redis_client)  # what a lesson's close() does
     assert _hits_misses(redis_client, keys) == (3, 1)  # both of its reads hit the first's entry
@@ -91,11 +91,11 @@ def test_the_app_publishes_only_when_the_setting_is_on(tmp_path: Path, key_prefi
     assert Settings.from_env({"HELPDESK_PUBLISH_STATS": "1"}).publish_stats is True
     assert Settings.from_env({}).publish_stats is False
     with HelpdeskApp.from_settings(base) as app:
-        assert app.cache is not None and app.cache.internals.publisher is None
+        assert app.cache is not None and app.cache.publisher is None
     with HelpdeskApp.from_settings(base.with_(publish_stats=True)) as app:
-        assert app.cache is not None and app.cache.internals.publisher is not None
-        assert app.cache.internals.publisher.key.startswith(f"{key_prefix}cache:stats:")
+        assert app.cache is not None and app.cache.publisher is not None
+        assert app.cache.publisher.key.startswith(f"{key_prefix}cache:stats:")
         app.get_ticket(1)
         client = app.cache.client
-        key = app.cache.internals.publisher.key
+        key = app.cache.publisher.key
     assert client.hget(key, "misses") is not None  # close() sent what it had counted

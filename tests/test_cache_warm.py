@@ -56,7 +56,7 @@ def test_warming_by_script_or_pipeline_keeps_each_keys_jittered_ttl(
     cache = Cache(redis_client, keys, ttl=300, jitter=0.5, lua=lua)
     count = cache.warm_users(store, active_only=False, batch_size=9, progress=False)
     assert count == store.counts()["users"]
-    assert cache.lua is (lua is None)
+    assert cache.scripts.lua is (lua is None)  # the script runner's record
     ttls = {redis_client.ttl(keys.user(u.id)) for u in store.list_users(active_only=False)}
     assert min(ttls) >= 295 and max(ttls) <= 450 and len(ttls) > 3  # jitter survived
     user = store.list_users(limit=1)[0]
@@ -67,13 +67,16 @@ def test_warming_falls_back_to_pipelines_when_scripts_are_refused(
         redis_client: redis.Redis, keys: KeySchema, store,
         monkeypatch: pytest.MonkeyPatch) -> None:
     cache = Cache(redis_client, keys)
+    real = redis_client.execute_command
 
-    def refused(**kwargs: object) -> None:
-        raise redis.ResponseError("unknown command 'evalsha'")
+    def no_scripts(*args: object, **options: object) -> object:
+        if str(args[0]).upper() in ("EVAL", "EVALSHA", "FCALL"):
+            raise redis.ResponseError(f"unknown command '{str(args[0]).lower()}'")
+        return real(*args, **options)
 
-    monkeypatch.setattr(cache.internals, "warm_set", refused)
+    monkeypatch.setattr(redis_client, "execute_command", no_scripts)
     assert cache.warm_tickets(store, limit=30, batch_size=10, progress=False) == 30
-    assert cache.lua is False  # remembered: later pages go straight to the pipeline
+    assert cache.scripts.lua is False  # remembered: later pages go straight to the pipeline
     assert all(cache.get_cached_ticket(t.id) == t for t in store.list_tickets(limit=30))
 
 

@@ -337,7 +337,7 @@ def test_the_table_shows_each_learners_hit_rate_from_what_their_caches_published
         app = lesson.make_app()
         for _ in range(3):  # one miss, then two hits
             assert app.get_ticket(1)["success"]
-        assert app.cache is not None and app.cache.internals.publisher is not None
+        assert app.cache is not None and app.cache.publisher is not None
     finally:
         lesson.close()  # sends what was not published yet (every 5 s otherwise)
     rows = {row.name: row for row in activity(admin)}

@@ -230,7 +230,7 @@ def test_a_learner_cannot_replace_or_delete_the_kits_library_and_a_classmates_re
     try:
         title = store.get_ticket(7).title  # type: ignore[union-attr]
         assert app.get_ticket(7)["ticket"].title == title  # a miss: the guarded set, FCALL
-        assert app.cache.internals.scripts.mode == "functions"  # type: ignore[union-attr]
+        assert app.cache.scripts.mode == "functions"  # type: ignore[union-attr]
         attempts: list[Callable[[], object]] = [
             lambda: a.function_load(POISONED, replace=True),  # A's code under the kit's name
             lambda: a.function_delete(LIBRARY),

@@ -288,8 +288,8 @@ class HelpdeskApp:
             return
         self.closed = True
         self.store.db.close()
-        if self.cache is not None and self.cache.internals.publisher is not None:
-            self.cache.internals.publisher.publish()  # what it counted since the last tick
+        if self.cache is not None and self.cache.publisher is not None:
+            self.cache.publisher.publish()  # what it counted since the last tick
         if isinstance(self.cache, NearCache):  # its tracking connection and thread
             self.cache.close()
         if self.backend is not None:

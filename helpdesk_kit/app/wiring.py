@@ -61,7 +61,7 @@ def wire(settings: Settings, prefer: str | None = None, *, retry: RetryPolicy | 
         options.setdefault("size", settings.near_cache_size)
     cache = (NearCache if settings.near_cache else Cache)(backend.client, keys, **options)
     if settings.publish_stats:  # HELPDESK_PUBLISH_STATS: a class's dashboard reads them
-        cache.internals.publish_stats(keys.cache_stats)
+        cache.publish_stats(keys.cache_stats)
     durable = settings.queue_durable  # HELPDESK_QUEUE_DURABLE: WAIT after each push
     wait = durable or Durability()  # its figures count only when durable is set
     queue: TaskQueue | StreamQueue

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from ..errors import CacheValueError
 from ..models import PRIORITIES, ROLES, STATUSES, Ticket, User, from_iso, to_iso
@@ -28,7 +29,13 @@ from ..vocab import Entity
 __all__ = [
     "CODECS",
     "MISSING",
+    "PAGE",
+    "SESSION",
+    "TICKET",
+    "USER",
     "Codec",
+    "TicketPage",
+    "codec_for",
     "decode_ticket",
     "decode_tickets",
     "decode_user",
@@ -39,6 +46,8 @@ __all__ = [
 
 #: Stored under a key when the database has no such row (negative caching).
 MISSING = "null"
+
+V = TypeVar("V")
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -154,7 +163,7 @@ def _page_from(data: Any) -> tuple[str | None, list[Ticket]]:
 _MALFORMED = (ValueError, KeyError, TypeError, AttributeError, RecursionError, OverflowError)
 
 
-def _decoding(what: str, text: str, build: Callable[[Any], Any]) -> Any:
+def _decoding(what: str, text: str, build: Callable[[Any], V]) -> V:
     """Run ``build`` on the parsed JSON; any failure becomes one clear CacheValueError."""
     try:
         return build(json.loads(text))
@@ -194,10 +203,55 @@ def _decode_session(text: str) -> dict[str, Any]:
     return _decoding(Entity.SESSION, text, _object)
 
 
-#: (encode, decode) per cached entity; the cache looks codecs up here by entity name.
-Codec = tuple[Callable[[Any], str], Callable[[str], Any]]
-CODECS: dict[str, Codec] = {
-    Entity.USER: (encode_user, decode_user),
-    Entity.TICKET: (encode_ticket, decode_ticket),
-    Entity.SESSION: (_dumps, _decode_session),
-}
+@dataclass(frozen=True)
+class TicketPage:
+    """A cached page of a ticket list, and the list generation it was built at."""
+
+    generation: str | None
+    tickets: list[Ticket]
+
+
+def _encode_page(page: TicketPage) -> str:
+    return encode_tickets(page.tickets, page.generation)
+
+
+def _decode_page(text: str) -> TicketPage:
+    generation, tickets = decode_tickets(text)
+    return TicketPage(generation, tickets)
+
+
+@dataclass(frozen=True)
+class Codec(Generic[V]):
+    """How the values of one entity are written to Redis and read back.
+
+    ``decode`` raises :class:`~helpdesk_kit.errors.CacheValueError` for anything that is not
+    such a value, and nothing else. ``missing``: the text ``null`` is a cached "no such row"
+    (negative caching), which a list page never is.
+    """
+
+    entity: Entity
+    encode: Callable[[V], str]
+    decode: Callable[[str], V]
+    missing: bool = True
+
+
+#: A user row, ``user:{id}``.
+USER = Codec(Entity.USER, encode_user, decode_user)
+#: A ticket row, ``ticket:{id}``.
+TICKET = Codec(Entity.TICKET, encode_ticket, decode_ticket)
+#: Session data, ``session:{id}``: whatever JSON object the caller gave.
+SESSION: Codec[dict[str, Any]] = Codec(Entity.SESSION, _dumps, _decode_session)
+#: A page of a ticket list, ``tickets:status=..``.
+PAGE = Codec(Entity.TICKETS, _encode_page, _decode_page, missing=False)
+
+#: The codec of each entity the generic operations (``put``, ``get_or_load``...) take.
+CODECS: dict[Entity, Codec[Any]] = {codec.entity: codec for codec in (USER, TICKET, SESSION)}
+
+
+def codec_for(entity: Entity) -> Codec[Any]:
+    """The codec of ``entity``; a ValueError names the entities that have one."""
+    try:
+        return CODECS[entity]
+    except KeyError:
+        known = ", ".join(CODECS)
+        raise ValueError(f"the cache has no codec for {entity!r} (it has: {known})") from None

@@ -1,51 +1,62 @@
-"""Cache-aside in front of the database: the seed's ``cacheUser`` / ``getCachedUser`` / ...
+"""Cache-aside in front of the database: the design's ``cacheUser`` / ``getCachedUser`` / ...
 
-The read flow is the seed's: try Redis; on a miss ask the database (a *loader* callable),
-store the row with ``SET key value EX ttl``, return it. Around that flow this module adds what
-a real deployment needs, each piece small enough to read in class:
+The read flow is the design's: try Redis; on a miss ask the database (a *loader* callable),
+store the row with ``SET key value EX ttl``, return it. Around that flow the cache adds what a
+real deployment needs, each piece small enough to read in class:
 
-- **JSON values** (:mod:`helpdesk_kit.codec`); a corrupt or foreign value is a miss: counted,
-  deleted and reloaded, never an exception for the caller.
+- **JSON values** (:mod:`helpdesk_kit.cache.codec`); a corrupt or foreign value is a miss:
+  counted, deleted and reloaded, never an exception for the caller.
 - **Negative caching**: a row that does not exist is cached as ``null`` for ``negative_ttl``
   seconds; :meth:`Cache.forget_missing` (or any invalidation) clears it when the row is created.
 - **TTL** per entity (default ``Settings.cache_ttl``, 300 s), optional random **jitter** so
   keys warmed together do not expire together, optional **XFetch** early refresh: a hit may
   reload a key shortly before it expires, more likely the closer it is and the slower the load.
 - **Stampede protection**: of N readers missing one key, one loads (holding a short lock),
-  the others poll briefly and read what it stored (:mod:`helpdesk_kit.cache.guard`).
+  the others poll briefly and read what it stored (:mod:`helpdesk_kit.cache.loading`).
 - **Stale-read guard**: a generation counter per key, checked atomically on set
-  (:mod:`helpdesk_kit.cache.guard` explains the race and the fix).
-- **Ticket lists** (the seed's "Listar 100 tickets"): one key per filter and page, made stale
-  by one counter bump on any ticket change (:mod:`helpdesk_kit.cache.lists`).
+  (:mod:`helpdesk_kit.cache.loading` explains the race and the fix).
+- **Ticket lists** (the design's "Listar 100 tickets"): one key per filter and page, made
+  stale by one counter bump on any ticket change (:mod:`helpdesk_kit.cache.lists`).
 - **Warming** one page per round trip, with a Lua script, guarded against racing writes
   like reads (:mod:`helpdesk_kit.cache.warm`).
 - **Fail-open reads**: Redis down or slow -> the read goes to the database, the error is
-  counted, the caller gets data; redis-py reconnects by itself when Redis is back.
-  A failed **invalidation** is never silent: it raises
+  counted, the caller gets data; redis-py reconnects by itself when Redis is back
+  (:mod:`helpdesk_kit.cache.lookup`). A failed **invalidation** is never silent: it raises
   :class:`~helpdesk_kit.errors.InvalidationError` (after a retry or two).
-- **Accounting** in-process (:mod:`helpdesk_kit.cache_stats`): no extra round trip on a hit.
+- **Accounting** in-process (:mod:`helpdesk_kit.cache.stats`): no extra round trip on a hit.
+
+Follow one read, ``Cache.get_ticket``, top to bottom: :meth:`Cache.get_ticket` ->
+:meth:`Cache.read` (this file) -> :meth:`~helpdesk_kit.cache.lookup.Reader.lookup` (one
+round trip, decoded, fail-open) -> on a miss :func:`~helpdesk_kit.cache.loading.load_once`
+(the lock, the database, the guarded set).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import redis
 
 from ..backends import acl
-from ..backends.raw import bytes_reply
 from ..config import MAX_VALUE_BYTES, Settings
 from ..keys import KeySchema
 from ..models import Ticket, User
-from ..vocab import Entity
-from . import guard, invalidation, lists, warm
-from .codec import CODECS
-from .internals import CacheInternals
+from ..vocab import CacheCounter, Entity, EntityName
+from . import invalidation, lists
+from .codec import MISSING, PAGE, SESSION, TICKET, USER, Codec, codec_for
+from .functions import CacheScripts
 from .lists import LIST
-from .stats import CacheStats
+from .loading import Load, Slot, load_once, refresh, xfetch_due
+from .lookup import Lookup, Reader
+from .policy import CachePolicy
+from .published import StatsPublisher
+from .stats import CacheStats, StatsBook
+from .warm import Warmer
 
 if TYPE_CHECKING:  # warming reads the store; the cache itself never needs the database
     from ..db.store import HelpdeskStore
@@ -53,43 +64,55 @@ if TYPE_CHECKING:  # warming reads the store; the cache itself never needs the d
 __all__ = ["Cache", "CacheStats"]
 
 log = logging.getLogger("helpdesk_kit.cache")
-T = TypeVar("T")
+V = TypeVar("V")
+#: What a read runs on a miss: the database's answer, or None for "no such row".
+Loader = Callable[[], V | None]
 
 
 class Cache:
-    """One cache object per app: the seed's per-entity operations plus cache-aside reads.
+    """One cache object per app: the design's per-entity operations plus cache-aside reads.
 
-    ``ttls`` overrides ``ttl`` per entity (``{"user": 3600}``); ``jitter`` adds up to that
-    fraction of the TTL at random (0.1 -> up to +10%); ``early_refresh`` turns XFetch on
-    (``xfetch_beta`` > 1 refreshes earlier). ``stale_guard=False`` stores with a plain
-    ``SET`` - the naive cache-aside, kept so lesson 03 can show the race it loses.
-    After a Redis failure, reads skip Redis for ``retry_after`` seconds (so a dead server
-    costs one timeout per ``retry_after``, not one per read), then try it again.
-    ``lua`` says whether warming may use a Lua script: None finds out on first use.
+    ``client``: the redis-py client (a Sentinel primary or a Cluster client too).
+    ``keys``: the key schema (its prefix; hash tags on a cluster).
+    ``ttl``, ``ttls``, ``negative_ttl``, ``jitter``, ``early_refresh``, ``xfetch_beta``,
+    ``lock_timeout``, ``lock_poll``, ``generation_ttl``, ``invalidation_retries``,
+    ``stale_guard``, ``retry_after``, ``max_value_bytes``: the cache's frozen
+    :class:`~helpdesk_kit.cache.policy.CachePolicy` (each one's contract is there).
+    ``rng``: where jitter and XFetch draw from (a seeded one makes them repeatable).
+    ``lua``: whether warming may use its Lua script (None: if this Redis runs scripts; the
+    script runner finds out on first use and keeps the answer).
     """
 
     def __init__(self, client: redis.Redis, keys: KeySchema | None = None, *, ttl: int = 300,
-                 ttls: dict[str, int] | None = None, negative_ttl: int = 30,
+                 ttls: Mapping[str, int] | None = None, negative_ttl: int = 30,
                  jitter: float = 0.0, early_refresh: bool = False, xfetch_beta: float = 1.0,
                  lock_timeout: float = 2.0, lock_poll: float = 0.005,
                  generation_ttl: int = 3600, invalidation_retries: int = 2,
                  stale_guard: bool = True, retry_after: float = 1.0,
                  rng: random.Random | None = None, lua: bool | None = None,
                  max_value_bytes: int = MAX_VALUE_BYTES) -> None:
-        if ttl <= 0 or negative_ttl <= 0 or not 0 <= jitter <= 1:
-            raise ValueError("ttl and negative_ttl must be positive, jitter within 0..1")
         self.client = client
         self.keys = keys or KeySchema()
-        self.ttl, self.ttls, self.negative_ttl, self.jitter = ttl, dict(ttls or {}), \
-            negative_ttl, jitter
-        self.early_refresh, self.xfetch_beta = early_refresh, xfetch_beta
-        self.lock_timeout, self.lock_poll = lock_timeout, lock_poll
-        self.generation_ttl, self.invalidation_retries = generation_ttl, invalidation_retries
-        self.stale_guard, self.retry_after = stale_guard, retry_after
+        #: TTLs, lock timings and limits, frozen (the loading helpers read it as it is).
+        self.policy = CachePolicy(
+            ttl=ttl, ttls=ttls or {}, negative_ttl=negative_ttl, jitter=jitter,
+            early_refresh=early_refresh, xfetch_beta=xfetch_beta, lock_timeout=lock_timeout,
+            lock_poll=lock_poll, generation_ttl=generation_ttl,
+            invalidation_retries=invalidation_retries, stale_guard=stale_guard,
+            retry_after=retry_after, max_value_bytes=max_value_bytes)
         self.rng = rng or random.Random()
-        #: What the guard, lists, warming and invalidation share with this cache.
-        self.internals = CacheInternals(client, retry_after, max_value_bytes)
-        self.lua = lua
+        #: Hits, misses and the rest, per entity (see :mod:`helpdesk_kit.cache.stats`).
+        self.book = StatsBook()
+        #: The one read of a cached value, and the "Redis failed, rest a while" state.
+        self.reader = Reader(client, self.book, retry_after=retry_after,
+                             max_value_bytes=max_value_bytes)
+        #: The cache's Lua scripts: FCALL of its Functions library, or EVALSHA.
+        self.scripts = CacheScripts(client)
+        self.scripts.lua = lua
+        #: How long the last load of each entity took, in seconds: XFetch's "delta".
+        self.load_seconds: dict[Entity, float] = {}
+        #: Sends the counters to Redis when they are published (None: they are not).
+        self.publisher: StatsPublisher | None = None
 
     @classmethod
     def from_settings(cls, client: redis.Redis, settings: Settings, **options: Any) -> Cache:
@@ -99,19 +122,34 @@ class Cache:
                    **options)
 
     def __repr__(self) -> str:
-        return f"Cache(prefix={self.keys.prefix!r}, ttl={self.ttl}, jitter={self.jitter})"
+        return (f"Cache(prefix={self.keys.prefix!r}, ttl={self.policy.ttl}, "
+                f"jitter={self.policy.jitter})")
 
-    def ttl_for(self, entity: str) -> int:
+    @property
+    def ttl(self) -> int:
+        """The default TTL in seconds (the policy's)."""
+        return self.policy.ttl
+
+    @property
+    def negative_ttl(self) -> int:
+        """How long a "no such row" stays cached, in seconds (the policy's)."""
+        return self.policy.negative_ttl
+
+    @property
+    def internals(self) -> Internals:
+        """The old way in to the counters, scripts and publisher (see :class:`Internals`)."""
+        return Internals(self)
+
+    def ttl_for(self, entity: EntityName) -> int:
         """The TTL for a new value of ``entity``: its base TTL plus random jitter."""
-        base = self.ttls.get(entity, self.ttl)
-        return base + self.rng.randint(0, int(base * self.jitter)) if self.jitter else base
+        return self.policy.ttl_for(Entity(entity), self.rng)
 
-    # --- the seed's per-entity operations ----------------------------------------------
+    # --- the design's per-entity operations --------------------------------------------
     def cache_user(self, user: User) -> None:
         self.put(Entity.USER, user.id, user)
 
     def get_cached_user(self, user_id: int) -> User | None:
-        return self.get_cached(Entity.USER, user_id)
+        return self.read(USER, user_id)
 
     def invalidate_user(self, user_id: int) -> None:
         self.invalidate(Entity.USER, user_id)
@@ -120,180 +158,304 @@ class Cache:
         self.put(Entity.TICKET, ticket.id, ticket)
 
     def get_cached_ticket(self, ticket_id: int) -> Ticket | None:
-        return self.get_cached(Entity.TICKET, ticket_id)
+        return self.read(TICKET, ticket_id)
 
     def invalidate_ticket(self, ticket_id: int) -> None:
         """Delete ``ticket:{id}`` and make every cached ticket list stale."""
         self.invalidate_tickets([ticket_id])
 
-    def get_user(self, user_id: int, loader: Callable[[], User | None]) -> User | None:
+    def get_user(self, user_id: int, loader: Loader[User]) -> User | None:
         """Cache-aside read of a user; ``loader`` is e.g. ``lambda: store.get_user(7)``."""
-        return self.get_or_load(Entity.USER, user_id, loader)
+        return self.read(USER, user_id, loader)
 
-    def get_ticket(self, ticket_id: int, loader: Callable[[], Ticket | None]) -> Ticket | None:
-        """Cache-aside read of a ticket (the seed's ``obtenerTicket`` flow)."""
-        return self.get_or_load(Entity.TICKET, ticket_id, loader)
+    def get_ticket(self, ticket_id: int, loader: Loader[Ticket]) -> Ticket | None:
+        """Cache-aside read of a ticket (the design's ``obtenerTicket`` flow)."""
+        return self.read(TICKET, ticket_id, loader)
 
     # --- generic operations ------------------------------------------------------------
-    def put(self, entity: str, ident: object, value: Any, ttl: int | None = None) -> None:
-        """``SET {entity}:{id} <json> EX ttl`` (the seed's ``cacheUser``); Redis errors raise.
+    def put(self, entity: EntityName, ident: object, value: Any, ttl: int | None = None
+            ) -> None:
+        """``SET {entity}:{id} <json> EX ttl`` (the design's ``cacheUser``); Redis errors
+        raise. ``ttl`` (seconds) overrides the entity's TTL and jitter for this one value."""
+        codec = codec_for(Entity(entity))
+        self._set(codec, self.keys.entity(codec.entity, ident), value, ttl)
 
-        ``ttl`` (seconds) overrides the entity's TTL and jitter for this one value.
+    def get_cached(self, entity: EntityName, ident: object) -> Any:
+        """The cached value or None (the design's ``getCachedUser``); never asks the database."""
+        return self.read(codec_for(Entity(entity)), ident)
+
+    def get_or_load(self, entity: EntityName, ident: object, loader: Loader[Any]) -> Any:
+        """Cache-aside: the cached value, else ``loader()`` stored for next time.
+
+        ``loader`` returns the row or None (no such row: cached as missing for
+        ``negative_ttl``). Exceptions from ``loader`` reach the caller; Redis errors never do.
         """
-        self._set(entity, self.keys.entity(entity, ident), value, ttl)
+        return self.read(codec_for(Entity(entity)), ident, loader)
 
-    def get_cached(self, entity: str, ident: object) -> Any:
-        """The cached value or None (the seed's ``getCachedUser``); never asks the database."""
+    # --- the read ----------------------------------------------------------------------
+    def read(self, codec: Codec[V], ident: object, loader: Loader[V] | None = None) -> V | None:
+        """The cache-aside read of one row: the cached value, else ``loader()`` stored for
+        next time. Without a loader, the cached value or None (the database is never asked).
+        """
+        value, _found = self._read(codec, ident, loader, pttl=self.policy.early_refresh)
+        return value
+
+    def _read(self, codec: Codec[V], ident: object, loader: Loader[V] | None, *,
+              pttl: bool) -> tuple[V | None, Lookup[V]]:
+        """:meth:`read`, and what the lookup found (the near cache keeps a row by its PTTL)."""
+        entity = codec.entity
         key = self.keys.entity(entity, ident)
-        return self._read_cached(entity, key, lambda: bytes_reply(self.client, "GET", key))
+        found = self.reader.lookup(codec, key, pttl=pttl)
+        if not found.reached:  # Redis failed just now, or rests after a failure
+            value = None if loader is None else self._load(entity, loader)
+            self._count(entity, CacheCounter.MISSES)
+            return value, found
+        if found.found:
+            value = found.value
+            if loader is not None and self._refresh_due(entity, found):
+                value = self._refresh(codec, ident, key, loader, value)
+            self._count(entity, CacheCounter.HITS)
+            return value, found
+        if loader is None:  # a cached-only read: a miss, and nobody loads
+            self._count(entity, CacheCounter.MISSES)
+            return None, found
+        # a miss: one reader loads under the lock, the others wait for what it stores
+        slot = Slot.of(self.keys, entity, ident)
+        job = self._row_load(codec, key, loader)
+        loaded = load_once(self.client, slot, job, scripts=self.scripts, policy=self.policy)
+        value, waited = loaded
+        if waited:  # another reader's load answered us, from Redis
+            self._count(entity, CacheCounter.HITS)
+        else:
+            self._count(entity, CacheCounter.MISSES)
+        return value, found
 
-    # --- the seed's optional sessions (session:{id}) -----------------------------------
+    def _refresh_due(self, entity: Entity, found: Lookup[Any]) -> bool:
+        if not self.policy.early_refresh:
+            return False
+        return xfetch_due(self.load_seconds.get(entity), found.pttl, self.policy, self.rng)
+
+    def _refresh(self, codec: Codec[V], ident: object, key: str, loader: Loader[V],
+                 current: V | None) -> V | None:
+        """XFetch: reload a value that is still cached, if nobody else is doing it."""
+        slot = Slot.of(self.keys, codec.entity, ident)
+        job = self._row_load(codec, key, loader)
+        reloaded = refresh(self.client, slot, job, current, scripts=self.scripts,
+                           policy=self.policy)
+        value, refreshed = reloaded
+        if refreshed:
+            self._count(codec.entity, CacheCounter.REFRESHES)
+        return value
+
+    def _row_load(self, codec: Codec[V], key: str, loader: Loader[V]) -> Load[V]:
+        """How one row is loaded, read back from another reader, and written."""
+        entity = codec.entity
+
+        def decode(raw: bytes, _noted: str | None) -> tuple[bool, V | None]:
+            return self.reader.decode(codec, key, raw)
+
+        def encode(value: V | None, _noted: str | None) -> str:
+            if value is None:
+                return MISSING
+            return codec.encode(value)
+
+        return Load(run=functools.partial(self._load, entity, loader), decode=decode,
+                    encode=encode, ttl=functools.partial(self._ttl, entity),
+                    failed=functools.partial(self.reader.failed, entity))
+
+    def _load(self, entity: Entity, loader: Loader[V]) -> V | None:
+        """Run ``loader`` (the database), timing it for XFetch and counting the load."""
+        started = time.perf_counter()
+        value = loader()
+        self.load_seconds[entity] = time.perf_counter() - started
+        self._count(entity, CacheCounter.LOADS)
+        return value
+
+    def _ttl(self, entity: Entity, value: object) -> int:
+        """Seconds to keep a loaded value: the negative TTL for "no such row"."""
+        if value is None:
+            return self.policy.negative_ttl
+        return self.ttl_for(entity)
+
+    def _count(self, entity: Entity, counter: CacheCounter) -> None:
+        self.book.count(entity, counter)
+
+    def forget_missing(self, entity: EntityName, ident: int) -> None:
+        """Call after creating a row: clears a cached "missing" (and lists, for tickets)."""
+        if Entity(entity) is Entity.TICKET:
+            self.invalidate_tickets([ident])
+        else:
+            self.invalidate(entity, ident)
+
+    # --- the design's "Listar 100 tickets" ---------------------------------------------
+    def get_ticket_list(self, loader: Callable[[], list[Ticket]], *,
+                        status: str | None = None, priority: str | None = None,
+                        owner_id: int | None = None, limit: int = 100,
+                        offset: int = 0) -> list[Ticket]:
+        """A cached page of tickets for these filters; ``loader`` queries the database.
+        How a page goes stale without being deleted: :mod:`helpdesk_kit.cache.lists`."""
+        slot = lists.page_slot(self.keys, status, priority, owner_id, limit, offset)
+        found = self.reader.lookup(PAGE, slot.key, generation_key=slot.generation)
+        if not found.reached:  # Redis failed just now, or rests after a failure
+            tickets = self._load(LIST, loader)
+            self._count(LIST, CacheCounter.MISSES)
+            return tickets or []
+        if lists.is_current(found) and found.value is not None:
+            self._count(LIST, CacheCounter.HITS)
+            return found.value.tickets
+        job = lists.page_load(self.reader, slot, functools.partial(self._load, LIST, loader),
+                              ttl=functools.partial(self._ttl, LIST),
+                              failed=functools.partial(self.reader.failed, LIST))
+        loaded = load_once(self.client, slot, job, scripts=self.scripts, policy=self.policy)
+        tickets, waited = loaded
+        if waited:
+            self._count(LIST, CacheCounter.HITS)
+        else:
+            self._count(LIST, CacheCounter.MISSES)
+        return tickets or []
+
+    # --- the design's optional sessions (session:{id}) ---------------------------------
     def cache_session(self, session_id: str, data: dict[str, Any], ttl: int | None = None
                       ) -> None:
         """``SET session:{id} <json> EX ttl`` (default: the ``"session"`` TTL)."""
         if not isinstance(data, dict):
             raise TypeError(f"session data must be a dict, not {type(data).__name__}")
-        self._set(Entity.SESSION, self._session_key(session_id), data, ttl)
+        self._set(SESSION, self._session_key(session_id), data, ttl)
 
     def get_cached_session(self, session_id: str, ttl: int | None = None
                            ) -> dict[str, Any] | None:
         """The session, its expiry pushed back to ``ttl`` (``GETEX ... EX``): a cached row
         must expire to pick up changes, a session lives as long as its user is active.
         None if there is none (or Redis is down: counted, like any read)."""
-        key, ex = self._session_key(session_id), self._ttl_or_default(Entity.SESSION, ttl)
-        return self._read_cached(Entity.SESSION, key,
-                                 lambda: bytes_reply(self.client, "GETEX", key, "EX", ex))
+        key = self._session_key(session_id)
+        expire_s = self._ttl_or_default(Entity.SESSION, ttl)
+        found = self.reader.lookup(SESSION, key, expire_s=expire_s)
+        if found.found:
+            self._count(Entity.SESSION, CacheCounter.HITS)
+        else:
+            self._count(Entity.SESSION, CacheCounter.MISSES)
+        return found.value
 
     def invalidate_session(self, session_id: str) -> None:
         """``DEL session:{id}`` (log out); raises InvalidationError if Redis refuses."""
         key = self._session_key(session_id)
-        self._invalidating(key, lambda p: p.delete(key))
+        self._invalidating(key, lambda pipe: pipe.delete(key))
 
     def _session_key(self, session_id: str) -> str:
         if not isinstance(session_id, str) or not session_id:
             raise ValueError(f"a session id is a non-empty string, not {session_id!r}")
         return self.keys.session(session_id)
 
-    def _set(self, entity: str, key: str, value: Any, ttl: int | None) -> None:
-        encode = CODECS[entity][0]
-        self.client.set(key, encode(value), ex=self._ttl_or_default(entity, ttl))
+    def _set(self, codec: Codec[V], key: str, value: V, ttl: int | None) -> None:
+        self.client.set(key, codec.encode(value), ex=self._ttl_or_default(codec.entity, ttl))
 
-    def _ttl_or_default(self, entity: str, ttl: int | None) -> int:
+    def _ttl_or_default(self, entity: Entity, ttl: int | None) -> int:
         if ttl is None:
             return self.ttl_for(entity)
         if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl <= 0:
             raise ValueError(f"ttl must be a positive number of seconds, not {ttl!r}")
         return ttl
 
-    def _read_cached(self, entity: str, key: str, read: Callable[[], bytes | None]) -> Any:
-        if self.internals.resting():
-            return self.internals.miss(entity, None)
-        try:
-            raw = read()
-        except redis.RedisError as exc:
-            self.internals.redis_failed(entity, exc)
-            return self.internals.miss(entity, None)
-        if raw is not None:
-            found, value = self.internals.decode(entity, key, raw)
-            if found:
-                self.internals.stats.count(entity, "hits")
-                return value
-        self.internals.stats.count(entity, "misses")
-        return None
-
-    def get_or_load(self, entity: str, ident: object, loader: Callable[[], T | None]) -> T | None:
-        """Cache-aside: the cached value, else ``loader()`` stored for next time.
-
-        ``loader`` returns the row or None (no such row: cached as missing for
-        ``negative_ttl``). Exceptions from ``loader`` reach the caller; Redis errors never do.
-        """
-        key = self.keys.entity(entity, ident)
-        if self.internals.resting():
-            return self.internals.miss(entity, self.internals.load(entity, loader))
-        try:
-            if self.early_refresh:
-                pipe = self.client.pipeline(transaction=False)
-                raw, pttl = bytes_reply(pipe, "GET", key).pttl(key).execute()
-            else:
-                raw = bytes_reply(self.client, "GET", key)
-        except redis.RedisError as exc:
-            self.internals.redis_failed(entity, exc)
-            return self.internals.miss(entity, self.internals.load(entity, loader))
-        if raw is not None:
-            found, value = self.internals.decode(entity, key, raw)
-            if found:
-                if self.early_refresh and guard.xfetch_due(self, entity, pttl):
-                    value = guard.refresh(self, entity, ident, key, loader, value)
-                self.internals.stats.count(entity, "hits")
-                return value
-        value, from_cache = guard.load_once(self, entity, ident, key, loader)
-        self.internals.stats.count(entity, "hits" if from_cache else "misses")
-        return value
-
-    def forget_missing(self, entity: str, ident: object) -> None:
-        """Call after creating a row: clears a cached "missing" (and lists, for tickets)."""
-        if entity == Entity.TICKET:
-            self.invalidate_tickets([ident])  # type: ignore[list-item]
-        else:
-            self.invalidate(entity, ident)
-
-    # --- the seed's "Listar 100 tickets" -----------------------------------------------
-    def get_ticket_list(self, loader: Callable[[], list[Ticket]], **filters: Any
-                        ) -> list[Ticket]:
-        """A cached page of tickets; filters: ``status``, ``priority``, ``owner_id``,
-        ``limit`` (100), ``offset`` (0). See :func:`helpdesk_kit.cache.lists.get_ticket_list`."""
-        return lists.get_ticket_list(self, loader, **filters)
-
     # --- invalidation ------------------------------------------------------------------
-    def invalidate(self, entity: str, ident: object) -> None:
+    def invalidate(self, entity: EntityName, ident: object) -> None:
         """``DEL {entity}:{id}`` and bump its generation, right after the write committed."""
-        key, gen = self.keys.entity(entity, ident), self.keys.generation(entity, ident)
-        self._invalidating(f"{key}", lambda p: p.delete(key).incr(gen).expire(
-            gen, self.generation_ttl))
+        entity = Entity(entity)
+        key = self.keys.entity(entity, ident)
+        generation = self.keys.generation(entity, ident)
+        generation_ttl = self.policy.generation_ttl
+
+        def build(pipe: Any) -> None:
+            pipe.delete(key).incr(generation).expire(generation, generation_ttl)
+
+        self._invalidating(key, build)
 
     def invalidate_tickets(self, ids: Iterable[int]) -> None:
         """Invalidate many tickets and every cached ticket list, in one MULTI/EXEC."""
         ids = list(ids)
+        generation_ttl = self.policy.generation_ttl
 
         def build(pipe: Any) -> None:
             for ident in ids:
-                gen = self.keys.generation(Entity.TICKET, ident)
-                pipe.delete(self.keys.ticket(ident)).incr(gen).expire(gen, self.generation_ttl)
+                generation = self.keys.generation(Entity.TICKET, ident)
+                pipe.delete(self.keys.ticket(ident)).incr(generation).expire(generation,
+                                                                             generation_ttl)
             pipe.incr(self.keys.generation(LIST))
 
         self._invalidating(f"{len(ids)} ticket(s) and the ticket lists", build)
 
-    def invalidate_pattern(self, entity: str) -> int:
+    def invalidate_pattern(self, entity: EntityName) -> int:
         """Delete every ``{entity}:*`` key (SCAN, never KEYS); returns how many.
-        See :func:`helpdesk_kit.invalidation.invalidate_pattern`."""
-        return invalidation.invalidate_pattern(self, entity)
+        See :func:`helpdesk_kit.cache.invalidation.invalidate_pattern`."""
+        return invalidation.invalidate_pattern(self.client, self.keys, Entity(entity))
 
     def flush_all(self) -> None:
-        """FLUSHDB, the seed's counter-example: *every* key in the database goes (other prefixes,
-        the queue...), every reader hits the database. A class's learner may not (it raises)."""
+        """FLUSHDB, the design's counter-example: *every* key in the database goes (other
+        prefixes, the queue...), every reader hits the database. A class's learner may not
+        (it raises)."""
         with acl.explained(self.client, f"delete yours under {self.keys.prefix!r} by SCAN"):
             self.client.flushdb()
         log.warning("FLUSHDB: every key in this Redis database is gone")
 
-    # --- warming (the seed's warmupCache) ----------------------------------------------
+    def _invalidating(self, what: str, build: Callable[[Any], Any]) -> None:
+        invalidation.run(self.client, self.keys, what, build,
+                         retries=self.policy.invalidation_retries)
+
+    # --- warming (the design's warmupCache) --------------------------------------------
     def warm_users(self, store: HelpdeskStore, **options: Any) -> int:
-        """Load users into the cache; see :func:`helpdesk_kit.warm.warm_users`."""
-        return warm.warm_users(self, store, **options)
+        """Load users into the cache; see :meth:`helpdesk_kit.cache.warm.Warmer.warm_users`."""
+        return self._warmer().warm_users(store, **options)
 
     def warm_tickets(self, store: HelpdeskStore, **options: Any) -> int:
-        """Load recent tickets; see :func:`helpdesk_kit.warm.warm_tickets`."""
-        return warm.warm_tickets(self, store, **options)
+        """Load recent tickets; see :meth:`helpdesk_kit.cache.warm.Warmer.warm_tickets`."""
+        return self._warmer().warm_tickets(store, **options)
+
+    def _warmer(self) -> Warmer:
+        def put(entity: Entity, row: Any) -> None:  # the design's loop: the cache's own put
+            self.put(entity, row.id, row)
+
+        return Warmer(self.client, self.keys, self.scripts, self.policy, self.rng, put)
 
     # --- accounting --------------------------------------------------------------------
-    def stats(self) -> dict[str, CacheStats]:
+    def stats(self) -> dict[Entity, CacheStats]:
         """Counters per entity (``"user"``, ``"ticket"``, ``"tickets"`` for lists...)."""
-        return self.internals.stats.snapshot()
+        return self.book.snapshot()
 
     def total_stats(self) -> CacheStats:
-        return self.internals.stats.total()
+        return self.book.total()
 
     def reset_stats(self) -> None:
-        self.internals.stats.reset()
+        self.book.reset()
 
-    def _invalidating(self, what: str, build: Callable[[Any], Any]) -> None:
-        invalidation.run(self, what, build)
+    def publish_stats(self, base: str, every_s: float = 5.0) -> StatsPublisher:
+        """Publish the counters to a hash ``base:<id>`` from now on, in the background
+        (``HELPDESK_PUBLISH_STATS``; see :mod:`helpdesk_kit.cache.published`)."""
+        self.publisher = StatsPublisher(self.client, base, self.book, every_s=every_s)
+        return self.publisher
+
+
+class Internals:
+    """``cache.internals``: what the lesson helpers and lesson 13 still reach through it.
+
+    The counters, scripts and publisher are the cache's own attributes now (``book``,
+    ``scripts``, ``publisher``, :meth:`Cache.publish_stats`); this view stays until those
+    lessons are updated, and new code never uses it.
+    """
+
+    def __init__(self, cache: Cache) -> None:
+        self._cache = cache
+
+    @property
+    def scripts(self) -> CacheScripts:
+        return self._cache.scripts
+
+    @property
+    def publisher(self) -> StatsPublisher | None:
+        return self._cache.publisher
+
+    def publish_stats(self, base: str, every_s: float = 5.0) -> StatsPublisher:
+        return self._cache.publish_stats(base, every_s)
+
+    def count(self, entity: str, counter: str) -> None:
+        """Count one ``counter`` (a :class:`~helpdesk_kit.vocab.CacheCounter` name) for
+        ``entity``; an unknown name raises ValueError."""
+        self._cache.book.count(Entity(entity), CacheCounter(counter))

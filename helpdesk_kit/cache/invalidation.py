@@ -20,18 +20,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import redis
 
 from ..backends import delete_matching
 from ..backends.replication import replicas_to_wait_for, wait_for_replicas
 from ..errors import InvalidationError
+from ..keys import KeySchema
 from ..vocab import Entity
-from .lists import LIST
-
-if TYPE_CHECKING:
-    from .core import Cache
 
 __all__ = ["REPLICA_TIMEOUT_MS", "confirm_replicated", "invalidate_pattern", "run"]
 
@@ -41,32 +38,34 @@ log = logging.getLogger("helpdesk_kit.cache")
 REPLICA_TIMEOUT_MS = 1000
 
 
-def invalidate_pattern(cache: Cache, entity: str) -> int:
+def invalidate_pattern(client: redis.Redis, keys: KeySchema, entity: Entity) -> int:
     """Delete every ``{entity}:*`` key, found with SCAN (never KEYS); returns how many.
 
     It first bumps ``gen:{entity}:all``, so a read loading while the SCAN runs drops
-    what it stores (see :mod:`helpdesk_kit.cache.guard`).
+    what it stores (see :mod:`helpdesk_kit.cache.loading`).
     """
     try:
-        cache.client.incr(cache.keys.entity_generation(entity))
-        deleted = delete_matching(cache.client, cache.keys.pattern(entity))
-        if entity == Entity.TICKET:
-            cache.client.incr(cache.keys.generation(LIST))
+        client.incr(keys.entity_generation(entity))
+        deleted = delete_matching(client, keys.pattern(entity))
+        if entity == Entity.TICKET:  # and every cached ticket list page is stale
+            client.incr(keys.generation(Entity.TICKETS))
     except redis.RedisError as exc:
-        raise InvalidationError(f"could not delete {cache.keys.pattern(entity)} keys "
+        raise InvalidationError(f"could not delete {keys.pattern(entity)} keys "
                                 f"({type(exc).__name__}: {exc})") from exc
-    confirm_replicated(cache, f"the {cache.keys.pattern(entity)} keys")
+    confirm_replicated(client, keys, f"the {keys.pattern(entity)} keys")
     log.info("invalidated %d %s key(s) by pattern", deleted, entity)
     return deleted
 
 
-def run(cache: Cache, what: str, build: Callable[[Any], Any]) -> None:
-    """Run one MULTI/EXEC of deletes, retrying; raise InvalidationError if it never works."""
-    attempts = cache.invalidation_retries + 1
+def run(client: redis.Redis, keys: KeySchema, what: str, build: Callable[[Any], Any], *,
+        retries: int) -> None:
+    """Run one MULTI/EXEC of deletes, retrying ``retries`` times; raise InvalidationError if
+    it never works."""
+    attempts = retries + 1
     for attempt in range(1, attempts + 1):
         try:
             # one server: MULTI/EXEC; a cluster cannot run MULTI across slots
-            pipe = cache.client.pipeline(transaction=not cache.keys.cluster)
+            pipe = client.pipeline(transaction=not keys.cluster)
             build(pipe)
             pipe.execute()
             break
@@ -81,18 +80,19 @@ def run(cache: Cache, what: str, build: Callable[[Any], Any]) -> None:
             f"could not invalidate {what} after {attempts} attempts "
             f"({type(error).__name__}: {error}); the cached copy may be stale until its TTL "
             "ends") from error
-    confirm_replicated(cache, what)
+    confirm_replicated(client, keys, what)
 
 
-def confirm_replicated(cache: Cache, what: str) -> None:
+def confirm_replicated(client: redis.Redis, keys: KeySchema, what: str) -> None:
     """On Sentinel or Cluster, wait until a replica has the invalidation; else raise."""
-    replicas = replicas_to_wait_for(cache.client)
+    replicas = replicas_to_wait_for(client)
     if not replicas:
         return
     try:
-        confirmed = wait_for_replicas(cache.client, cache.keys.fence, REPLICA_TIMEOUT_MS)
+        confirmed = wait_for_replicas(client, keys.fence, REPLICA_TIMEOUT_MS)
     except redis.RedisError as exc:
-        confirmed, reason = False, f"{type(exc).__name__}: {exc}"
+        confirmed = False
+        reason = f"{type(exc).__name__}: {exc}"
     else:
         reason = f"not every replica within {REPLICA_TIMEOUT_MS} ms"
     if not confirmed:

@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ..vocab import Entity
+
 __all__ = ["LocalCopy", "NearStats", "Reading"]
 
 
@@ -35,7 +37,7 @@ class Reading:
     """A read under way: what :meth:`LocalCopy.settle` checks before keeping its value."""
 
     key: str
-    entity: str
+    entity: Entity
     slot: list[int]  # [reads of this key under way, its version]
     noted: tuple[int, int]  # (epoch, version) when the read began
 
@@ -48,15 +50,15 @@ class LocalCopy:
             raise ValueError(f"size must be at least 1 entry, got {size}")
         self.size = size
         self._lock = threading.Lock()
-        self._rows: OrderedDict[str, tuple[Any, float, str]] = OrderedDict()
+        self._rows: OrderedDict[str, tuple[Any, float, Entity]] = OrderedDict()
         self._reading: dict[str, list[int]] = {}
-        self._stats: dict[str, NearStats] = {}
+        self._stats: dict[Entity, NearStats] = {}
         self._epoch = 0
 
     def __len__(self) -> int:
         return len(self._rows)
 
-    def lookup(self, key: str, entity: str, serving: bool
+    def lookup(self, key: str, entity: Entity, serving: bool
                ) -> tuple[bool, Any, Reading | None]:
         """``(True, value, None)`` on a hit; on a miss ``(False, None, reading)``: settle the
         reading once the value is known. L1 off (``serving`` False): no reading, no hit."""
@@ -104,7 +106,7 @@ class LocalCopy:
                 if slot is not None:
                     slot[1] += 1  # a read of this key is under way: what it holds is old
 
-    def drop_entity(self, entity: str, head: str) -> None:
+    def drop_entity(self, entity: Entity, head: str) -> None:
         """Drop every row of ``entity``, and spoil every read of a key starting ``head``."""
         with self._lock:
             for key in [k for k, row in self._rows.items() if row[2] == entity]:
@@ -129,7 +131,7 @@ class LocalCopy:
         with self._lock:
             return {key: row[0] for key, row in self._rows.items() if row[1] > now}
 
-    def stats(self) -> dict[str, NearStats]:
+    def stats(self) -> dict[Entity, NearStats]:
         with self._lock:
             return {e: NearStats(**vars(s)) for e, s in self._stats.items()}
 

@@ -8,7 +8,7 @@ never kept (:mod:`~helpdesk_kit.cache.l1`).
 
 **Why the ``gen:`` prefixes are tracked too.** Invalidating a row that is not in Redis is a
 ``DEL`` of nothing (no message) plus ``INCR gen:ticket:7``, the stale-set guard's counter
-(:mod:`~helpdesk_kit.cache.guard`). That counter's message tells a reader loading ticket 7
+(:mod:`~helpdesk_kit.cache.loading`). That counter's message tells a reader loading ticket 7
 right now that the row it holds is already old.
 
 **Fail-safe.** When the tracking connection drops (``CLIENT KILL``, a restart, a closed client)
@@ -33,13 +33,13 @@ from typing import Any, TypeVar
 import redis
 
 from ..backends import acl
-from ..backends.raw import bytes_reply
 from ..config import Settings
 from ..keys import KeySchema
-from ..vocab import Entity
-from . import guard
-from .core import Cache
+from ..vocab import Entity, EntityName
+from .codec import Codec
+from .core import Cache, Loader
 from .l1 import LocalCopy, NearStats
+from .lookup import Lookup
 from .stats import CacheStats
 from .tracking import CHANNEL, Tracker
 
@@ -47,7 +47,7 @@ __all__ = ["NEAR_ENTITIES", "NearCache", "NearStats", "near_cache_report",
            "tracking_unavailable"]
 
 log = logging.getLogger("helpdesk_kit.cache")
-T = TypeVar("T")
+V = TypeVar("V")
 #: What L1 holds: single rows, each invalidated by its own key.
 NEAR_ENTITIES = frozenset({Entity.USER, Entity.TICKET})
 #: Called from the tracking thread with the key names Redis sent (None: every key) and the
@@ -98,14 +98,17 @@ class NearCache(Cache):
                  retry_tracking: float = 1.0, start: bool = True, **options: Any) -> None:
         super().__init__(client, keys, **options)
         self.local = LocalCopy(size)
-        self.retry_tracking, self._retry_at = retry_tracking, math.inf
+        self.retry_tracking = retry_tracking
+        self._retry_at = math.inf  # when a read may try to start tracking again
         #: Hooks called on every invalidation message (see :data:`Listener`).
         self.listeners: list[Listener] = []
-        p = self.keys.prefix
-        self.tracker = Tracker(client, [f"{p}{g}{e}:" for e in sorted(NEAR_ENTITIES)
-                                        for g in ("", "gen:")],
-                               on_up=self._up, on_keys=self._heard, on_down=self._down,
-                               ping_every=ping_every, lease=lease, name=f"near-cache-{p}")
+        prefix = self.keys.prefix
+        # each row's key and its guard's counter: user:7 and gen:user:7
+        tracked = [f"{prefix}{kind}{entity}:" for entity in sorted(NEAR_ENTITIES)
+                   for kind in ("", "gen:")]
+        self.tracker = Tracker(client, tracked, on_up=self._up, on_keys=self._heard,
+                               on_down=self._down, ping_every=ping_every, lease=lease,
+                               name=f"near-cache-{prefix}")
         unavailable = tracking_unavailable(client, self.keys)
         self.tracker.supported = unavailable is None
         #: Why L1 is on or off, in words.
@@ -156,19 +159,14 @@ class NearCache(Cache):
         self.reason = f"off: {reason}"
 
     # --- reads -------------------------------------------------------------------------------
-    def get_cached(self, entity: str, ident: object) -> Any:
+    def read(self, codec: Codec[V], ident: object, loader: Loader[V] | None = None) -> V | None:
+        """L1 first (single rows only); else the cache's read, kept in L1 for as long as
+        Redis keeps the key (and never once its key changed while it was read)."""
+        entity = codec.entity
         if entity not in NEAR_ENTITIES:
-            return super().get_cached(entity, ident)
-        return self._near_read(entity, ident, None)
-
-    def get_or_load(self, entity: str, ident: object, loader: Callable[[], T | None]
-                    ) -> T | None:
-        if entity not in NEAR_ENTITIES:
-            return super().get_or_load(entity, ident, loader)
-        return self._near_read(entity, ident, loader)
-
-    def _near_read(self, entity: str, ident: object, loader: Callable[[], Any] | None) -> Any:
-        key, serving = self.keys.entity(entity, ident), self.tracker.active
+            return super().read(codec, ident, loader)
+        key = self.keys.entity(entity, ident)
+        serving = self.tracker.active
         found, value, reading = self.local.lookup(key, entity, serving)
         if found:
             return value
@@ -176,55 +174,38 @@ class NearCache(Cache):
             self.start()  # off: try to get tracking back, at most every retry_tracking s
         keep_ms = None
         try:
-            value, keep_ms = self._from_redis(entity, ident, key, loader)
+            value, lookup = self._read(codec, ident, loader, pttl=True)
+            keep_ms = self._keep_ms(entity, value, lookup, loaded=loader is not None)
         finally:  # also when the loader raised: the read is over either way
             if reading is not None:
                 self.local.settle(reading, value, keep_ms)
         return value
 
-    def _from_redis(self, entity: str, ident: object, key: str,
-                    loader: Callable[[], Any] | None) -> tuple[Any, int | None]:
-        """:meth:`Cache.get_or_load` (``get_cached`` without a loader) that also reads the
-        key's PTTL in the same round trip: ``(value, ms it may stay in L1, or None)``."""
-        if self.internals.resting():
-            return self._without_redis(entity, loader)
-        try:
-            pipe = self.client.pipeline(transaction=False)
-            raw, pttl = bytes_reply(pipe, "GET", key).pttl(key).execute()
-        except redis.RedisError as exc:
-            self.internals.redis_failed(entity, exc)
-            return self._without_redis(entity, loader)
-        base_ms = 1000 * self.ttls.get(entity, self.ttl)
-        if raw is not None:
-            found, value = self.internals.decode(entity, key, raw)
-            if found:
-                if loader and self.early_refresh and guard.xfetch_due(self, entity, pttl):
-                    value = guard.refresh(self, entity, ident, key, loader, value)
-                self.internals.count(entity, "hits")
-                if pttl == -1:  # no TTL (someone's plain SET): at most the entity's TTL
-                    return value, base_ms
-                return value, min(pttl, base_ms)  # -2: gone since the GET, not kept
-        if loader is None:
-            self.internals.count(entity, "misses")
-            return None, None
-        value, from_cache = guard.load_once(self, entity, ident, key, loader)
-        self.internals.count(entity, "hits" if from_cache else "misses")
-        return value, base_ms if value is not None else 1000 * self.negative_ttl
-
-    def _without_redis(self, entity: str, loader: Callable[[], Any] | None
-                       ) -> tuple[Any, None]:
-        """Redis failed or rests: the database answers (for ``get_cached``, nobody)."""
-        value = None if loader is None else self.internals.load(entity, loader)
-        return self.internals.miss(entity, value), None
+    def _keep_ms(self, entity: Entity, value: object, found: Lookup[Any], *,
+                 loaded: bool) -> int | None:
+        """How long L1 may keep what a read returned, in ms (None: not at all)."""
+        base_ms = 1000 * self.policy.base_ttl(entity)
+        if not found.reached:  # Redis failed or rests: nobody vouches for the value
+            return None
+        if found.found:
+            if found.pttl is None or found.pttl == -1:  # no TTL (someone's plain SET)
+                return base_ms  # at most the entity's TTL
+            return min(found.pttl, base_ms)  # -2: gone since the GET, not kept
+        if not loaded:  # a cached-only read that missed
+            return None
+        if value is None:
+            return 1000 * self.policy.negative_ttl
+        return base_ms
 
     # --- our own writes: drop our copy now, not when the message comes back --------------
-    def put(self, entity: str, ident: object, value: Any, ttl: int | None = None) -> None:
+    def put(self, entity: EntityName, ident: object, value: Any, ttl: int | None = None
+            ) -> None:
         try:
             super().put(entity, ident, value, ttl)
         finally:
             self.local.drop([self.keys.entity(entity, ident)])
 
-    def invalidate(self, entity: str, ident: object) -> None:
+    def invalidate(self, entity: EntityName, ident: object) -> None:
         try:
             super().invalidate(entity, ident)
         finally:
@@ -237,11 +218,11 @@ class NearCache(Cache):
         finally:
             self.local.drop([self.keys.ticket(i) for i in ids])
 
-    def invalidate_pattern(self, entity: str) -> int:
+    def invalidate_pattern(self, entity: EntityName) -> int:
         try:
             return super().invalidate_pattern(entity)
         finally:
-            self.local.drop_entity(entity, self.keys.entity(entity, ""))
+            self.local.drop_entity(Entity(entity), self.keys.entity(entity, ""))
 
     def flush_all(self) -> None:
         try:
@@ -252,17 +233,21 @@ class NearCache(Cache):
     # --- what Redis says changed -------------------------------------------------------------
     def _heard(self, names: list[bytes] | None) -> None:
         """An invalidation message: drop what its key names mean in L1 (None: everything)."""
-        keys = None if names is None else [n.decode("utf-8", "surrogateescape") for n in names]
-        if keys is None:
+        keys = None
+        if names is None:  # FLUSHDB, FLUSHALL: every key
             self.local.flush()
         else:
-            gen, rows = f"{self.keys.prefix}gen:", []
+            keys = [name.decode("utf-8", "surrogateescape") for name in names]
+            gen = f"{self.keys.prefix}gen:"
+            rows: list[str] = []
             for key in keys:
                 if not key.startswith(gen):
                     rows.append(key)
                 elif key.endswith(":all"):  # gen:ticket:all moved: a pattern invalidation
-                    entity = key[len(gen):-len(":all")]
-                    self.local.drop_entity(entity, self.keys.entity(entity, ""))
+                    name = key[len(gen):-len(":all")]
+                    if name in NEAR_ENTITIES:  # not some other client's gen:user:x:all
+                        entity = Entity(name)
+                        self.local.drop_entity(entity, self.keys.entity(entity, ""))
                 else:  # gen:ticket:7 moved: whoever loads ticket:7 now holds an old row
                     rows.append(self.keys.prefix + key[len(gen):])
             self.local.drop(rows)
@@ -274,11 +259,11 @@ class NearCache(Cache):
                 log.exception("a near cache listener failed")
 
     # --- accounting ----------------------------------------------------------------------
-    def near_stats(self) -> dict[str, NearStats]:
+    def near_stats(self) -> dict[Entity, NearStats]:
         """L1's own counters per entity (a copy)."""
         return self.local.stats()
 
-    def stats(self) -> dict[str, CacheStats]:
+    def stats(self) -> dict[Entity, CacheStats]:
         """Every read per entity: L1's hits added to Redis' (apart in :meth:`near_stats`)."""
         merged = super().stats()
         for entity, near in self.local.stats().items():

@@ -14,12 +14,19 @@ What each counter means (one read is exactly one hit or one miss):
 - ``loads``: calls to the loader (the database); stampede protection keeps it low;
 - ``corrupt``: values that were not valid JSON of the right shape (deleted and reloaded);
 - ``refreshes``: early refreshes (XFetch) of a value that was still cached.
+
+The names are :class:`~helpdesk_kit.vocab.CacheCounter`'s members: code counts with those,
+never with a string, so a typo is an error and not a new, silent counter.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, fields
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ..vocab import CacheCounter, Entity
 
 __all__ = ["CacheStats", "StatsBook"]
 
@@ -36,42 +43,62 @@ class CacheStats:
     corrupt: int = 0
     refreshes: int = 0
 
+    @classmethod
+    def of(cls, counts: Mapping[CacheCounter, int]) -> CacheStats:
+        """The counters of one entity, from what the book counted."""
+        return cls(
+            hits=counts.get(CacheCounter.HITS, 0),
+            misses=counts.get(CacheCounter.MISSES, 0),
+            negative_hits=counts.get(CacheCounter.NEGATIVE_HITS, 0),
+            errors=counts.get(CacheCounter.ERRORS, 0),
+            loads=counts.get(CacheCounter.LOADS, 0),
+            corrupt=counts.get(CacheCounter.CORRUPT, 0),
+            refreshes=counts.get(CacheCounter.REFRESHES, 0),
+        )
+
     @property
     def reads(self) -> int:
         return self.hits + self.misses
 
     @property
     def hit_rate(self) -> float | None:
-        """The seed's ``Hits / (Hits + Misses)``; None before the first read."""
+        """The design's ``Hits / (Hits + Misses)``; None before the first read."""
         return self.hits / self.reads if self.reads else None
 
     def __add__(self, other: CacheStats) -> CacheStats:
-        return CacheStats(*(getattr(self, f.name) + getattr(other, f.name)
-                            for f in fields(self)))
+        return CacheStats(
+            hits=self.hits + other.hits,
+            misses=self.misses + other.misses,
+            negative_hits=self.negative_hits + other.negative_hits,
+            errors=self.errors + other.errors,
+            loads=self.loads + other.loads,
+            corrupt=self.corrupt + other.corrupt,
+            refreshes=self.refreshes + other.refreshes,
+        )
 
 
 class StatsBook:
-    """Per-entity :class:`CacheStats`, safe to update from many threads."""
+    """Per-entity counters, safe to update from many threads."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._by_entity: dict[str, CacheStats] = {}
+        self._counts: dict[Entity, Counter[CacheCounter]] = {}
 
-    def count(self, entity: str, counter: str, n: int = 1) -> None:
+    def count(self, entity: Entity, counter: CacheCounter, n: int = 1) -> None:
         with self._lock:
-            stats = self._by_entity.get(entity)
-            if stats is None:
-                stats = self._by_entity[entity] = CacheStats()
-            setattr(stats, counter, getattr(stats, counter) + n)
+            counts = self._counts.get(entity)
+            if counts is None:
+                counts = self._counts[entity] = Counter()
+            counts[counter] += n
 
-    def snapshot(self) -> dict[str, CacheStats]:
+    def snapshot(self) -> dict[Entity, CacheStats]:
         """A copy per entity (later reads do not change what you got)."""
         with self._lock:
-            return {e: CacheStats(**vars(s)) for e, s in self._by_entity.items()}
+            return {entity: CacheStats.of(counts) for entity, counts in self._counts.items()}
 
     def total(self) -> CacheStats:
         return sum(self.snapshot().values(), CacheStats())
 
     def reset(self) -> None:
         with self._lock:
-            self._by_entity.clear()
+            self._counts.clear()

@@ -31,7 +31,7 @@ from ..errors import ConfigError, FeatureUnavailableError
 from ..keys import KeySchema
 from ..metrics import MetricsCollector, Snapshot, snapshot
 from ..models import Ticket
-from ..vocab import EvictionPolicy
+from ..vocab import Entity, EvictionPolicy
 
 __all__ = ["POLICIES", "EvictionLab", "LabPhase", "MemoryLimit", "eviction_lab",
            "lab_skip_reason", "memory_limit"]
@@ -143,11 +143,11 @@ def _write_and_read(cache: Cache, collector: MetricsCollector, name: str, ids: r
     rejected = 0
     for ident in ids:
         try:
-            cache.put("ticket", ident, _lab_ticket(ident, size))
+            cache.put(Entity.TICKET, ident, _lab_ticket(ident, size))
         except redis.OutOfMemoryError:  # what noeviction does; LRU can too, with nothing to free
             rejected += 1
     for ident in reversed(ids):  # newest first; a miss reloads from the loader (the "database")
-        cache.get_or_load("ticket", ident, functools.partial(_lab_ticket, ident, size))
+        cache.get_or_load(Entity.TICKET, ident, functools.partial(_lab_ticket, ident, size))
     after = collector.snapshot().value("redis.evicted_keys")
     stats = cache.total_stats()
     return LabPhase(name, len(ids) - rejected, rejected, stats.hits - before_stats.hits,

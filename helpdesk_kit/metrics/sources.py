@@ -19,7 +19,7 @@ from ..backends.cluster import is_cluster
 from ..cache import CacheStats
 from ..keys import KeySchema
 from ..queue import QueueStats, TaskQueue, TaskRegistry
-from ..vocab import MetricScope
+from ..vocab import Entity, MetricScope
 from . import catalogue as C
 from .catalogue import Metric, MetricSpec, Number
 from .nodes import cluster_info, total_dbsize
@@ -43,7 +43,7 @@ class HasMonotonic(Protocol):
 class CacheCounters(Protocol):
     """What a snapshot reads from a :class:`~helpdesk_kit.cache.Cache`: its counters."""
 
-    def stats(self) -> Mapping[str, CacheStats]: ...
+    def stats(self) -> Mapping[Entity, CacheStats]: ...
 
     def total_stats(self) -> CacheStats: ...
 
