@@ -259,7 +259,7 @@ def test_ack_and_reserve_is_one_command_that_keeps_one_task_held(
     assert first is not None and first.payload == {"days": 1}
     sent = _count_commands(monkeypatch, redis_client)
     second = queue.ack_and_reserve("w1", first)
-    assert sent == ["EVALSHA"]  # one round trip: the ack and the LMOVE ran in one script
+    assert sent == ["FCALL"]  # one round trip: the ack and the LMOVE ran in one script
     assert second is not None and second.payload == {"days": 2}
     held = redis_client.lrange(keys.tasks_processing("w1"), 0, -1)
     assert held == [second.raw]  # the acked one is gone, the next one is held: never neither
@@ -281,13 +281,13 @@ def test_ack_and_reserve_buries_garbage_and_takes_the_next(queue: TaskQueue,
 def test_ack_and_reserve_without_scripts_acks_then_reserves(
         queue: TaskQueue, redis_client: redis.Redis, keys: KeySchema,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """A Redis that refuses EVAL (a managed service, an ACL): two round trips, same result."""
+    """A Redis that refuses scripts (a managed service, an ACL): two round trips, same result."""
     queue.enqueue_many([("close_inactive_tickets", {"days": d}) for d in (1, 2)])
     first = queue.reserve("w1")
     real = redis_client.execute_command
 
     def no_scripts(*args: object, **options: object) -> object:
-        if str(args[0]).upper() in ("EVAL", "EVALSHA"):
+        if str(args[0]).upper() in ("EVAL", "EVALSHA", "FCALL"):
             raise redis.ResponseError("NOPERM this user has no permissions to run 'evalsha'")
         return real(*args, **options)
 
@@ -310,8 +310,8 @@ def test_a_one_by_one_worker_acks_and_reserves_together(
     assert Worker(queue, None, batch=1).process_all() == {"processed": 5}
     # a plain LMOVE takes the first task, one more finds the queue empty, and the last one
     # (at exit: hand back what we hold) finds nothing held; every other step - ack task n,
-    # reserve task n+1 - is one EVALSHA
-    assert sent.count("EVALSHA") == 5 and sent.count("LMOVE") == 3
+    # reserve task n+1 - is one FCALL of the queue's library
+    assert sent.count("FCALL") == 5 and sent.count("LMOVE") == 3
     stats = queue.inspect()
     assert (stats.pending, stats.processing, stats.done) == (0, 0, 5)
 

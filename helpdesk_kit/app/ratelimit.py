@@ -24,10 +24,11 @@ from dataclasses import dataclass
 
 import redis
 
+from ..backends.scripts import Library, ScriptRunner
 from ..errors import InputError
 from ..keys import KeySchema
 
-__all__ = ["SLIDING_LOG", "RateDecision", "RateLimiter"]
+__all__ = ["RATE_LIMIT_LIBRARY", "SLIDING_LOG", "RateDecision", "RateLimiter"]
 
 log = logging.getLogger("helpdesk_kit.app")
 
@@ -47,6 +48,9 @@ redis.call('ZADD', KEYS[1], now, ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return {1, used + 1, 0}
 """
+
+#: The rate limiter's script as a Functions library (:mod:`helpdesk_kit.backends.scripts`).
+RATE_LIMIT_LIBRARY = Library("helpdesk_kit_ratelimit", {"sliding_log": SLIDING_LOG})
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,8 @@ class RateLimiter:
         self.action = action
         self.limit = limit
         self.window_s = window_s
-        self.script = client.register_script(SLIDING_LOG)
+        #: The limiter's script: FCALL of its library, or EVALSHA.
+        self.scripts = ScriptRunner(client, RATE_LIMIT_LIBRARY)
 
     def __repr__(self) -> str:
         return f"RateLimiter({self.action!r}, {self.limit} per {self.window_s:g} s)"
@@ -86,8 +91,10 @@ class RateLimiter:
         """Count one call for ``user_id`` if there is room; the verdict either way."""
         key = self.keys.rate_limit(self.action, user_id)
         try:
-            allowed, used, wait_ms = self.script(keys=[key], args=[
-                self.limit, max(1, int(self.window_s * 1000)), secrets.token_hex(8)])
+            window_ms = max(1, int(self.window_s * 1000))
+            reply = self.scripts.run("sliding_log", [key],
+                                     [self.limit, window_ms, secrets.token_hex(8)])
+            allowed, used, wait_ms = reply
         except (redis.RedisError, ImportError) as exc:  # ImportError: fakeredis without lupa
             log.warning("rate limiter unavailable (%s: %s); allowing", type(exc).__name__, exc)
             return RateDecision(True, 0, self.limit)

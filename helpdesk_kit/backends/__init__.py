@@ -1,6 +1,8 @@
 """How the kit gets a Redis: a URL, a private redis-server, fakeredis, a Sentinel-managed
-primary or a Cluster (see :func:`connect`); and the local launchers of each
-(:class:`RedisServer`, :class:`SentinelLab`, :class:`ClusterLab`)."""
+primary or a Cluster (see :func:`connect`); the local launchers of each
+(:class:`RedisServer`, :class:`SentinelLab`, :class:`ClusterLab`); and the one way the kit
+runs its Lua scripts on any of them (:mod:`.scripts`: a Functions library, EVALSHA where
+there is none, per node on a cluster)."""
 
 from __future__ import annotations
 

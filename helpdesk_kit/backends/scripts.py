@@ -108,6 +108,13 @@ class Library:
         return None
 
 
+def _send(client: redis.Redis, command: tuple[str, str], keys: list[str], args: list[object],
+          raw: bool) -> Any:
+    """``FCALL name`` / ``EVALSHA sha`` / ``EVAL body``, then ``numkeys keys... args...``."""
+    options = {NEVER_DECODE: True} if raw else {}
+    return client.execute_command(*command, len(keys), *keys, *args, **options)
+
+
 def _refuses_scripts(exc: redis.ResponseError) -> bool:
     """True for a server that runs no scripts for us: no such command (an old or managed
     Redis), or an ACL that denies it."""
@@ -192,15 +199,18 @@ class ScriptRunner:
 
     # --- running -----------------------------------------------------------------------
     def run(self, name: str, keys: Sequence[str] = (), args: Sequence[object] = (), *,
-            raw: bool = False) -> Any:
+            raw: bool = False, client: redis.Redis | None = None) -> Any:
         """Run script ``name``: ``FCALL`` (reloading the library once if it vanished, as after
         ``FUNCTION FLUSH`` or a restart without persistence), or ``EVALSHA``.
 
-        ``raw=True`` leaves the reply as bytes (a queue entry may not be UTF-8). Errors reach
-        the caller; one that says this server runs no scripts is recorded in :attr:`lua`.
+        ``raw=True`` leaves the reply as bytes (a queue entry may not be UTF-8). ``client``
+        sends it on another client of the same server (the caller's own, when it may have
+        swapped it); the library is checked on the runner's. Errors reach the caller; one
+        that says this server runs no scripts is recorded in :attr:`lua`.
         """
+        target = self.client if client is None else client
         try:
-            reply = self._run(name, list(keys), list(args), raw)
+            reply = self._run(target, name, list(keys), list(args), raw)
         except ImportError:  # fakeredis without lupa: no Lua here at all
             self.lua = False
             raise
@@ -212,31 +222,28 @@ class ScriptRunner:
             self.lua = True
         return reply
 
-    def _run(self, name: str, keys: list[str], args: list[object], raw: bool) -> Any:
+    def _run(self, target: redis.Redis, name: str, keys: list[str], args: list[object],
+             raw: bool) -> Any:
         if self.ensure_loaded() is ScriptMode.SCRIPTS:
-            return self._evalsha(name, keys, args, raw)
+            return self._evalsha(target, name, keys, args, raw)
         fcall = ("FCALL", self.library.function_name(name))
         try:
-            return self._send(fcall, keys, args, raw)
+            return _send(target, fcall, keys, args, raw)
         except redis.ResponseError as exc:
             if "not found" not in str(exc).lower():
                 raise
         # the library is gone (FUNCTION FLUSH, a restart without persistence): load it again
         if not self.load():  # gone, and this user may not load it again: EVALSHA
             self.mode = ScriptMode.SCRIPTS
-            return self._evalsha(name, keys, args, raw)
-        return self._send(fcall, keys, args, raw)
+            return self._evalsha(target, name, keys, args, raw)
+        return _send(target, fcall, keys, args, raw)
 
-    def _evalsha(self, name: str, keys: list[str], args: list[object], raw: bool) -> Any:
+    def _evalsha(self, target: redis.Redis, name: str, keys: list[str], args: list[object],
+                 raw: bool) -> Any:
         try:
-            return self._send(("EVALSHA", self.library.sha(name)), keys, args, raw)
+            return _send(target, ("EVALSHA", self.library.sha(name)), keys, args, raw)
         except NoScriptError:  # a new or restarted server: send the script itself, once
-            return self._send(("EVAL", self.library.scripts[name]), keys, args, raw)
-
-    def _send(self, command: tuple[str, str], keys: list[str], args: list[object],
-              raw: bool) -> Any:
-        options = {NEVER_DECODE: True} if raw else {}
-        return self.client.execute_command(*command, len(keys), *keys, *args, **options)
+            return _send(target, ("EVAL", self.library.scripts[name]), keys, args, raw)
 
     def run_per_node(self, name: str,
                      calls: Sequence[tuple[Sequence[str], Sequence[object]]]) -> list[Any]:

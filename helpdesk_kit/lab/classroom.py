@@ -11,8 +11,8 @@ every user: the Functions libraries (``FUNCTION LOAD REPLACE`` would swap the co
 learner's ``FCALL`` runs, and it runs with the *caller's* permissions), the script that is
 running (``SCRIPT KILL`` / ``FUNCTION KILL`` stop anyone's), the debugger (``SCRIPT DEBUG
 SYNC`` blocks the server), the allocator and its statistics (``MEMORY``). So learners may not
-change any of them: the instructor loads the kit's own library (:func:`load_kit_library`,
-from ``classroom create`` and ``serve``), learners call it, and a learner's own scripts go
+change any of them: the instructor loads the kit's own libraries (:func:`load_kit_library`,
+from ``classroom create`` and ``serve``), learners call them, and a learner's own scripts go
 through ``EVAL``/``EVALSHA``, which are content-addressed (a SHA names one script body, so
 nobody can swap another's). The README's instructor section has the whole audit as a table.
 
@@ -45,13 +45,15 @@ from pathlib import Path
 
 import redis
 
+from ..app.ratelimit import RATE_LIMIT_LIBRARY
 from ..backends import acl, delete_matching
-from ..cache.functions import LIBRARY, LIBRARY_CODE
+from ..cache.functions import CACHE_LIBRARY
 from ..cache.tracking import CHANNEL
 from ..errors import FeatureUnavailableError, InputError
+from ..queue.list_queue import QUEUE_LIBRARY
 from .classroom_server import learner_url, write_env_file
 
-__all__ = ["DENIED", "GIVEN_BACK", "ROSTER_KEY", "Learner", "create", "key_owner",
+__all__ = ["DENIED", "GIVEN_BACK", "KIT_LIBRARIES", "ROSTER_KEY", "Learner", "create", "key_owner",
            "learner_rules", "learners", "load_kit_library", "numbered_names", "read_roster",
            "remove", "reset", "revoke", "validate_name"]
 
@@ -130,6 +132,11 @@ def read_roster(path: Path) -> list[str]:
     return names
 
 
+#: The kit's Functions libraries, each beside the code that runs it: the cache's, the
+#: queue's, the rate limiter's. The instructor loads them; learners only call them.
+KIT_LIBRARIES = (CACHE_LIBRARY, QUEUE_LIBRARY, RATE_LIMIT_LIBRARY)
+
+
 # --- the ACL rules ---------------------------------------------------------------------
 def learner_rules(name: str, password: str) -> list[str]:
     """The ``ACL SETUSER name ...`` rules: reset first, so nothing old survives."""
@@ -140,23 +147,25 @@ def learner_rules(name: str, password: str) -> list[str]:
 
 
 def load_kit_library(client: redis.Redis) -> bool:
-    """Load the kit's Functions library with this (the instructor's) user, so learners, who
-    may not load one, can call it.
+    """Load the kit's Functions libraries (:data:`KIT_LIBRARIES`: the cache's, the queue's,
+    the rate limiter's) with this (the instructor's) user, so learners, who may not load
+    one, can call them.
 
-    ``FUNCTION LOAD REPLACE``: whatever held the library's name before is replaced by the
-    kit's own code. False on a Redis without Functions (Redis 6): the learners' caches then
+    ``FUNCTION LOAD REPLACE``: whatever held a library's name before is replaced by the
+    kit's own code. False on a Redis without Functions (Redis 6): the learners' clients then
     run the same scripts with EVALSHA.
     """
     with acl.explained(client, ADMIN_NEEDED):
-        try:
-            client.function_load(LIBRARY_CODE, replace=True)
-        except redis.ResponseError as exc:
-            if acl.refused(exc):
-                raise
-            if "unknown command" in str(exc).lower():  # Redis 6: no Functions at all
-                return False
-            raise FeatureUnavailableError(f"this Redis refused the kit's Functions library "
-                                          f"{LIBRARY}: {exc}") from None
+        for library in KIT_LIBRARIES:
+            try:
+                client.function_load(library.code, replace=True)
+            except redis.ResponseError as exc:
+                if acl.refused(exc):
+                    raise
+                if "unknown command" in str(exc).lower():  # Redis 6: no Functions at all
+                    return False
+                raise FeatureUnavailableError(f"this Redis refused the kit's Functions "
+                                              f"library {library.name}: {exc}") from None
     return True
 
 

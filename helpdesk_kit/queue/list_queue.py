@@ -30,6 +30,7 @@ from typing import Any
 import redis
 
 from ..backends.raw import bytes_reply
+from ..backends.scripts import Library, ScriptRunner
 from ..backends.transaction import watched
 from ..config import MAX_TASK_BYTES
 from ..errors import TaskValidationError
@@ -37,11 +38,26 @@ from ..keys import KeySchema
 from ..vocab import Outcome
 from .dead_letters import DeadLetter
 from .durable import push_and_wait
-from .policy import ACK_AND_RESERVE, QueueStats, RetryPolicy
+from .policy import QueueStats, RetryPolicy
 from .task import Task, TaskRegistry, now_ms
 from .workers import WorkerOps
 
-__all__ = ["DeadLetter", "QueueStats", "RetryPolicy", "Task", "TaskQueue"]
+__all__ = ["ACK_AND_RESERVE", "QUEUE_LIBRARY", "DeadLetter", "QueueStats", "RetryPolicy", "Task",
+           "TaskQueue"]
+
+#: KEYS: the worker's processing list, ``tasks:pending``, ``tasks:stats``; ARGV[1]: the done
+#: task's JSON ("": none). Ack and LMOVE in one command: a task is always in exactly one list.
+ACK_AND_RESERVE = """
+if ARGV[1] ~= '' then
+  redis.call('LREM', KEYS[1], 1, ARGV[1])
+  redis.call('HINCRBY', KEYS[3], 'done', 1)
+end
+return redis.call('LMOVE', KEYS[2], KEYS[1], 'LEFT', 'RIGHT')
+"""
+
+#: The queue's Lua scripts, one Functions library (:mod:`helpdesk_kit.backends.scripts`).
+QUEUE_LIBRARY = Library("helpdesk_kit_queue", {"ack_and_reserve": ACK_AND_RESERVE})
+
 
 class TaskQueue(WorkerOps):
     """The queue on one Redis. ``registry`` decides which task types ``enqueue`` accepts.
@@ -66,7 +82,8 @@ class TaskQueue(WorkerOps):
         self.durable = durable
         self.replica_timeout_ms = replica_timeout_ms
         self.replicas = replicas
-        self._ack_reserve = client.register_script(ACK_AND_RESERVE)
+        #: The queue's scripts: FCALL of its library, or EVALSHA.
+        self.scripts = ScriptRunner(client, QUEUE_LIBRARY)
 
     def __repr__(self) -> str:
         return f"TaskQueue({self.keys.tasks_pending!r})"
@@ -205,11 +222,8 @@ class TaskQueue(WorkerOps):
         keys = (self.keys.tasks_processing(worker_id), self.keys.tasks_pending,
                 self.keys.tasks_stats)
         arg = "" if done is None else _raw(done)
-        try:
-            try:  # as bytes: a task that is not UTF-8 must reach parse_or_bury, not a decoder
-                raw = bytes_reply(self.client, "EVALSHA", self._ack_reserve.sha, 3, *keys, arg)
-            except redis.exceptions.NoScriptError:  # a new or restarted server: send it once
-                raw = bytes_reply(self.client, "EVAL", ACK_AND_RESERVE, 3, *keys, arg)
+        try:  # as bytes: a task that is not UTF-8 must reach parse_or_bury, not a decoder
+            raw = self.scripts.run("ack_and_reserve", keys, [arg], raw=True, client=self.client)
         except (redis.ResponseError, ImportError):  # ImportError: fakeredis without lupa
             if done is not None:
                 self.ack(worker_id, done)

@@ -1,5 +1,4 @@
-"""What every queue mode shares: the retry policy, the numbers ``inspect()`` reports, and the
-list queue's one-round-trip script.
+"""What every queue mode shares: the retry policy and the numbers ``inspect()`` reports.
 
 Kept apart from the queues themselves, so the list queue and the streams queue state their
 retries and report their state in exactly the same terms.
@@ -9,17 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ACK_AND_RESERVE", "QueueStats", "RetryPolicy"]
-
-#: KEYS: the worker's processing list, ``tasks:pending``, ``tasks:stats``; ARGV[1]: the done
-#: task's JSON ("": none). Ack and LMOVE in one command: a task is always in exactly one list.
-ACK_AND_RESERVE = """
-if ARGV[1] ~= '' then
-  redis.call('LREM', KEYS[1], 1, ARGV[1])
-  redis.call('HINCRBY', KEYS[3], 'done', 1)
-end
-return redis.call('LMOVE', KEYS[2], KEYS[1], 'LEFT', 'RIGHT')
-"""
+__all__ = ["QueueStats", "RetryPolicy"]
 
 
 @dataclass(frozen=True)
