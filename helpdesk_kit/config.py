@@ -14,7 +14,7 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast, get_args
 
 from .errors import ConfigError
 from .vocab import BackendKind, DbDriver, QueueMode
@@ -203,6 +203,16 @@ def parse_durability(raw: str | None) -> Durability | None:
     return Durability(replicas, milliseconds)
 
 
+def _backend_choice(raw: str | None) -> BackendChoice:
+    """``HELPDESK_REDIS_BACKEND``, any case; unset is ``auto`` (ConfigError if unknown)."""
+    name = (raw or "auto").lower()
+    for choice in get_args(BackendChoice):
+        if choice == name:
+            return cast(BackendChoice, choice)
+    raise ConfigError(f"HELPDESK_REDIS_BACKEND must be one of {', '.join(_BACKENDS)}; "
+                      f"got {name!r}")
+
+
 def _queue_mode(raw: str | None) -> QueueMode:
     try:
         return QueueMode((raw or QueueMode.RELIABLE).lower())
@@ -277,7 +287,7 @@ class Settings:
         data_dir = get("HELPDESK_DATA_DIR")
         return cls(
             redis_url=get("REDIS_URL"),
-            redis_backend=(get("HELPDESK_REDIS_BACKEND") or "auto").lower(),  # type: ignore[arg-type]
+            redis_backend=_backend_choice(get("HELPDESK_REDIS_BACKEND")),
             redis_socket_timeout=_number(e, "REDIS_SOCKET_TIMEOUT", 2.0, 0.01, float),
             database_url=get("TURSO_DATABASE_URL"),
             auth_token=get("TURSO_AUTH_TOKEN"),

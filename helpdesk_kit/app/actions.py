@@ -26,7 +26,7 @@ import redis
 
 from ..backends import Backend
 from ..cache import Cache, NearCache
-from ..config import Settings
+from ..config import BackendChoice, Settings
 from ..db import HelpdeskStore
 from ..db.store import check_choice
 from ..errors import HelpdeskError, InputError, InvalidationError
@@ -61,7 +61,10 @@ class HelpdeskApp:
                  queue: TaskQueue | StreamQueue | None = None, *,
                  clock: Callable[[], datetime] = utcnow,
                  backend: Backend | None = None) -> None:
-        self.store, self.cache, self.queue, self.clock = store, cache, queue, clock
+        self.store = store
+        self.cache = cache
+        self.queue = queue
+        self.clock = clock
         self.backend = backend  # set by from_settings: the app then owns the client
         self.notifier = Notifier(queue, self.task_context)
         #: Optional: at most N tickets per user and window (lesson 13's Lua limiter).
@@ -71,7 +74,8 @@ class HelpdeskApp:
         self.closed = False
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None, prefer: str | None = None, *,
+    def from_settings(cls, settings: Settings | None = None,
+                      prefer: BackendChoice | None = None, *,
                       retry: RetryPolicy | None = None, clock: Callable[[], datetime] = utcnow,
                       **cache_options: Any) -> HelpdeskApp:
         """The one place that wires the kit: Redis, store, cache and queue from ``settings``.
@@ -103,10 +107,15 @@ class HelpdeskApp:
         return self.queue.client if self.queue is not None else None
 
     # --- reads (cache-aside) ------------------------------------------------------------
-    def _read(self, entity: str, ident: object, load: Callable[[], T],
-              cached: Callable[[Callable[[], T]], T]) -> T:
-        """Run a cache-aside read and log HIT or MISS: MISS means the database was asked."""
-        if self.cache is None:
+    def _read(self, entity: Entity, ident: object, load: Callable[[], T],
+              cached: Callable[[Cache, Callable[[], T]], T]) -> T:
+        """Run a cache-aside read and log HIT or MISS: MISS means the database was asked.
+
+        ``load()`` asks the database; ``cached(cache, loader)`` is the cache's read, given the
+        loader to run on a miss. Without a cache, the database answers.
+        """
+        cache = self.cache
+        if cache is None:
             return load()
         asked_db = False
 
@@ -115,17 +124,17 @@ class HelpdeskApp:
             asked_db = True
             return load()
 
-        value = cached(loader)
+        value = cached(cache, loader)
         log.info("Cache %s %s:%s", "MISS" if asked_db else "HIT", entity, ident)
         return value
 
     def _ticket(self, ticket_id: int) -> Ticket | None:
         return self._read(Entity.TICKET, ticket_id, lambda: self.store.get_ticket(ticket_id),
-                          lambda loader: self.cache.get_ticket(ticket_id, loader))  # type: ignore[union-attr]
+                          lambda cache, loader: cache.get_ticket(ticket_id, loader))
 
     def _user(self, user_id: int) -> User | None:
         return self._read(Entity.USER, user_id, lambda: self.store.get_user(user_id),
-                          lambda loader: self.cache.get_user(user_id, loader))  # type: ignore[union-attr]
+                          lambda cache, loader: cache.get_user(user_id, loader))
 
     def get_ticket(self, ticket_id: int) -> Result:
         """The seed's ``obtenerTicket``: ``{"success": True, "ticket": Ticket | None}``."""
@@ -152,7 +161,7 @@ class HelpdeskApp:
             tickets = self._read(
                 Entity.TICKETS, f"{status or 'any'}/{priority or 'any'}/{owner_id or 'any'}",
                 lambda: self.store.list_tickets(**filters),
-                lambda loader: self.cache.get_ticket_list(loader, **filters))  # type: ignore[union-attr]
+                lambda cache, loader: cache.get_ticket_list(loader, **filters))
             return {"tickets": tickets}
 
         return self._action(run)

@@ -68,7 +68,8 @@ class TicketEvent:
         raw = {_text(k): v for k, v in fields.items()}
         try:
             kind = TicketEventKind(_text(raw["kind"]))
-            ticket, version = int(_text(raw["ticket"])), int(_text(raw["version"]))
+            ticket = int(_text(raw["ticket"]))
+            version = int(_text(raw["version"]))
             data = json.loads(_text(raw.get("data", "{}")))
         except (KeyError, ValueError, RecursionError):
             return None

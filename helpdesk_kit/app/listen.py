@@ -58,8 +58,11 @@ class Notification:
             return None
         if not isinstance(raw, dict):
             return None
-        task, ticket, user = raw.get("taskId"), raw.get("ticketId"), raw.get("usuarioId")
-        kind, created = raw.get("tipo"), raw.get("createdAt", "")
+        task = raw.get("taskId")
+        ticket = raw.get("ticketId")
+        user = raw.get("usuarioId")
+        kind = raw.get("tipo")
+        created = raw.get("createdAt", "")
         if not (isinstance(task, str) and task and isinstance(kind, str) and kind
                 and isinstance(created, str) and _whole(ticket) and _whole(user)):
             return None

@@ -135,7 +135,8 @@ class OpenByPriority:
     def _apply(self, got: list[tuple[str, Any]]) -> int:
         events = [(entry_id, TicketEvent.from_entry(entry_id, fields)) for entry_id, fields in got]
         ids = sorted({str(e.ticket_id) for _id, e in events if e is not None})
-        states_key, counts_key = self.keys.ticket_states, self.keys.open_by_priority
+        states_key = self.keys.ticket_states
+        counts_key = self.keys.open_by_priority
 
         def build(pipe: Any) -> int:
             current = dict(zip(ids, pipe.hmget(states_key, ids), strict=True)) if ids else {}
@@ -147,7 +148,8 @@ class OpenByPriority:
                 if event is None:
                     continue  # not an event of ours (written by hand): acked, ignored
                 key = str(event.ticket_id)
-                before, after = states.get(key), _next(states.get(key), event)
+                before = states.get(key)
+                after = _next(states.get(key), event)
                 if after is None:
                     continue
                 for state, step in ((before, -1), (after, +1)):

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..backends import Backend, connect
 from ..cache import Cache, NearCache
-from ..config import Durability, Settings
+from ..config import BackendChoice, Durability, Settings
 from ..db import HelpdeskStore, open_store
 from ..errors import HelpdeskError
 from ..keys import KeySchema
@@ -43,12 +43,12 @@ class Wired:
     events: EventLog
 
 
-def wire(settings: Settings, prefer: str | None = None, *, retry: RetryPolicy | None = None,
-         **cache_options: Any) -> Wired:
+def wire(settings: Settings, prefer: BackendChoice | None = None, *,
+         retry: RetryPolicy | None = None, **cache_options: Any) -> Wired:
     """Connect Redis (answering or not yet: see the module docstring) and open the store
     (closing Redis again if the store fails), then build the cache, the queue and the event
     log on the same keys."""
-    backend = connect(settings, prefer, down_ok=True)  # type: ignore[arg-type]  # checked by Settings
+    backend = connect(settings, prefer, down_ok=True)
     try:
         store = open_store(settings)
     except HelpdeskError:

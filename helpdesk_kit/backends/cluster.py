@@ -23,7 +23,7 @@ A command whose keys live in different slots (``MGET user:1 user:2`` without a s
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 import redis
 from redis.cluster import ClusterNode, ClusterPipeline, RedisCluster, key_slot
@@ -44,11 +44,12 @@ class _Pipeline(ClusterPipeline):
     every other command (redis-py 8.1 returns None there, which breaks
     ``pipe.delete(key).incr(gen)``, the chain the cache's invalidation builds)."""
 
-    def delete(self, *names: Any) -> _Pipeline:  # type: ignore[override]  # returns self, as a pipeline's commands do
+    # The two overrides return self, as a pipeline's commands do (redis-py's return None).
+    def delete(self, *names: Any) -> _Pipeline:  # type: ignore[override]
         super().delete(*names)
         return self
 
-    def unlink(self, *names: Any) -> _Pipeline:  # type: ignore[override]  # returns self, as a pipeline's commands do
+    def unlink(self, *names: Any) -> _Pipeline:  # type: ignore[override]
         super().unlink(*names)
         return self
 
@@ -118,7 +119,7 @@ def cluster_client(urls: str, timeout: float) -> KitCluster:
                       socket_connect_timeout=timeout, retry=fail_fast_retry(), **nodes.options)
 
 
-def is_cluster(client: Any) -> bool:
+def is_cluster(client: Any) -> TypeGuard[RedisCluster]:
     """True for a Redis Cluster client (or one of its pipelines)."""
     return isinstance(client, RedisCluster)
 

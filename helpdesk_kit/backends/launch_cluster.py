@@ -45,7 +45,8 @@ class ClusterLab(Launcher):
         if primaries < 3 or replicas < 0:
             raise ValueError("a Redis Cluster needs at least 3 primaries (and replicas >= 0)")
         super().__init__(password=password, tls=tls, binary=binary)
-        self.primary_count, self.replicas_each = primaries, replicas
+        self.primary_count = primaries
+        self.replicas_each = replicas
         self.node_timeout_ms = node_timeout_ms
         self._bus: dict[int, int] = {}  # node port -> its cluster bus port (kept on restart)
 

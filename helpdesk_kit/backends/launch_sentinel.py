@@ -38,9 +38,12 @@ class SentinelLab(Launcher):
         if replicas < 0 or sentinels < 1 or not 1 <= quorum <= sentinels:
             raise ValueError("need replicas >= 0, sentinels >= 1 and 1 <= quorum <= sentinels")
         super().__init__(password=password, tls=tls, binary=binary)
-        self.replica_count, self.sentinel_count, self.quorum = replicas, sentinels, quorum
+        self.replica_count = replicas
+        self.sentinel_count = sentinels
+        self.quorum = quorum
         self.master = master
-        self.down_after_ms, self.failover_timeout_ms = down_after_ms, failover_timeout_ms
+        self.down_after_ms = down_after_ms
+        self.failover_timeout_ms = failover_timeout_ms
         self.data: list[Node] = []
         self.sentinels: list[Node] = []
         self._first_primary = 0

@@ -73,8 +73,12 @@ class Node:
 
     def __init__(self, name: str, folder: Path, args: Callable[[int], list[str]], port: int,
                  password: str | None, tls: TlsFiles | None) -> None:
-        self.name, self.folder, self.args, self.port = name, folder, args, port
-        self.password, self.tls = password, tls
+        self.name = name
+        self.folder = folder
+        self.args = args
+        self.port = port
+        self.password = password
+        self.tls = tls
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -144,7 +148,8 @@ class Launcher:
     def __init__(self, *, password: str | None = None, tls: TlsFiles | None = None,
                  binary: str = KIT_SERVER) -> None:
         self.binary = server_program(binary)
-        self.password, self.tls = password, tls
+        self.password = password
+        self.tls = tls
         self.folder = Path(tempfile.mkdtemp(prefix=f"helpdesk-{self.kind}-"))
         self.nodes: list[Node] = []
         atexit.register(self.stop)

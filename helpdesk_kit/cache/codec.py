@@ -151,7 +151,8 @@ def _ticket_from(data: Any) -> Ticket:
 
 def _page_from(data: Any) -> tuple[str | None, list[Ticket]]:
     d = _object(data)
-    generation, tickets = d["gen"], d["tickets"]
+    generation = d["gen"]
+    tickets = d["tickets"]
     if generation is not None and not isinstance(generation, str):
         raise TypeError(f"gen must be text, got {generation!r}")
     if not isinstance(tickets, list):

@@ -83,7 +83,8 @@ class LocalCopy:
 
     def settle(self, reading: Reading, value: Any, keep_ms: int | None) -> None:
         """The read is over: keep ``value`` for ``keep_ms`` unless its key changed meanwhile."""
-        key, slot = reading.key, reading.slot
+        key = reading.key
+        slot = reading.slot
         with self._lock:
             slot[0] -= 1
             if slot[0] == 0 and self._reading.get(key) is slot:

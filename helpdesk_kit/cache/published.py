@@ -52,9 +52,11 @@ class StatsPublisher:
 
     def __init__(self, client: redis.Redis, base: str, book: StatsBook, *,
                  every_s: float = 5.0, ttl_s: int = 86_400) -> None:
-        self.client, self.book = client, book
+        self.client = client
+        self.book = book
         self.key = f"{base}:{uuid.uuid4().hex[:12]}"
-        self.every_s, self.ttl_s = every_s, ttl_s
+        self.every_s = every_s
+        self.ttl_s = ttl_s
         self._sent: CacheStats | None = None
         self._due = time.monotonic() + every_s
         self._sending = threading.Lock()

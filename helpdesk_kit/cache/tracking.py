@@ -56,14 +56,20 @@ class Tracker:
                  lease: float = 2.0, name: str = "near-cache") -> None:
         if not 0 < ping_every < lease:
             raise ValueError("need 0 < ping_every < lease")
-        self.client, self.prefixes, self.name = client, prefixes, name
-        self._on_up, self._on_keys, self._on_down = _weakly(on_up), _weakly(on_keys), \
-            _weakly(on_down)
-        self.ping_every, self.lease = ping_every, lease
+        self.client = client
+        self.prefixes = prefixes
+        self.name = name
+        self._on_up = _weakly(on_up)
+        self._on_keys = _weakly(on_keys)
+        self._on_down = _weakly(on_down)
+        self.ping_every = ping_every
+        self.lease = lease
         #: False once this Redis refused tracking (too old, or an ACL): it is not tried again.
         self.supported = True
         self.client_id: int | None = None
-        self._up, self._heard_until, self._closed = False, 0.0, False
+        self._up = False
+        self._heard_until = 0.0
+        self._closed = False
         self._thread: threading.Thread | None = None
         self._conn: Any = None
         self._settled = threading.Event()
@@ -108,7 +114,9 @@ class Tracker:
             self._thread.join(5)
 
     def _listen(self) -> None:
-        pool, conn, reason = self.client.connection_pool, None, "the tracking connection ended"
+        pool = self.client.connection_pool
+        conn = None
+        reason = "the tracking connection ended"
         try:
             # RESP2 and bytes, whatever the client's own connections use: pub/sub frames
             # then read the same everywhere, and a key that is not UTF-8 cannot stop us
@@ -120,7 +128,8 @@ class Tracker:
             conn.connect()
             refused = None if self._closed else self._track(conn)
             if refused is not None:
-                self.supported, reason = False, refused
+                self.supported = False
+                reason = refused
                 return
             while not self._closed:
                 if conn.can_read(timeout=self.ping_every):
@@ -143,7 +152,10 @@ class Tracker:
         except Exception as exc:  # redis, the socket, or a connection closed under our feet
             reason = f"the tracking connection failed ({type(exc).__name__}: {exc})"
         finally:
-            was_up, self._up, self._conn, self.client_id = self._up, False, None, None
+            was_up = self._up
+            self._up = False
+            self._conn = None
+            self.client_id = None
             if conn is not None:
                 conn.disconnect()
             reason = "closed" if self._closed else reason

@@ -85,7 +85,9 @@ def _dashboard(args: argparse.Namespace, settings: Settings) -> int:
     if args.show_tracebacks and not _loopback(args.ip):
         raise InputError("--show-tracebacks only on 127.0.0.1: visitors on the network never "
                          "see the kit's internals")
-    link, config_dir, where = f"http://{args.ip}:{args.port}/", None, ""
+    link = f"http://{args.ip}:{args.port}/"
+    config_dir = None
+    where = ""
     if not _loopback(args.ip):  # the class's network: every visitor needs the token
         config_dir = settings.data_dir / "dashboard"
         token = _token_config(config_dir)

@@ -114,7 +114,8 @@ class HelpdeskStore:
             check_choice("status", status, STATUSES)
         if priority is not None:
             check_choice("priority", priority, PRIORITIES)
-        clauses, args = [], []
+        clauses = []
+        args = []
         for column, value in (("status", status), ("priority", priority), ("owner_id", owner_id)):
             if value is not None:
                 clauses.append(f"{column} = ?")

@@ -284,12 +284,14 @@ def key_owner(key: str, names: Collection[str]) -> str | None:
 
 def _delete_keys_of(client: redis.Redis, names: set[str], batch: int = 500) -> int:
     """Delete every key under any of ``names`` in one SCAN pass (not one pass per learner)."""
-    deleted, found = 0, []
+    deleted = 0
+    found = []
     for key in client.scan_iter(count=1000):
         if key_owner(key, names):
             found.append(key)
         if len(found) >= batch:
-            deleted, found = deleted + int(client.unlink(*found)), []
+            deleted = deleted + int(client.unlink(*found))
+            found = []
     return deleted + (int(client.unlink(*found)) if found else 0)
 
 

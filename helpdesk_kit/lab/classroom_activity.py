@@ -203,7 +203,8 @@ def server_hit_rate(client: redis.Redis) -> float | None:
         stats = client.info("stats")
     except redis.ResponseError:
         return None
-    hits, misses = int(stats.get("keyspace_hits", 0)), int(stats.get("keyspace_misses", 0))
+    hits = int(stats.get("keyspace_hits", 0))
+    misses = int(stats.get("keyspace_misses", 0))
     return hits / (hits + misses) if hits + misses else None
 
 

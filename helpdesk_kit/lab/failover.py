@@ -22,6 +22,7 @@ from typing import Any
 import redis
 
 from ..backends import ClusterLab, SentinelLab, connect
+from ..backends.cluster import is_cluster
 from ..backends.connection import close_backend
 from ..config import Settings
 from ..db import HelpdeskStore
@@ -50,7 +51,8 @@ def sentinel_drill(lab: SentinelLab, store: HelpdeskStore, keys: KeySchema, *,
     - is set aside and run again, up to ``reruns`` times, under a new prefix; the report
     counts them (``unsteady_runs``) and its summary says so.
     """
-    noticed_s, attempt = lab.down_after_ms / 1000, 0
+    noticed_s = lab.down_after_ms / 1000
+    attempt = 0
     while True:
         prefix = f"{keys.prefix}rerun{attempt}:" if attempt else keys.prefix
         report = _sentinel_run(lab, store, dataclasses.replace(keys, prefix=prefix),
@@ -90,7 +92,10 @@ def cluster_drill(lab: ClusterLab, store: HelpdeskStore, keys: KeySchema, *,
     primary's replica). ``keys`` must be a cluster schema (hash tags)."""
     backend = connect(Settings.from_env({**lab.env(), "REDIS_SOCKET_TIMEOUT": "0.5"}))
     client = backend.client
-    address = client.get_node_from_key(keys.tasks_pending).name  # type: ignore[attr-defined]  # a cluster client
+    if not is_cluster(client):  # the lab's environment names a cluster: never another kind
+        close_backend(backend)
+        raise TypeError(f"a cluster drill needs a cluster client, got {type(client).__name__}")
+    address = client.get_node_from_key(keys.tasks_pending).name
     target = next(n for n in lab.nodes if n.address == address)
     replica = lab.replica_of(target)
     if replica is None:

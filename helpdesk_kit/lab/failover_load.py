@@ -180,7 +180,8 @@ def run_drill(client: Any, store: HelpdeskStore, keys: KeySchema, *, kind: str,
     once writes work again, then drain the queue and count. ``who()`` names today's primary
     (sampled for the timeline); ``probe_key`` must live on the primary that is killed.
     """
-    log, stop = _Log(), threading.Event()
+    log = _Log()
+    stop = threading.Event()
     processed: set[str] = set()
     lock = threading.Lock()
     acked: list[str] = []

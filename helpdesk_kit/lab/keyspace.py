@@ -87,7 +87,8 @@ class KeyspaceWatch:
         """SUBSCRIBE and wait for the server's confirmations (nothing after them is missed)."""
         self._pubsub = self._twin.pubsub()
         self._pubsub.subscribe(*self.channels)
-        confirmed, deadline = 0, time.monotonic() + timeout
+        confirmed = 0
+        deadline = time.monotonic() + timeout
         while confirmed < len(self.channels) and time.monotonic() < deadline:
             message = self._pubsub.get_message(timeout=0.05)
             if message is not None and message["type"] in (b"subscribe", "subscribe"):

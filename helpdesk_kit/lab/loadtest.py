@@ -78,7 +78,8 @@ def instrumented_app(store: HelpdeskStore, client: redis.Redis | None, keys: Key
     Wired by hand, not with ``HelpdeskApp.from_settings``: that connects its own Redis and
     opens its own store, and here both must be the caller's, wrapped to count round trips.
     """
-    db, cache = RoundTrips(), RoundTrips()
+    db = RoundTrips()
+    cache = RoundTrips()
     slow_store = wrap_store(store, profile, sleep=sleep, counter=db)
     if client is None:
         return Instrumented(HelpdeskApp(slow_store), profile, db, cache)
@@ -143,7 +144,8 @@ def load_test(store: HelpdeskStore, client: redis.Redis | None = None,
     if client is not None:
         warm(store, client, keys)
     bench = instrumented_app(store, client, keys, profile, sleep=sleep)
-    served, errors = [0] * threads, [0] * threads
+    served = [0] * threads
+    errors = [0] * threads
     budget = threading.Semaphore(max_requests) if max_requests else None
     start = threading.Barrier(threads + 1)
     deadline = 0.0

@@ -150,117 +150,127 @@ def _kit(name: str, unit: str, description: str, exported: PrometheusSpec | None
     return MetricSpec(name, unit, description, scope, exported, label)
 
 
-_GAUGE, _COUNTER, _P = PrometheusType.GAUGE, PrometheusType.COUNTER, PrometheusSpec
+def gauge(name: str, help_text: str) -> PrometheusSpec:
+    """Exported as a Prometheus gauge: a number that goes up and down."""
+    return PrometheusSpec(name, PrometheusType.GAUGE, help_text)
+
+
+def counter(name: str, help_text: str) -> PrometheusSpec:
+    """Exported as a Prometheus counter: a total that only grows (``_total``)."""
+    return PrometheusSpec(name, PrometheusType.COUNTER, help_text)
+
 
 #: Not a snapshot metric: ``GET /metrics`` says with it whether Redis answered the scrape.
-REDIS_UP = _P("redis_up", _GAUGE, "Whether Redis answered this scrape")
+REDIS_UP = gauge("redis_up", "Whether Redis answered this scrape")
 
 # --- the server: DBSIZE, INFO (every prefix) ---------------------------------------------
 REDIS_KEYS = _server(
     "redis.keys", "keys", "Keys in this Redis database, every prefix (the seed's keys)",
-    _P("redis_db_keys", _GAUGE, "Total number of keys by DB (DBSIZE)"), "keys (DBSIZE)")
+    gauge("redis_db_keys", "Total number of keys by DB (DBSIZE)"), "keys (DBSIZE)")
 REDIS_KEYS_EXPIRING = _server(
     "redis.keys_expiring", "keys", "Keys that have a TTL in this database (every prefix)",
-    _P("redis_db_keys_expiring", _GAUGE, "Total number of expiring keys by DB"))
+    gauge("redis_db_keys_expiring", "Total number of expiring keys by DB"))
 REDIS_AVG_TTL_S = _server(
     "redis.avg_ttl_s", "s",
     "Redis's estimate of the average TTL of keys that have one (every prefix)",
-    _P("redis_db_avg_ttl_seconds", _GAUGE, "Avg TTL in seconds (INFO)"))
+    gauge("redis_db_avg_ttl_seconds", "Avg TTL in seconds (INFO)"))
 MEMORY_USED_BYTES = _server(
     "memory.used_bytes", "bytes", "Memory Redis has allocated (the seed's used_bytes)",
-    _P("redis_memory_used_bytes", _GAUGE, "INFO used_memory"), "memory used")
+    gauge("redis_memory_used_bytes", "INFO used_memory"), "memory used")
 MEMORY_PEAK_BYTES = _server(
     "memory.peak_bytes", "bytes", "Highest memory use since server start",
-    _P("redis_memory_used_peak_bytes", _GAUGE, "INFO used_memory_peak"))
+    gauge("redis_memory_used_peak_bytes", "INFO used_memory_peak"))
 MEMORY_MAX_BYTES = _server(
     "memory.max_bytes", "bytes", "The maxmemory limit; 0 means no limit (the seed's max_bytes)",
-    _P("redis_memory_max_bytes", _GAUGE, "INFO maxmemory (0: no limit)"))
+    gauge("redis_memory_max_bytes", "INFO maxmemory (0: no limit)"))
 MEMORY_USED_PERCENT = _server(
     "memory.used_percent", "%", "used_memory / maxmemory (the seed's used_percent)",
-    _P("helpdesk_memory_used_percent", _GAUGE,
-      "used_memory / maxmemory in percent (the seed's used_percent)"), "of maxmemory")
+    gauge("helpdesk_memory_used_percent",
+          "used_memory / maxmemory in percent (the seed's used_percent)"), "of maxmemory")
 MEMORY_POLICY = _server("memory.policy", "", "What Redis evicts at maxmemory")
 REDIS_EVICTED_KEYS = _server(
     "redis.evicted_keys", "keys",
     "Keys removed because memory reached maxmemory (since server start)",
-    _P("redis_evicted_keys_total", _COUNTER, "INFO evicted_keys"))
+    counter("redis_evicted_keys_total", "INFO evicted_keys"))
 REDIS_EVICTED_PER_MIN = _server(
     "redis.evicted_per_min", "keys/min", "Evictions per minute (the tuning table's Key Evictions)",
-    _P("helpdesk_evicted_keys_per_minute", _GAUGE,
-      "Evictions per minute (the tuning table's Key Evictions)"), "evictions / min")
+    gauge("helpdesk_evicted_keys_per_minute",
+          "Evictions per minute (the tuning table's Key Evictions)"), "evictions / min")
 REDIS_EXPIRED_KEYS = _server(
     "redis.expired_keys", "keys", "Keys removed because their TTL ran out (since server start)",
-    _P("redis_expired_keys_total", _COUNTER, "INFO expired_keys"))
+    counter("redis_expired_keys_total", "INFO expired_keys"))
 REDIS_OPS_PER_SEC = _server(
     "redis.ops_per_sec", "ops/s", "Commands per second, Redis's own recent estimate",
-    _P("redis_instantaneous_ops_per_sec", _GAUGE, "INFO instantaneous_ops_per_sec"), "ops / s")
+    gauge("redis_instantaneous_ops_per_sec", "INFO instantaneous_ops_per_sec"), "ops / s")
 REDIS_KEYSPACE_HITS = _server(
     "redis.keyspace_hits", "reads",
     "Server-wide successful key lookups: EVERY read command of every client (queue pops too), "
     "while cache.hits counts only the kit's cache reads",
-    _P("redis_keyspace_hits_total", _COUNTER, "INFO keyspace_hits (every read of every client)"))
+    counter("redis_keyspace_hits_total", "INFO keyspace_hits (every read of every client)"))
 REDIS_KEYSPACE_MISSES = _server(
     "redis.keyspace_misses", "reads", "Server-wide failed key lookups (every read of every client)",
-    _P("redis_keyspace_misses_total", _COUNTER,
-      "INFO keyspace_misses (every read of every client)"))
+    counter("redis_keyspace_misses_total",
+            "INFO keyspace_misses (every read of every client)"))
 REDIS_KEYSPACE_HIT_RATE = _server(
     "redis.keyspace_hit_rate", "ratio",
     "keyspace_hits / (keyspace_hits + keyspace_misses), every read", label="hit rate (server)")
 REDIS_UPTIME_S = _server(
     "redis.uptime_s", "s", "Seconds since server start",
-    _P("redis_uptime_in_seconds", _GAUGE, "INFO uptime_in_seconds"))
+    gauge("redis_uptime_in_seconds", "INFO uptime_in_seconds"))
 
 # --- the kit's keys (SCAN under the prefix) ----------------------------------------------
 PREFIX_KEYS = _kit(
     "prefix.keys", "keys", "Keys {where} (this kit's keys only)",
-    _P("helpdesk_keys", _GAUGE, "Keys under the kit's key prefix (SCAN)"))
+    gauge("helpdesk_keys", "Keys under the kit's key prefix (SCAN)"))
 PREFIX_AVG_TTL_S = _kit(
     "prefix.avg_ttl_s", "s", "Average remaining TTL of keys {where} that have one (sampled)",
-    _P("helpdesk_avg_ttl_seconds", _GAUGE,
-      "Average remaining TTL of the kit's keys (sampled with SCAN + PTTL)"))
+    gauge("helpdesk_avg_ttl_seconds",
+          "Average remaining TTL of the kit's keys (sampled with SCAN + PTTL)"))
 
 # --- the Cache object's counters (this process) ------------------------------------------
-_PROCESS = MetricScope.PROCESS
 CACHE_HITS = _kit("cache.hits", "reads", "Cache hits, all entities (only cache reads)",
-                  scope=_PROCESS)
-CACHE_MISSES = _kit("cache.misses", "reads", "Cache misses, all entities", scope=_PROCESS)
+                  scope=MetricScope.PROCESS)
+CACHE_MISSES = _kit("cache.misses", "reads", "Cache misses, all entities",
+                    scope=MetricScope.PROCESS)
 CACHE_HIT_RATE = _kit("cache.hit_rate", "ratio",
                       "The seed's Hit Rate = Hits / (Hits + Misses), all entities",
-                      label="hit rate (this app)", scope=_PROCESS)
+                      label="hit rate (this app)", scope=MetricScope.PROCESS)
 CACHE_ENTITY_HITS = _kit(
     "cache.{entity}.hits", "reads", "Cache hits, entity {entity!r} (only cache reads)",
-    _P("helpdesk_cache_hits_total", _COUNTER, "Cache hits (only cache reads)"), scope=_PROCESS)
+    counter("helpdesk_cache_hits_total", "Cache hits (only cache reads)"),
+    scope=MetricScope.PROCESS)
 CACHE_ENTITY_MISSES = _kit(
     "cache.{entity}.misses", "reads", "Cache misses, entity {entity!r}",
-    _P("helpdesk_cache_misses_total", _COUNTER, "Cache misses"), scope=_PROCESS)
+    counter("helpdesk_cache_misses_total", "Cache misses"),
+    scope=MetricScope.PROCESS)
 CACHE_ENTITY_HIT_RATE = _kit(
     "cache.{entity}.hit_rate", "ratio",
     "The seed's Hit Rate = Hits / (Hits + Misses), entity {entity!r}",
-    _P("helpdesk_cache_hit_ratio", _GAUGE, "Hits / (hits + misses), 0 to 1"), scope=_PROCESS)
+    gauge("helpdesk_cache_hit_ratio", "Hits / (hits + misses), 0 to 1"), scope=MetricScope.PROCESS)
 
 # --- the task queue ----------------------------------------------------------------------
 QUEUE_PENDING = _kit(
     "queue.pending", "tasks", "Tasks waiting for a worker (the seed's queue_length)",
-    _P("helpdesk_queue_pending_tasks", _GAUGE, "LLEN tasks:pending"), "queue length")
+    gauge("helpdesk_queue_pending_tasks", "LLEN tasks:pending"), "queue length")
 QUEUE_PROCESSING = _kit(
     "queue.processing", "tasks", "Tasks a worker took and has not acked yet",
-    _P("helpdesk_queue_processing_tasks", _GAUGE, "Tasks held by workers"))
+    gauge("helpdesk_queue_processing_tasks", "Tasks held by workers"))
 QUEUE_DELAYED = _kit(
     "queue.delayed", "tasks", "Tasks waiting to be retried (backoff)",
-    _P("helpdesk_queue_delayed_tasks", _GAUGE, "Tasks waiting for a retry"))
+    gauge("helpdesk_queue_delayed_tasks", "Tasks waiting for a retry"))
 QUEUE_DEAD = _kit(
     "queue.dead", "tasks", "Dead letters: tasks that failed every attempt",
-    _P("helpdesk_queue_dead_tasks", _GAUGE, "Dead letters"))
+    gauge("helpdesk_queue_dead_tasks", "Dead letters"))
 QUEUE_OLDEST_PENDING_AGE_S = _kit(
     "queue.oldest_pending_age_s", "s",
     "Age of the oldest pending task (how far behind the workers are)",
-    _P("helpdesk_queue_oldest_pending_age_seconds", _GAUGE, "Age of the oldest pending task"))
+    gauge("helpdesk_queue_oldest_pending_age_seconds", "Age of the oldest pending task"))
 QUEUE_DONE = _kit(
     "queue.done", "tasks", "Tasks finished since the counters started",
-    _P("helpdesk_queue_tasks_done_total", _COUNTER, "Tasks finished"))
+    counter("helpdesk_queue_tasks_done_total", "Tasks finished"))
 QUEUE_FAILED = _kit(
     "queue.failed", "tasks", "Task attempts that failed since the counters started",
-    _P("helpdesk_queue_tasks_failed_total", _COUNTER, "Task attempts failed"))
+    counter("helpdesk_queue_tasks_failed_total", "Task attempts failed"))
 QUEUE_DONE_PER_MIN = _kit("queue.done_per_min", "tasks/min", "Tasks finished per minute")
 QUEUE_FAILED_PER_MIN = _kit("queue.failed_per_min", "tasks/min",
                             "Task attempts failed per minute")
@@ -268,17 +278,17 @@ QUEUE_FAILED_PER_MIN = _kit("queue.failed_per_min", "tasks/min",
 # --- a Redis Cluster, per primary (``node="host:port"``; the server metrics are the totals) ---
 NODE_KEYS = _server(
     "node.{node}.keys", "keys", "Keys on cluster primary {node} (DBSIZE on that node)",
-    _P("helpdesk_cluster_node_keys", _GAUGE, "Keys on each cluster primary (DBSIZE)"))
+    gauge("helpdesk_cluster_node_keys", "Keys on each cluster primary (DBSIZE)"))
 NODE_MEMORY_USED_BYTES = _server(
     "node.{node}.memory.used_bytes", "bytes", "Memory used by cluster primary {node}",
-    _P("helpdesk_cluster_node_memory_used_bytes", _GAUGE, "Memory used by each primary"))
+    gauge("helpdesk_cluster_node_memory_used_bytes", "Memory used by each primary"))
 NODE_EVICTED_KEYS = _server(
     "node.{node}.evicted_keys", "keys", "Keys evicted by cluster primary {node} since start",
-    _P("helpdesk_cluster_node_evicted_keys_total", _COUNTER, "Keys evicted by each primary"))
+    counter("helpdesk_cluster_node_evicted_keys_total", "Keys evicted by each primary"))
 NODE_KEYSPACE_HIT_RATE = _server(
     "node.{node}.keyspace_hit_rate", "ratio", "Keyspace hit rate of cluster primary {node}",
-    _P("helpdesk_cluster_node_keyspace_hit_ratio", _GAUGE,
-       "keyspace_hits / (hits + misses) of each primary"))
+    gauge("helpdesk_cluster_node_keyspace_hit_ratio",
+          "keyspace_hits / (hits + misses) of each primary"))
 
 #: Every spec; ``GET /metrics`` exports them in this order.
 CATALOGUE: tuple[MetricSpec, ...] = (

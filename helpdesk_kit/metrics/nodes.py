@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..backends.cluster import is_cluster, node_clients
-from . import catalogue as C
+from . import catalogue
 from .catalogue import Metric
 
 __all__ = ["cluster_info", "node_metrics", "total_dbsize"]
@@ -63,19 +63,20 @@ def node_metrics(client: Any) -> list[Metric]:
     found: list[Metric] = []
     for address, info, size in _infos(client):
         labels = {"node": address}
-        found.append(C.NODE_KEYS.measure(size, f"DBSIZE on {address}", labels=labels))
-        found.append(C.NODE_MEMORY_USED_BYTES.measure(int(info["used_memory"]),
+        found.append(catalogue.NODE_KEYS.measure(size, f"DBSIZE on {address}", labels=labels))
+        found.append(catalogue.NODE_MEMORY_USED_BYTES.measure(int(info["used_memory"]),
                                                       f"INFO used_memory on {address}",
                                                       labels=labels))
-        found.append(C.NODE_EVICTED_KEYS.measure(int(info["evicted_keys"]),
+        found.append(catalogue.NODE_EVICTED_KEYS.measure(int(info["evicted_keys"]),
                                                  f"INFO evicted_keys on {address}",
                                                  labels=labels))
-        hits, misses = int(info["keyspace_hits"]), int(info["keyspace_misses"])
+        hits = int(info["keyspace_hits"])
+        misses = int(info["keyspace_misses"])
         source = f"INFO keyspace_hits / (keyspace_hits + keyspace_misses) on {address}"
         if hits + misses:
-            found.append(C.NODE_KEYSPACE_HIT_RATE.measure(hits / (hits + misses), source,
+            found.append(catalogue.NODE_KEYSPACE_HIT_RATE.measure(hits / (hits + misses), source,
                                                           labels=labels))
         else:
-            found.append(C.NODE_KEYSPACE_HIT_RATE.measure(None, source, "no reads yet",
+            found.append(catalogue.NODE_KEYSPACE_HIT_RATE.measure(None, source, "no reads yet",
                                                           labels=labels))
     return found

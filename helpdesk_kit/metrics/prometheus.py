@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from . import catalogue as C
+from . import catalogue
 from .catalogue import MetricSpec, PrometheusSpec, PrometheusType
 from .snapshot import Snapshot
 
@@ -63,11 +63,11 @@ class SnapshotCollector:
         self.db = db
 
     def collect(self) -> Iterator[Metric]:
-        up = C.REDIS_UP
+        up = catalogue.REDIS_UP
         yield GaugeMetricFamily(up.family, up.help, value=0 if self.snap is None else 1)
         if self.snap is None:
             return
-        for spec in C.CATALOGUE:
+        for spec in catalogue.CATALOGUE:
             if spec.prometheus is not None:
                 family = self._family(self.snap, spec, spec.prometheus)
                 if family.samples:  # a family without samples says nothing: leave it out
@@ -91,11 +91,11 @@ class SnapshotCollector:
         if self.snap is None:
             return []
         result = []
-        for spec in C.CATALOGUE:
+        for spec in catalogue.CATALOGUE:
             metric = self.snap.metrics.get(spec.name)
             if spec.prometheus is not None and metric is not None and not metric.available:
                 result.append(f"{spec.prometheus.name}: {metric.reason}")
-        hits = self.snap.metrics.get(C.CACHE_HITS.name)
+        hits = self.snap.metrics.get(catalogue.CACHE_HITS.name)
         if hits is not None and not hits.available:  # no Cache: no per-entity families
             result.append(f"{_CACHE_FAMILIES}: {hits.reason}")
         return result

@@ -34,7 +34,7 @@ from ..backends.cluster import is_cluster
 from ..errors import FeatureUnavailableError, RedisBackendError
 from ..keys import KeySchema
 from ..vocab import MetricScope
-from . import catalogue as C
+from . import catalogue
 from .catalogue import MetricSpec
 from .nodes import node_metrics
 from .sources import (
@@ -102,24 +102,24 @@ class Snapshot:
 
         return {
             "redis": {
-                "keys": v(C.REDIS_KEYS),
-                "queue_length": v(C.QUEUE_PENDING),
+                "keys": v(catalogue.REDIS_KEYS),
+                "queue_length": v(catalogue.QUEUE_PENDING),
                 "memory": {
-                    "used_bytes": v(C.MEMORY_USED_BYTES),
-                    "max_bytes": v(C.MEMORY_MAX_BYTES),
-                    "used_percent": v(C.MEMORY_USED_PERCENT),
-                    "peak_bytes": v(C.MEMORY_PEAK_BYTES),
-                    "policy": v(C.MEMORY_POLICY),
+                    "used_bytes": v(catalogue.MEMORY_USED_BYTES),
+                    "max_bytes": v(catalogue.MEMORY_MAX_BYTES),
+                    "used_percent": v(catalogue.MEMORY_USED_PERCENT),
+                    "peak_bytes": v(catalogue.MEMORY_PEAK_BYTES),
+                    "policy": v(catalogue.MEMORY_POLICY),
                 },
-                "keys_expiring": v(C.REDIS_KEYS_EXPIRING),
-                "avg_ttl_seconds": v(C.REDIS_AVG_TTL_S),
-                "evicted_keys": v(C.REDIS_EVICTED_KEYS),
-                "evicted_keys_per_min": v(C.REDIS_EVICTED_PER_MIN),
-                "expired_keys": v(C.REDIS_EXPIRED_KEYS),
-                "ops_per_sec": v(C.REDIS_OPS_PER_SEC),
-                "keyspace_hits": v(C.REDIS_KEYSPACE_HITS),
-                "keyspace_misses": v(C.REDIS_KEYSPACE_MISSES),
-                "keyspace_hit_rate": v(C.REDIS_KEYSPACE_HIT_RATE),
+                "keys_expiring": v(catalogue.REDIS_KEYS_EXPIRING),
+                "avg_ttl_seconds": v(catalogue.REDIS_AVG_TTL_S),
+                "evicted_keys": v(catalogue.REDIS_EVICTED_KEYS),
+                "evicted_keys_per_min": v(catalogue.REDIS_EVICTED_PER_MIN),
+                "expired_keys": v(catalogue.REDIS_EXPIRED_KEYS),
+                "ops_per_sec": v(catalogue.REDIS_OPS_PER_SEC),
+                "keyspace_hits": v(catalogue.REDIS_KEYSPACE_HITS),
+                "keyspace_misses": v(catalogue.REDIS_KEYSPACE_MISSES),
+                "keyspace_hit_rate": v(catalogue.REDIS_KEYSPACE_HIT_RATE),
             },
             "cache": self._cache_json(),
             "queue": {
@@ -128,8 +128,8 @@ class Snapshot:
             },
             "prefix": {
                 "key_prefix": self.key_prefix,
-                "keys": v(C.PREFIX_KEYS),
-                "avg_ttl_seconds": v(C.PREFIX_AVG_TTL_S),
+                "keys": v(catalogue.PREFIX_KEYS),
+                "avg_ttl_seconds": v(catalogue.PREFIX_AVG_TTL_S),
             },
             "nodes": self._nodes_json(),
             "taken_at": self.taken_at.isoformat(),
@@ -156,9 +156,9 @@ class Snapshot:
             if m.name.startswith("cache.") and entity:
                 entities.setdefault(entity, {})[m.name.rsplit(".", 1)[1]] = m.value
         return {
-            "hits": self.value(C.CACHE_HITS.name),
-            "misses": self.value(C.CACHE_MISSES.name),
-            "hit_rate": self.value(C.CACHE_HIT_RATE.name),
+            "hits": self.value(catalogue.CACHE_HITS.name),
+            "misses": self.value(catalogue.CACHE_MISSES.name),
+            "hit_rate": self.value(catalogue.CACHE_HIT_RATE.name),
             "entities": entities,
         }
 

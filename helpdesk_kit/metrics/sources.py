@@ -5,6 +5,7 @@ Each reader returns :class:`Metric` objects made by their entry in
 value and where it came from. When a backend cannot tell a number, the metric says so
 (``value=None`` plus a ``reason``) instead of inventing a zero: fakeredis has no INFO, a
 managed Redis may hide some fields, a snapshot without a previous one has no rate yet.
+:mod:`helpdesk_kit.metrics.snapshot` puts the readers together into one snapshot.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ..cache import CacheStats
 from ..keys import KeySchema
 from ..queue import QueueStats, TaskQueue, TaskRegistry
 from ..vocab import Entity, MetricScope
-from . import catalogue as C
+from . import catalogue
 from .catalogue import Metric, MetricSpec, Number
 from .nodes import cluster_info, total_dbsize
 
@@ -92,30 +93,31 @@ def server_metrics(client: redis.Redis, keys: KeySchema, previous: HasMonotonic 
             return spec.measure(None, source, f"INFO has no {fld} here")
         return spec.measure(convert(info[fld]), source)
 
-    used = from_info(C.MEMORY_USED_BYTES, "used_memory")
-    maximum = from_info(C.MEMORY_MAX_BYTES, "maxmemory")
-    evicted = from_info(C.REDIS_EVICTED_KEYS, "evicted_keys")
-    uptime = from_info(C.REDIS_UPTIME_S, "uptime_in_seconds")
-    hits = from_info(C.REDIS_KEYSPACE_HITS, "keyspace_hits")
-    misses = from_info(C.REDIS_KEYSPACE_MISSES, "keyspace_misses")
+    used = from_info(catalogue.MEMORY_USED_BYTES, "used_memory")
+    maximum = from_info(catalogue.MEMORY_MAX_BYTES, "maxmemory")
+    evicted = from_info(catalogue.REDIS_EVICTED_KEYS, "evicted_keys")
+    uptime = from_info(catalogue.REDIS_UPTIME_S, "uptime_in_seconds")
+    hits = from_info(catalogue.REDIS_KEYSPACE_HITS, "keyspace_hits")
+    misses = from_info(catalogue.REDIS_KEYSPACE_MISSES, "keyspace_misses")
     result = [
-        C.REDIS_KEYS.measure(dbsize, "DBSIZE"),
+        catalogue.REDIS_KEYS.measure(dbsize, "DBSIZE"),
         used, maximum, _used_percent(used, maximum),
-        from_info(C.MEMORY_PEAK_BYTES, "used_memory_peak"),
-        from_info(C.MEMORY_POLICY, "maxmemory_policy", str),
+        from_info(catalogue.MEMORY_PEAK_BYTES, "used_memory_peak"),
+        from_info(catalogue.MEMORY_POLICY, "maxmemory_policy", str),
         *_keyspace(info, why, redis_db(client), dbsize),
         evicted,
-        per_minute(C.REDIS_EVICTED_PER_MIN, evicted, previous, now, uptime),
-        from_info(C.REDIS_EXPIRED_KEYS, "expired_keys"),
-        from_info(C.REDIS_OPS_PER_SEC, "instantaneous_ops_per_sec"),
-        hits, misses, _ratio(C.REDIS_KEYSPACE_HIT_RATE, hits, misses),
+        per_minute(catalogue.REDIS_EVICTED_PER_MIN, evicted, previous, now, uptime),
+        from_info(catalogue.REDIS_EXPIRED_KEYS, "expired_keys"),
+        from_info(catalogue.REDIS_OPS_PER_SEC, "instantaneous_ops_per_sec"),
+        hits, misses, _ratio(catalogue.REDIS_KEYSPACE_HIT_RATE, hits, misses),
         uptime,
     ]
     return result + _prefix_metrics(client, keys, ttl_sample)
 
 
 def _used_percent(used: Metric, maximum: Metric) -> Metric:
-    spec, source = C.MEMORY_USED_PERCENT, "INFO used_memory / maxmemory"
+    spec = catalogue.MEMORY_USED_PERCENT
+    source = "INFO used_memory / maxmemory"
     if used.value is None or maximum.value is None:
         return spec.measure(None, source, used.reason or maximum.reason or "")
     if maximum.value == 0:
@@ -129,24 +131,25 @@ def _keyspace(info: dict[str, Any] | None, why: str, db: int, dbsize: int) -> li
     source = f"INFO keyspace db{db}"
     ttl_source = f"{source} avg_ttl"
     if info is None:
-        return [C.REDIS_KEYS_EXPIRING.measure(None, source, why),
-                C.REDIS_AVG_TTL_S.measure(None, ttl_source, why)]
+        return [catalogue.REDIS_KEYS_EXPIRING.measure(None, source, why),
+                catalogue.REDIS_AVG_TTL_S.measure(None, ttl_source, why)]
     stats = info.get(f"db{db}")
     if stats is None:  # Redis lists only databases that hold keys
         stats = {"expires": 0, "avg_ttl": 0} if dbsize == 0 else {}
     expires = stats.get("expires")
     if expires is None:
-        expiring = C.REDIS_KEYS_EXPIRING.measure(None, source, "INFO keyspace has no expires")
+        expiring = catalogue.REDIS_KEYS_EXPIRING.measure(None, source,
+                                                         "INFO keyspace has no expires")
     else:
-        expiring = C.REDIS_KEYS_EXPIRING.measure(int(expires), source)
+        expiring = catalogue.REDIS_KEYS_EXPIRING.measure(int(expires), source)
     if not expires:
-        ttl = C.REDIS_AVG_TTL_S.measure(None, ttl_source, "no key has a TTL")
+        ttl = catalogue.REDIS_AVG_TTL_S.measure(None, ttl_source, "no key has a TTL")
     elif not stats.get("avg_ttl"):
-        ttl = C.REDIS_AVG_TTL_S.measure(None, ttl_source,
+        ttl = catalogue.REDIS_AVG_TTL_S.measure(None, ttl_source,
                                         "Redis has not estimated it yet (it samples during "
                                         "its expire cycle, about every 100 ms)")
     else:
-        ttl = C.REDIS_AVG_TTL_S.measure(round(int(stats["avg_ttl"]) / 1000, 1), ttl_source)
+        ttl = catalogue.REDIS_AVG_TTL_S.measure(round(int(stats["avg_ttl"]) / 1000, 1), ttl_source)
     return [expiring, ttl]
 
 
@@ -171,7 +174,7 @@ def _prefix_metrics(client: redis.Redis, keys: KeySchema, ttl_sample: int) -> li
             count += 1
             if len(sample) < ttl_sample:
                 sample.append(key)
-        result.append(C.PREFIX_KEYS.measure(count, f"SCAN MATCH {keys.all_keys}",
+        result.append(catalogue.PREFIX_KEYS.measure(count, f"SCAN MATCH {keys.all_keys}",
                                             where=where))
     else:
         sample = list(islice(_scan_prefix(client, keys), ttl_sample))
@@ -186,10 +189,10 @@ def _prefix_metrics(client: redis.Redis, keys: KeySchema, ttl_sample: int) -> li
     source = f"SCAN + PTTL of up to {ttl_sample} keys {where}"
     if with_ttl:
         avg = round(sum(with_ttl) / len(with_ttl) / 1000, 1)
-        result.append(C.PREFIX_AVG_TTL_S.measure(
+        result.append(catalogue.PREFIX_AVG_TTL_S.measure(
             avg, f"{source} ({len(with_ttl)} with a TTL)", scope=scope, where=where))
     else:
-        result.append(C.PREFIX_AVG_TTL_S.measure(
+        result.append(catalogue.PREFIX_AVG_TTL_S.measure(
             None, source, f"no key {where} has a TTL", scope=scope, where=where))
     return result
 
@@ -236,8 +239,9 @@ def per_minute(spec: MetricSpec, total: Metric, previous: HasMonotonic | None, n
 # --- the cache's own counters ------------------------------------------------------------
 _NO_CACHE = ("no Cache given: its hit/miss counters live in the Cache object of the process "
              "that serves reads (pass cache=...)")
-_OVERALL = (C.CACHE_HITS, C.CACHE_MISSES, C.CACHE_HIT_RATE)
-_PER_ENTITY = (C.CACHE_ENTITY_HITS, C.CACHE_ENTITY_MISSES, C.CACHE_ENTITY_HIT_RATE)
+_OVERALL = (catalogue.CACHE_HITS, catalogue.CACHE_MISSES, catalogue.CACHE_HIT_RATE)
+_PER_ENTITY = (catalogue.CACHE_ENTITY_HITS, catalogue.CACHE_ENTITY_MISSES,
+               catalogue.CACHE_ENTITY_HIT_RATE)
 
 
 def _cache_trio(specs: tuple[MetricSpec, MetricSpec, MetricSpec], hits: int | None,
@@ -264,12 +268,12 @@ def cache_metrics(cache: CacheCounters | None) -> list[Metric]:
 # --- the task queue ----------------------------------------------------------------------
 #: The queue's metrics and the :class:`~helpdesk_kit.queue.QueueStats` field each one reads.
 _QUEUE_FIELDS = (
-    (C.QUEUE_PROCESSING, "processing"),
-    (C.QUEUE_DELAYED, "delayed"),
-    (C.QUEUE_DEAD, "dead"),
-    (C.QUEUE_OLDEST_PENDING_AGE_S, "oldest_pending_age_s"),
-    (C.QUEUE_DONE, "done"),
-    (C.QUEUE_FAILED, "failed"),
+    (catalogue.QUEUE_PROCESSING, "processing"),
+    (catalogue.QUEUE_DELAYED, "delayed"),
+    (catalogue.QUEUE_DEAD, "dead"),
+    (catalogue.QUEUE_OLDEST_PENDING_AGE_S, "oldest_pending_age_s"),
+    (catalogue.QUEUE_DONE, "done"),
+    (catalogue.QUEUE_FAILED, "failed"),
 )
 
 
@@ -284,17 +288,17 @@ def queue_metrics(client: redis.Redis, keys: KeySchema, queue: QueueInspector | 
     except redis.exceptions.NoPermissionError:  # a class's learner, outside their prefix
         denied = (f"your Redis user may not read {keys.tasks_pending}: set "
                   "HELPDESK_KEY_PREFIX to the prefix in your env file")
-        specs = (C.QUEUE_PENDING, *(spec for spec, _ in _QUEUE_FIELDS), C.QUEUE_DONE_PER_MIN,
-                 C.QUEUE_FAILED_PER_MIN)
+        specs = (catalogue.QUEUE_PENDING, *(spec for spec, _ in _QUEUE_FIELDS),
+                 catalogue.QUEUE_DONE_PER_MIN, catalogue.QUEUE_FAILED_PER_MIN)
         return [spec.measure(None, f"LLEN {keys.tasks_pending}", denied) for spec in specs]
-    result = [C.QUEUE_PENDING.measure(pending, f"LLEN {keys.tasks_pending}")]
+    result = [catalogue.QUEUE_PENDING.measure(pending, f"LLEN {keys.tasks_pending}")]
     for spec, attr in _QUEUE_FIELDS:
         value = getattr(stats, attr)
         why = "no pending task" if value is None else None  # only the oldest age can be None
         result.append(spec.measure(value, "TaskQueue.inspect()", why))
     by_name = {m.name: m for m in result}
-    result.append(per_minute(C.QUEUE_DONE_PER_MIN, by_name[C.QUEUE_DONE.name], previous, now,
-                             None))
-    result.append(per_minute(C.QUEUE_FAILED_PER_MIN, by_name[C.QUEUE_FAILED.name], previous,
-                             now, None))
+    done = by_name[catalogue.QUEUE_DONE.name]
+    failed = by_name[catalogue.QUEUE_FAILED.name]
+    result.append(per_minute(catalogue.QUEUE_DONE_PER_MIN, done, previous, now, None))
+    result.append(per_minute(catalogue.QUEUE_FAILED_PER_MIN, failed, previous, now, None))
     return result

@@ -25,7 +25,7 @@ from enum import StrEnum
 from typing import Any
 
 from ..errors import ConfigError
-from . import catalogue as C
+from . import catalogue
 from .catalogue import MetricSpec
 from .snapshot import Snapshot
 
@@ -250,20 +250,20 @@ def tuning_table(snap: Snapshot, thresholds: Thresholds | None = None) -> Tuning
     entries live too briefly to be reused.
     """
     t = thresholds or Thresholds()
-    ttl_specs = ((C.PREFIX_AVG_TTL_S, C.REDIS_AVG_TTL_S) if snap.key_prefix
-                 else (C.REDIS_AVG_TTL_S, C.PREFIX_AVG_TTL_S))
+    ttl_specs = ((catalogue.PREFIX_AVG_TTL_S, catalogue.REDIS_AVG_TTL_S) if snap.key_prefix
+                 else (catalogue.REDIS_AVG_TTL_S, catalogue.PREFIX_AVG_TTL_S))
     seed_rows = [
-        ("Cache Hit Rate", (C.CACHE_HIT_RATE, C.REDIS_KEYSPACE_HIT_RATE), 100.0,
+        ("Cache Hit Rate", (catalogue.CACHE_HIT_RATE, catalogue.REDIS_KEYSPACE_HIT_RATE), 100.0,
          f"> {t.hit_rate_optimal:g}%", f"< {t.hit_rate_deficient:g}%", " %",
          lambda v: _higher_is_better(v, t.hit_rate_optimal, t.hit_rate_deficient),
          "Efectividad del caché", "Cache effectiveness",
          "Aumentar TTL, cache warming", "Increase TTL, cache warming"),
-        ("Memory Used", (C.MEMORY_USED_PERCENT,), 1.0,
+        ("Memory Used", (catalogue.MEMORY_USED_PERCENT,), 1.0,
          f"< {t.memory_optimal:g}%", f"> {t.memory_deficient:g}%", " %",
          lambda v: _lower_is_better(v, t.memory_optimal, t.memory_deficient),
          "Presión de memoria", "Memory pressure",
          "Reducir TTL, limpiar keys obsoletas", "Reduce TTL, clean up stale keys"),
-        ("Queue Length", (C.QUEUE_PENDING,), 1.0,
+        ("Queue Length", (catalogue.QUEUE_PENDING,), 1.0,
          f"< {t.queue_optimal:g}", f"> {t.queue_deficient:g}", " tasks",
          lambda v: _lower_is_better(v, t.queue_optimal, t.queue_deficient),
          "Backlog de tareas", "Task backlog",
@@ -273,7 +273,7 @@ def tuning_table(snap: Snapshot, thresholds: Thresholds | None = None) -> Tuning
          lambda v: _higher_is_better(v, t.ttl_optimal, t.ttl_deficient, inclusive=True),
          "Duración en caché", "Time in cache",
          "Aumentar TTL para datos estables", "Increase TTL for stable data"),
-        ("Key Evictions", (C.REDIS_EVICTED_PER_MIN,), 1.0,
+        ("Key Evictions", (catalogue.REDIS_EVICTED_PER_MIN,), 1.0,
          f"{t.evictions_optimal:g}/min", f"> {t.evictions_deficient:g}/min", "/min",
          lambda v: _lower_is_better(v, t.evictions_optimal, t.evictions_deficient,
                                     inclusive=True),

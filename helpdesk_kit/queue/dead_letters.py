@@ -121,11 +121,16 @@ class DeadLetterOps:
         pipe = self.client.pipeline(transaction=True)
         self.add_burial(pipe, raw, task, error)
         if worker_id is not None:
-            pipe.lrem(self.keys.tasks_processing(worker_id), 1, raw)  # type: ignore[arg-type]  # bytes are sent as they are
+            # LREM by hand: redis-py types the value as str, and bytes must go as they are
+            pipe.execute_command("LREM", self.keys.tasks_processing(worker_id), 1, raw)
         pipe.execute()
 
     def add_burial(self, pipe: Any, raw: str | bytes, task: Task | None, error: str) -> None:
-        """Add the commands that file a dead letter to ``pipe`` (a MULTI the caller runs)."""
+        """Add the commands that file a dead letter to ``pipe`` (a MULTI the caller runs).
+
+        Bytes that are not UTF-8 are kept with backslash escapes (``\\xff``): the letter is
+        JSON text, and nothing of the original is dropped.
+        """
         file_letter(pipe, self.keys.tasks_dead, self.keys.tasks_stats, raw, task, error)
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
@@ -133,8 +138,11 @@ class DeadLetterOps:
         return read_letters(self.client, self.keys.tasks_dead, limit)
 
     def retry_dead(self, limit: int = 100) -> int:
-        """Put up to ``limit`` dead letters back in the queue with attempts reset (one
-        transaction; letters that never parsed as a task stay dead)."""
+        """Put up to ``limit`` dead letters back in the queue with attempts reset.
+
+        Letters whose text never parsed as a task stay dead (fix and push them by hand).
+        One WATCH/MULTI transaction: a crash halfway cannot lose or double a letter.
+        """
         pending = self.keys.tasks_pending
         return revive_letters(self.client, self.keys.tasks_dead, limit, lambda pipe, tasks:
                               pipe.rpush(pending, *(t.to_json() for t in tasks)))

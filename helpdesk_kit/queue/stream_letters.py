@@ -53,8 +53,11 @@ class StreamLetters:
         return read_letters(self.client, self.keys.tasks_stream_dead, limit)
 
     def retry_dead(self, limit: int = 100) -> int:
-        """Add up to ``limit`` dead letters' tasks to the stream again, attempts reset (one
-        transaction; letters that never parsed as a task stay dead)."""
+        """Add up to ``limit`` dead letters' tasks to the stream again, attempts reset.
+
+        Letters whose text never parsed as a task stay dead (fix and push them by hand).
+        One WATCH/MULTI transaction: a crash halfway cannot lose or double a letter.
+        """
         def requeue(pipe: Any, tasks: list[Task]) -> None:
             for task in tasks:
                 self.add_entry(pipe, FIELD, task.to_json())

@@ -70,7 +70,9 @@ class StreamWorkerOps(StreamLetters):
         worker's maintenance, so it also forgets dead consumers and trims acked entries.
         """
         self.ensure_group()
-        start, claimed, trimmed = "0-0", [], 0
+        start = "0-0"
+        claimed = []
+        trimmed = 0
         while True:
             reply = bytes_reply(self.client, "XAUTOCLAIM", self.keys.tasks_stream, GROUP,
                                 worker_id, max(0, int(min_idle_s * 1000)), start, "COUNT", 100)

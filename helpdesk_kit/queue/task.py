@@ -84,12 +84,14 @@ class Task:
             raise TaskValidationError(f"not JSON: {type(exc).__name__}: {exc}") from None
         if not isinstance(data, dict):
             raise TaskValidationError(f"a task is a JSON object, got {type(data).__name__}")
-        kind, payload = data.get("type"), data.get("payload", {})
+        kind = data.get("type")
+        payload = data.get("payload", {})
         if not isinstance(kind, str) or not kind:
             raise TaskValidationError("the task has no 'type' string")
         if not isinstance(payload, dict):
             raise TaskValidationError("the task's 'payload' must be a JSON object")
-        timestamp, attempts = data.get("timestamp", 0), data.get("attempts", 0)
+        timestamp = data.get("timestamp", 0)
+        attempts = data.get("attempts", 0)
         crashes = data.get("crashes", 0)
         if not _finite(timestamp) or not _count(attempts) or not _count(crashes):
             raise TaskValidationError("'timestamp' must be a number, 'attempts' and 'crashes' "

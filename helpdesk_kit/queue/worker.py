@@ -68,11 +68,13 @@ class Worker:
         if (mode == "streams") != isinstance(queue, StreamQueue):
             wanted = "StreamQueue" if mode == "streams" else "TaskQueue"
             raise ValueError(f"mode {mode!r} needs a {wanted}, got {type(queue).__name__}")
-        self.queue, self.context = queue, context
+        self.queue = queue
+        self.context = context
         self.mode: Mode = mode
         self.worker_id = worker_id or new_worker_id()
         self.batch = max(1, batch)
-        self.heartbeat_ttl_s, self.poll_timeout_s = heartbeat_ttl_s, poll_timeout_s
+        self.heartbeat_ttl_s = heartbeat_ttl_s
+        self.poll_timeout_s = poll_timeout_s
         self._stop = threading.Event()
         self._done_unflushed = 0  # seed mode counts "done" locally; flushed now and then
         self._next: Task | None = None  # reliable, one by one: reserved with the last ack
@@ -163,7 +165,8 @@ class Worker:
             tasks = self.queue.reserve_many(self.worker_id, self.batch)
             if tasks or not block:
                 return tasks
-        task, self._next = self._next, None  # ack_and_reserve took it: no round trip now
+        task = self._next  # ack_and_reserve took it: no round trip now
+        self._next = None
         task = task or self.queue.reserve(self.worker_id, self.poll_timeout_s if block else 0)
         return [task] if task else []
 
@@ -189,16 +192,19 @@ class Worker:
         """Run one task's handler; on failure retry or bury it. True if it succeeded."""
         logged = log.isEnabledFor(logging.INFO)  # time and describe it only if it is logged
         start = time.perf_counter() if logged else 0.0
-        outcome, detail = Outcome.DONE, ""
+        outcome = Outcome.DONE
+        detail = ""
         try:
             task_type = self.queue.registry.validate(task.type, task.payload)
             result: Any = task_type.handler(self.context, task)
             detail = "" if result is None or not logged else str(result)
         except TaskValidationError as exc:  # bad input: retrying cannot help
-            outcome, detail = self._failed(task, str(exc), retry=False), str(exc)
+            outcome = self._failed(task, str(exc), retry=False)
+            detail = str(exc)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
-            outcome, detail = self._failed(task, error, retry=True), error
+            outcome = self._failed(task, error, retry=True)
+            detail = error
         done = outcome == Outcome.DONE
         if logged:
             attempt = task.attempts + 1 if done else task.attempts  # a failure counted it already

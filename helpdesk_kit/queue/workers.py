@@ -36,7 +36,8 @@ class WorkerOps(DeadLetterOps):
 
     def release(self, worker_id: str) -> int:
         """Hand back every task this worker holds (front of the queue, same order)."""
-        held, moved = self.keys.tasks_processing(worker_id), 0
+        held = self.keys.tasks_processing(worker_id)
+        moved = 0
         # as bytes: an entry that is not UTF-8 moves like any other (the next reserve buries it)
         while bytes_reply(self.client, "LMOVE", held, self.keys.tasks_pending, "RIGHT",
                           "LEFT") is not None:

@@ -57,7 +57,9 @@ class TypedParser(_RESP2Parser):
         if kind == b":":
             return int(rest)
         if kind == b"$":
-            return None if rest == b"-1" else self._buffer.read(int(rest))  # type: ignore[union-attr]
+            if rest == b"-1":
+                return None
+            return self._buffer.read(int(rest))  # type: ignore[union-attr]
         if kind == b"*":
             if rest == b"-1":
                 return None
