@@ -11,7 +11,7 @@ baseline (:func:`bench.report.paired`), so a busy moment of the machine cancels 
 - **staleness**: another process rewrites 200 keys this process holds in L1; the time from each
   write to L1 dropping the key, p50 and p99 (target p99 < 5 ms on loopback);
 - **warming** 10,000 users (5,000 with ``--quick``), 500 per round trip: the Lua script per
-  page (the default) and the transaction fallback, against the seed's one ``SET`` per user
+  page (the default) and the transaction fallback, against the design's one ``SET`` per user
   (target >= 10x). The users come from memory: only the Redis side and JSON encoding count;
 - **stampede**: 50 threads read one missing key at once; the database is loaded exactly once.
 """
@@ -166,7 +166,7 @@ def warming(port: int, users: int, rounds: int) -> Area:
     cache = Cache(client, KeySchema("bench:warm:"))
     store = MemoryUsers(users)
     ways = {"Lua script per page": (True, None), "transaction per page (no Lua)": (True, False),
-            "seed loop (one SET per user)": (False, None)}
+            "the design's loop (one SET per user)": (False, None)}
     times: dict[str, list[float]] = {name: [] for name in ways}
     for _ in range(rounds):
         for name, (pipelined, lua) in ways.items():
@@ -177,12 +177,12 @@ def warming(port: int, users: int, rounds: int) -> Area:
             times[name].append(time.perf_counter() - start)
             assert count == users
     client.close()
-    ratios = paired(times, "seed loop (one SET per user)", lower_is_better=True)
+    ratios = paired(times, "the design's loop (one SET per user)", lower_is_better=True)
     rows = [Row(name, ratios[name], f"{users / statistics.median(values):,.0f} users/s",
                 10.0 if name == "Lua script per page" else None)
             for name, values in times.items()]
     return Area(f"Warming {users:,} users, 500 per round trip, {rounds} paired rounds",
-                "the seed loop", rows)
+                "the design's loop", rows)
 
 
 def stampede(port: int) -> Area:

@@ -3,16 +3,16 @@
 Every method runs once per round, rounds interleaved (the order turns each round); a ratio is
 the median of each round's ratio to the same round's baseline (:func:`bench.report.paired`):
 
-- raw:         a hand-written ``RPUSH`` loop then ``LPOP`` loop carrying the JSON a seed task
+- raw:         a hand-written ``RPUSH`` loop then ``LPOP`` loop carrying the JSON a pop task
                carries (``json.dumps`` / ``json.loads``), no validation, no handler: the floor;
-- seed:        ``TaskQueue.enqueue`` + ``Worker(mode="seed").process_all()`` (RPUSH / LPOP);
+- pop:         ``TaskQueue.enqueue`` + ``Worker(mode="pop").process_all()`` (RPUSH / LPOP);
 - reliable, one by one: one ``enqueue`` (one RPUSH) per task, and a worker whose every step
                acks the finished task and reserves the next in one script
                (``TaskQueue.ack_and_reserve``) - at-least-once, as the SIGKILL tests check;
 - reliable, batch 100: ``enqueue_many`` + LMOVE x100 per round trip, one ack per batch;
 - RQ SimpleWorker and arq (``poll_delay`` 0.01 s), on the same server (:mod:`bench.peers`).
 
-Then the seed's "create a ticket" request: DB insert + enqueue vs insert + the notification
+Then the design's "create a ticket" request: DB insert + enqueue vs insert + the notification
 done inline (the work the queue moves out of the request).
 """
 
@@ -43,7 +43,8 @@ ROUNDS = 3  # (bench_streams' rounds, with N tasks)
 N = 10_000
 #: Against the peers: (rounds, the kit's tasks a round, RQ jobs, arq jobs).
 FULL, QUICK = (7, 4_000, 500, 1_500), (5, 500, 100, 300)
-RAW, SEED = "raw RPUSH/LPOP loop", "seed mode (enqueue + LPOP)"
+RAW = "raw RPUSH/LPOP loop"
+POP = "pop mode (enqueue + LPOP)"
 ONE, BATCH = "reliable, one by one", "reliable, batch 100"
 RQ, ARQ = "RQ SimpleWorker", "arq (poll_delay 0.01 s)"
 
@@ -59,7 +60,7 @@ def _registry_with_noop() -> TaskRegistry:
 
 
 def raw_loop(client: redis.Redis, keys: KeySchema, n: int = N) -> float:
-    """The same payload as a seed-mode task, with nothing else around the two round trips."""
+    """The same payload as a pop-mode task, with nothing else around the two round trips."""
     start = time.perf_counter()
     for _ in range(n):
         task = {"id": secrets.token_hex(16), "type": "noop", "payload": {},
@@ -70,9 +71,9 @@ def raw_loop(client: redis.Redis, keys: KeySchema, n: int = N) -> float:
     return n / (time.perf_counter() - start)
 
 
-def seed_mode(client: redis.Redis, keys: KeySchema, n: int = N) -> float:
+def pop_mode(client: redis.Redis, keys: KeySchema, n: int = N) -> float:
     queue = TaskQueue(client, keys, registry=_registry_with_noop())
-    worker = Worker(queue, TaskContext(None), mode="seed")  # type: ignore[arg-type]
+    worker = Worker(queue, TaskContext(None), mode="pop")  # type: ignore[arg-type]
     start = time.perf_counter()
     for _ in range(n):
         queue.enqueue("noop", {})
@@ -152,7 +153,7 @@ def run(quick: bool = False) -> list[Area]:
         keys = KeySchema(prefix="bench:")
         floor = _interleave({
             RAW: lambda: raw_loop(client, keys, floor_n),
-            SEED: lambda: seed_mode(client, keys, floor_n),
+            POP: lambda: pop_mode(client, keys, floor_n),
             ONE: lambda: reliable_mode(client, keys, 1, floor_n),
             BATCH: lambda: reliable_mode(client, keys, 100, floor_n),
         }, floor_rounds)
@@ -166,7 +167,7 @@ def run(quick: bool = False) -> list[Area]:
         client.close()
     return [
         Area(f"Task queue against the raw floor: {floor_n:,} tasks a round, {floor_rounds} "
-             "paired rounds", RAW, [_row(floor, RAW, RAW), _row(floor, SEED, RAW),
+             "paired rounds", RAW, [_row(floor, RAW, RAW), _row(floor, POP, RAW),
                                     _row(floor, ONE, RAW, 0.8), _row(floor, BATCH, RAW)]),
         Area(f"Task queue against RQ: RQ {rq_jobs:,} jobs, the kit {n:,}, {peer_rounds} paired "
              "rounds (same server)", RQ,

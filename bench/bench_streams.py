@@ -3,7 +3,7 @@
 Enqueue + process of N no-op tasks (jobs/s), every method once per round, rounds interleaved
 (the order turns each round), medians, all against the same raw ``RPUSH``/``LPOP`` floor:
 
-- raw, seed, reliable one by one, reliable batch 100: :mod:`bench.bench_queue`'s own
+- raw, pop, reliable one by one, reliable batch 100: :mod:`bench.bench_queue`'s own
   functions, so the list modes are measured exactly as there;
 - streams, batch 100: ``enqueue_many`` (pipelined ``XADD``) + ``Worker(mode="streams",
   batch=100)`` - one ``XREADGROUP COUNT 100`` and one MULTI of ``XACK`` per batch, a trim
@@ -26,14 +26,14 @@ from bench import tcp_client, tcp_redis
 from bench.bench_queue import (
     BATCH,
     ONE,
+    POP,
     RAW,
     ROUNDS,
-    SEED,
     N,
     noop,
+    pop_mode,
     raw_loop,
     reliable_mode,
-    seed_mode,
 )
 from bench.report import Area, Row, print_area
 from helpdesk_kit.app import REGISTRY
@@ -71,7 +71,7 @@ def run(quick: bool = False) -> list[Area]:
         keys = KeySchema(prefix="bench:")
         methods: dict[str, Callable[[], float]] = {
             RAW: lambda: raw_loop(client, keys, n),
-            SEED: lambda: seed_mode(client, keys, n),
+            POP: lambda: pop_mode(client, keys, n),
             ONE: lambda: reliable_mode(client, keys, 1, n),
             BATCH: lambda: reliable_mode(client, keys, 100, n),
             STREAMS_ONE: lambda: streams_mode(client, keys, 1, n),

@@ -1,4 +1,4 @@
-"""helpdesk-kit: the seed's Redis cache and task queue in front of libSQL, made runnable.
+"""helpdesk-kit: the design's Redis cache and task queue in front of libSQL, made runnable.
 
 The public API, what lessons, the README and users import::
 

@@ -11,16 +11,17 @@ import math
 import os
 import re
 import urllib.parse
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, cast, get_args
 
 from .errors import ConfigError
-from .vocab import BackendKind, DbDriver, QueueMode
+from .vocab import OLD_POP_NAME, BackendKind, DbDriver, QueueMode
 
 __all__ = ["BackendChoice", "Durability", "Settings", "default_data_dir", "parse_durability",
-           "redact_url", "server_binary_choice"]
+           "parse_queue_mode", "redact_url", "server_binary_choice"]
 
 BackendChoice = Literal["auto", "url", "server", "fake", "sentinel", "cluster"]
 _BACKENDS: tuple[str, ...] = ("auto", *BackendKind)
@@ -37,7 +38,7 @@ ENVIRONMENT: dict[str, str] = {
                          "comma-separated (the first one's password and TLS apply to all)",
     "HELPDESK_NEAR_CACHE": "1 turns on the in-process near cache (L1) in front of Redis",
     "HELPDESK_NEAR_CACHE_SIZE": "entries the near cache keeps at most (default 10000)",
-    "HELPDESK_QUEUE_MODE": "seed | reliable | streams: which queue the app and worker use "
+    "HELPDESK_QUEUE_MODE": "pop | reliable | streams: which queue the app and worker use "
                            "(default reliable)",
     "HELPDESK_QUEUE_DURABLE": "REPLICAS[,TIMEOUT]: after each push, WAIT for that many replicas "
                               "('all': every one connected now) up to TIMEOUT (500ms, 2s; "
@@ -53,7 +54,7 @@ ENVIRONMENT: dict[str, str] = {
                           "it is installed, else libsql-client)",
     "HELPDESK_DATA_DIR": "folder for the local database (default ~/.local/share/helpdesk-kit)",
     "HELPDESK_KEY_PREFIX": "prefix for every Redis key, so a class can share one Redis",
-    "HELPDESK_CACHE_TTL": "default cache TTL in seconds (default 300, the seed's EX 300)",
+    "HELPDESK_CACHE_TTL": "default cache TTL in seconds (default 300, the design's EX 300)",
     "HELPDESK_MAX_VALUE_BYTES": "largest cached value (default 1 MiB): a larger one is a miss",
     "HELPDESK_MAX_TASK_BYTES": "largest task accepted (default 256 KiB): above, enqueue refuses it",
 }
@@ -213,11 +214,19 @@ def _backend_choice(raw: str | None) -> BackendChoice:
                       f"got {name!r}")
 
 
-def _queue_mode(raw: str | None) -> QueueMode:
+def parse_queue_mode(raw: str | None, source: str = "HELPDESK_QUEUE_MODE") -> QueueMode:
+    """A queue mode by name, any case; unset is ``reliable``. ConfigError names ``source``
+    (where the value came from) for an unknown one; the old name ``seed`` is read as ``pop``,
+    with a FutureWarning saying so (a learner's environment keeps working)."""
+    name = (raw or QueueMode.RELIABLE).lower()
+    if name == OLD_POP_NAME:
+        warnings.warn(f"{source}={name} is deprecated: the mode is called {QueueMode.POP!s} "
+                      f"now (LPOP: a task lives only in the worker once taken); set "
+                      f"{source}={QueueMode.POP!s}", FutureWarning, stacklevel=2)
     try:
-        return QueueMode((raw or QueueMode.RELIABLE).lower())
+        return QueueMode(name)
     except ValueError:
-        raise ConfigError(f"HELPDESK_QUEUE_MODE must be one of {', '.join(QueueMode)}, "
+        raise ConfigError(f"{source} must be one of {', '.join(QueueMode)}, "
                           f"got {raw!r}") from None
 
 
@@ -303,7 +312,7 @@ class Settings:
             redis_cluster_url=get("REDIS_CLUSTER_URL"),
             near_cache=_flag(e, "HELPDESK_NEAR_CACHE"),
             near_cache_size=int(_number(e, "HELPDESK_NEAR_CACHE_SIZE", 10_000, 1, int)),
-            queue_mode=_queue_mode(get("HELPDESK_QUEUE_MODE")),
+            queue_mode=parse_queue_mode(get("HELPDESK_QUEUE_MODE")),
             queue_durable=parse_durability(get("HELPDESK_QUEUE_DURABLE")),
             publish_stats=_flag(e, "HELPDESK_PUBLISH_STATS"),
         )

@@ -1,11 +1,11 @@
 """The Redis key schema: every key name the kit uses is built here and nowhere else.
 
-The names are the seed's (``user:{id}``, ``ticket:{id}``, ``tasks:pending``, ``session:{id}``),
+The names are the design's (``user:{id}``, ``ticket:{id}``, ``tasks:pending``, ``session:{id}``),
 under an optional prefix (``HELPDESK_KEY_PREFIX``) so a class can share one Redis server.
 
 Redis Cluster: commands that touch several keys at once (``LMOVE tasks:pending ->
 tasks:processing:w1``) need all of them in one hash slot. With ``cluster=True`` the queue keys
-share the hash tag ``{tasks}`` (``{tasks}:pending``); the default keeps the seed's names.
+share the hash tag ``{tasks}`` (``{tasks}:pending``); the default keeps the design's names.
 The cache's pairs get a tag too: a cached row and its generation counter (the guard script
 reads one and writes the other) are ``{ticket:5}`` and ``gen:{ticket:5}``; a cached list page
 and the list generation (one ``MGET``, one guarded set) are ``{tickets}:status=..`` and
@@ -32,7 +32,7 @@ class KeySchema:
     @classmethod
     def for_backend(cls, kind: str, prefix: str = "") -> KeySchema:
         """The schema a backend of ``kind`` needs: hash tags on a Redis Cluster
-        (:attr:`BackendKind.CLUSTER <helpdesk_kit.vocab.BackendKind.CLUSTER>`), the seed's
+        (:attr:`BackendKind.CLUSTER <helpdesk_kit.vocab.BackendKind.CLUSTER>`), the design's
         plain names everywhere else - chosen from the backend, never by hand."""
         return cls(prefix=prefix, cluster=kind == BackendKind.CLUSTER)
 
@@ -77,7 +77,7 @@ class KeySchema:
     def ticket_list(self, status: str | None, priority: str | None, owner_id: int | None,
                     limit: int, offset: int) -> str:
         """``tickets:status=..:priority=..:owner=..:limit=..:offset=..`` - STRING, one cached
-        page of the seed's "Listar 100 tickets" (JSON with the list generation it was built at).
+        page of the design's "Listar 100 tickets" (JSON with the list generation it was built at).
         With ``cluster=True``: ``{tickets}:status=..``, in the slot of ``gen:{tickets}``.
         """
         page = self.ticket_list_page(status, priority, owner_id, limit, offset)
@@ -161,7 +161,8 @@ class KeySchema:
 
     @property
     def notifications_channel(self) -> str:
-        """``notifications`` - pub/sub CHANNEL where send_notifications publishes (seed: PubSub)."""
+        """``notifications`` - pub/sub CHANNEL where send_notifications publishes (the design's
+        PubSub)."""
         return f"{self.prefix}notifications"
 
     # --- the streams queue (lesson 14) ---------------------------------------------------

@@ -69,7 +69,7 @@ class Ticket:
 
 @dataclass(frozen=True)
 class Interaction:
-    """A comment on a ticket (the seed's "interacción")."""
+    """A comment on a ticket (the design's "interacción")."""
 
     id: int
     ticket_id: int

@@ -1,6 +1,6 @@
 """Stop a server process the kit started: politely first, then by force.
 
-Shared by the private servers (:class:`~helpdesk_kit.redis_backend.RedisServer`,
+Shared by the private servers (:class:`~helpdesk_kit.backends.RedisServer`,
 :class:`~helpdesk_kit.db.sqld.SqldServer`) so both stop the same way.
 """
 

@@ -1,7 +1,7 @@
 """The kit's vocabularies, one enum each: the words every layer shares.
 
 Each is a :class:`~enum.StrEnum`, so a member *is* its string (``Entity.USER == "user"``,
-``f"{Entity.USER}:7" == "user:7"``): key names, JSON fields and log lines stay the seed's, and
+``f"{Entity.USER}:7" == "user:7"``): key names, JSON fields and log lines stay the design's, and
 a typo becomes an error instead of a silent new word.
 """
 
@@ -18,13 +18,13 @@ __all__ = ["BackendKind", "CacheCounter", "DbDriver", "Entity", "EntityName", "E
 class Entity(StrEnum):
     """What the cache holds: the first part of a key (``user:7``) and the stats' rows."""
 
-    #: one user row, the seed's ``user:{id}``
+    #: one user row, the design's ``user:{id}``
     USER = "user"
-    #: one ticket row, the seed's ``ticket:{id}``
+    #: one ticket row, the design's ``ticket:{id}``
     TICKET = "ticket"
-    #: one cached page of a ticket list (the seed's "Listar 100 tickets")
+    #: one cached page of a ticket list (the design's "Listar 100 tickets")
     TICKETS = "tickets"
-    #: one login session, the seed's ``session:{id}`` (sliding TTL)
+    #: one login session, the design's ``session:{id}`` (sliding TTL)
     SESSION = "session"
 
 
@@ -118,12 +118,25 @@ class MetricScope(StrEnum):
 class QueueMode(StrEnum):
     """How a worker takes its tasks: the three queues lessons 06, 07 and 14 compare."""
 
-    #: the seed's list: ``LPOP``; a task lives only in the worker once taken (a crash loses it)
-    SEED = "seed"
+    #: the design's list: ``LPOP``; a task lives only in the worker once taken (a crash loses
+    #: it). Its old name, ``seed``, still reads as this mode (see :meth:`_missing_`).
+    POP = "pop"
     #: the list with a processing list per worker: ``LMOVE`` + ack, retries, recovery
     RELIABLE = "reliable"
     #: a stream with a consumer group: ``XREADGROUP`` + ``XACK``, ``XAUTOCLAIM`` recovery
     STREAMS = "streams"
+
+    @classmethod
+    def _missing_(cls, value: object) -> QueueMode | None:
+        """``QueueMode("seed")`` is :attr:`POP`: the mode's name before it said what it does
+        (lessons and environments still use it; config parsing says it is deprecated)."""
+        if isinstance(value, str) and value.lower() == OLD_POP_NAME:
+            return cls.POP
+        return None
+
+
+#: The pop mode's old name (the design document is called the seed).
+OLD_POP_NAME = "seed"
 
 
 class ScriptMode(StrEnum):

@@ -1,4 +1,4 @@
-"""The app: the seed's server actions over the store, the cache and the queue."""
+"""The app: the design's server actions over the store, the cache and the queue."""
 
 from __future__ import annotations
 

@@ -261,7 +261,7 @@ def test_cluster_keys_of_each_multi_key_command_share_one_slot() -> None:
     # tasks: LMOVE pending -> processing
     assert key_slot(cluster.tasks_pending.encode()) == key_slot(
         cluster.tasks_processing("w1").encode())
-    # without cluster the names stay the seed's
+    # without cluster the names stay the design's
     assert (single.ticket(5), single.generation("ticket", 5)) == ("c:ticket:5", "c:gen:ticket:5")
     assert single.ticket_list(None, None, None, 100, 0).startswith("c:tickets:status=any")
     # and a pattern still finds exactly one entity's keys

@@ -1,4 +1,4 @@
-"""Cache warming (the seed's warmupCache): pipelined and the seed's one-SET loop."""
+"""Cache warming (the design's warmupCache): pipelined and the design's one-SET loop."""
 
 from __future__ import annotations
 

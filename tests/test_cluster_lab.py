@@ -81,7 +81,7 @@ def test_the_server_itself_answers_crossslot(tls_backend: Backend, key_prefix: s
 
 
 def test_flush_all_flushes_every_primary(tls_backend: Backend, key_prefix: str) -> None:
-    """The seed's counter-example on a cluster: redis-py sends FLUSHDB to every primary, so
+    """The design's counter-example on a cluster: redis-py sends FLUSHDB to every primary, so
     ``Cache.flush_all`` empties the whole cluster (documented, not refused)."""
     cache = Cache(tls_backend.client, KeySchema(prefix=key_prefix, cluster=True))
     for n in range(30):

@@ -15,7 +15,7 @@ from helpdesk_kit.lab.compare import (
     compare_sandboxed,
     expected_read_ms,
 )
-from helpdesk_kit.lab.latency import LOCAL, SEED, NetworkProfile
+from helpdesk_kit.lab.latency import INTERNET, LOCAL, NetworkProfile
 from helpdesk_kit.lab.loadtest import instrumented_app, load_test
 
 
@@ -50,7 +50,7 @@ def test_row_speedup_direction() -> None:
 # --- the table ---------------------------------------------------------------------------
 def test_compare_simulated_rows_are_labelled_with_round_trips(store, backend, keys) -> None:
     slept: list[float] = []  # a fake sleep: record the waits instead of waiting
-    table = compare(store, backend.client, keys, profile=SEED, repeat=2, load_threads=2,
+    table = compare(store, backend.client, keys, profile=INTERNET, repeat=2, load_threads=2,
                     load_seconds=0.2, sleep=slept.append)
     names = [row.operation for row in table.rows]
     assert names == ["Obtener usuario (hit)", "Obtener ticket (hit)", "Listar 100 tickets",
@@ -59,7 +59,7 @@ def test_compare_simulated_rows_are_labelled_with_round_trips(store, backend, ke
     assert table.rows[0].note == "1 DB -> 0 DB + 1 cache"
     assert table.rows[3].note.startswith("5 DB -> 1 DB + 4 cache")
     assert all(row.without > 0 and row.with_redis > 0 for row in table.rows)
-    # every "network" wait was one RTT (+- jitter) of the seed's profile
+    # every "network" wait was one RTT (+- jitter) of the design's profile
     assert slept and all(0.004 <= s <= 0.006 or 0.049 <= s <= 0.051 for s in slept)
     without, with_cache = table.load
     assert with_cache.db_queries < without.db_queries

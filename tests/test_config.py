@@ -16,6 +16,7 @@ from helpdesk_kit.config import (
     redact_url,
 )
 from helpdesk_kit.errors import ConfigError
+from helpdesk_kit.vocab import QueueMode
 
 SECRET = "s3cr3t-Pa55"
 
@@ -171,3 +172,14 @@ def test_every_variable_is_in_the_readme_table_and_the_env_example() -> None:
     for name in ENVIRONMENT:
         assert f"`{name}`" in readme, f"{name} is missing from the README's table"
         assert f"# {name}=" in example, f"{name} is missing from .env.example"
+
+
+def test_the_pop_mode_is_read_by_its_old_name_seed_with_a_warning() -> None:
+    """A learner's environment from before the rename keeps working, and says what to set."""
+    assert Settings.from_env({"HELPDESK_QUEUE_MODE": "pop"}).queue_mode is QueueMode.POP
+    with pytest.warns(FutureWarning, match="HELPDESK_QUEUE_MODE=pop"):
+        settings = Settings.from_env({"HELPDESK_QUEUE_MODE": "Seed"})
+    assert settings.queue_mode is QueueMode.POP
+    assert QueueMode("seed") is QueueMode.POP  # code that names it (lessons 06, 07) too
+    with pytest.raises(ConfigError, match="pop, reliable, streams"):
+        Settings.from_env({"HELPDESK_QUEUE_MODE": "lpop"})

@@ -7,6 +7,7 @@ import pytest
 from helpdesk_kit.errors import ConfigError
 from helpdesk_kit.lab.latency import (
     CLOUD,
+    INTERNET,
     LOCAL,
     SEED,
     NetworkProfile,
@@ -29,11 +30,21 @@ class FakeSleep:
 
 def test_presets_are_labelled() -> None:
     assert LOCAL.label == "measured" and not LOCAL.adds_delay
-    assert SEED.label == "simulated" and SEED.db_rtt_ms == 50 and SEED.cache_rtt_ms == 5
+    assert INTERNET.label == "simulated" and INTERNET.db_rtt_ms == 50
+    assert INTERNET.cache_rtt_ms == 5
     assert CLOUD.db_rtt_ms > CLOUD.cache_rtt_ms > 0
-    assert "simulated" in str(SEED)
-    assert get_profile("Seed") is SEED
+    assert "simulated" in str(INTERNET)
+    assert get_profile("Internet") is INTERNET
     assert get_profile(CLOUD) is CLOUD
+
+
+def test_the_old_name_seed_still_works_with_a_warning() -> None:
+    """Lessons 06 and 09 import SEED and key results by its name; a learner's
+    ``--profile seed`` keeps working, and is told the new name."""
+    with pytest.warns(FutureWarning, match="'internet' now"):
+        assert get_profile("seed") is INTERNET
+    assert SEED.name == "seed"
+    assert (SEED.db_rtt_ms, SEED.cache_rtt_ms, SEED.jitter_ms) == (50, 5, INTERNET.jitter_ms)
 
 
 def test_bad_profiles_are_refused() -> None:

@@ -1,4 +1,4 @@
-"""TaskQueue on real Redis and fakeredis: the seed's RPUSH/LPOP, reliable lists, dead letters."""
+"""TaskQueue on real Redis and fakeredis: the design's RPUSH/LPOP, reliable lists, dead letters."""
 
 from __future__ import annotations
 
@@ -234,7 +234,7 @@ def test_graceful_hand_back_is_not_an_attempt(queue: TaskQueue, redis_client: re
     first, second = queue.dequeue(), queue.dequeue()  # ...and is buried when taken again
     assert first is not None and (first.attempts, first.crashes) == (0, 0)
     assert second is None and [d.raw for d in queue.dead_letters()] == ["{not a task"]
-    assert "crashes" not in first.to_dict()  # the seed's shape until a worker dies
+    assert "crashes" not in first.to_dict()  # the design's shape until a worker dies
 
 
 # --- one task at a time: the ack and the next reserve in one round trip -----------------

@@ -1,4 +1,4 @@
-"""The HTTP endpoint on localhost: the seed's /api/metrics JSON, Prometheus text, 404, 503.
+"""The HTTP endpoint on localhost: the design's /api/metrics JSON, Prometheus text, 404, 503.
 
 tests/test_prometheus.py covers the Prometheus text itself and a real Redis going away.
 """

@@ -123,7 +123,7 @@ def test_list_tickets_newest_activity_first_and_paged(store: HelpdeskStore) -> N
     assert len(every) == store.counts()["tickets"]
     order = [(t.updated_at, t.id) for t in every]
     assert order == sorted(order, reverse=True)
-    assert len(store.list_tickets()) == 100  # the seed's "Listar 100 tickets"
+    assert len(store.list_tickets()) == 100  # the design's "Listar 100 tickets"
     pages = [store.list_tickets(limit=40, offset=o) for o in range(0, len(every), 40)]
     assert [t for page in pages for t in page] == every
 

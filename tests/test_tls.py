@@ -1,4 +1,5 @@
-"""The seed's Redis is Upstash, reached over TLS (``rediss://``): that path, against a real server.
+"""The design's Redis is Upstash, reached over TLS (``rediss://``): that path, against a real
+server.
 
 One TLS-only redis-server (``--port 0``, a self-signed certificate, a password) serves the whole
 module. Every check goes through the kit's own entry points - ``Settings.from_env`` and
@@ -77,7 +78,7 @@ def other_ca(tls_folder: Path) -> Path:
 
 
 def _env(tls: TlsRedis, prefix: str, data_dir: Path) -> dict[str, str]:
-    """What a learner's shell would hold to use the TLS server: the seed's variables."""
+    """What a learner's shell would hold to use the TLS server: the design's variables."""
     return {"REDIS_URL": tls.url(), "HELPDESK_REDIS_BACKEND": "url",
             "HELPDESK_KEY_PREFIX": prefix, "HELPDESK_DATA_DIR": str(data_dir),
             "REDIS_SOCKET_TIMEOUT": "2"}

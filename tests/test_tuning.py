@@ -1,4 +1,4 @@
-"""The seed's tuning table: verdicts at and around each threshold, settings, renderings."""
+"""The design's tuning table: verdicts at and around each threshold, settings, renderings."""
 
 from __future__ import annotations
 

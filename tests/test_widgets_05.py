@@ -74,7 +74,7 @@ def test_verdict_uses_the_tuning_thresholds(monkeypatch: pytest.MonkeyPatch) -> 
                                  Thresholds().hit_rate_deficient / 100)
     assert verdict(0.95).startswith("optimal") and verdict(0.85).startswith("acceptable")
     assert verdict(0.6).startswith("acceptable") and verdict(0.3).startswith("poor")
-    monkeypatch.setenv("HELPDESK_HIT_RATE_OPTIMAL", "80")  # the seed's cache-section figure
+    monkeypatch.setenv("HELPDESK_HIT_RATE_OPTIMAL", "80")  # the design's cache-section figure
     assert verdict(0.85) == "optimal (> 80%, óptimo)"
     assert verdict(0.85, Thresholds(hit_rate_optimal=90)).startswith("acceptable")
 

@@ -9,7 +9,7 @@ import pytest
 from conftest import missing
 
 from helpdesk_kit.lab.compare import CompareRow, Comparison, break_even_hit_rate
-from helpdesk_kit.lab.latency import LOCAL, SEED, NetworkProfile
+from helpdesk_kit.lab.latency import INTERNET, LOCAL, NetworkProfile
 from helpdesk_kit.lab.loadtest import LoadResult
 from helpdesk_kit.lessons import lesson as lessons
 from helpdesk_kit.widgets.comparison import (
@@ -82,7 +82,7 @@ def _lookups(profile: NetworkProfile, without: float, with_redis: float) -> Comp
 
 def test_where_redis_pays_has_one_row_per_place_and_its_break_even() -> None:
     summary = where_redis_pays({"local file": _lookups(LOCAL, 0.04, 0.14), "sqld": None,
-                                "seed": _lookups(SEED, 50.0, 5.0)})
+                                "seed": _lookups(INTERNET, 50.0, 5.0)})
     local, sqld, seed = summary.rows
     assert local == ("local file", "measured", "0.040 ms", "0.140 ms", "never", "no")
     assert sqld[:2] == ("sqld", "skipped")
@@ -91,7 +91,7 @@ def test_where_redis_pays_has_one_row_per_place_and_its_break_even() -> None:
 
 def test_plot_comparison_skips_missing_tables_and_plots_ms_rows_only() -> None:
     fig = plot_comparison({"local": _table(LOCAL, 1.0, 0.2), "sqld": None,
-                           "seed": _table(SEED, 50.0, 5.0)})
+                           "seed": _table(INTERNET, 50.0, 5.0)})
     assert [ax.get_title() for ax in fig.axes] == ["local", "seed"]
     assert len(fig.axes[0].patches) == 2  # one operation in ms: two bars
 

@@ -1,4 +1,4 @@
-"""The worker in this process: the seed's batch loop, retries, bad input, two workers at once."""
+"""The worker in this process: the design's batch loop, retries, bad input, two workers at once."""
 
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ def _recording_queue(client: redis.Redis, keys: KeySchema, fail_times: int = 0) 
     return TaskQueue(client, keys, registry=registry, retry=RetryPolicy(3, base_delay_s=0))
 
 
-@pytest.mark.parametrize("mode", ["seed", "reliable"])
-def test_process_all_runs_the_three_seed_tasks(store: HelpdeskStore, redis_client: redis.Redis,
+@pytest.mark.parametrize("mode", ["pop", "reliable"])
+def test_process_all_runs_the_designs_three_tasks(store: HelpdeskStore, redis_client: redis.Redis,
                                                keys: KeySchema, mode: str,
                                                caplog: pytest.LogCaptureFixture) -> None:
     queue = helpdesk_queue(redis_client, keys)
@@ -70,7 +70,7 @@ def test_always_failing_task_ends_as_a_dead_letter(redis_client: redis.Redis,
     assert letters[0].task is not None and letters[0].task.attempts == 3
 
 
-@pytest.mark.parametrize("mode", ["seed", "reliable"])
+@pytest.mark.parametrize("mode", ["pop", "reliable"])
 def test_bad_input_never_stops_the_worker(redis_client: redis.Redis, keys: KeySchema,
                                           store: HelpdeskStore, mode: str) -> None:
     queue = _recording_queue(redis_client, keys)

@@ -1,6 +1,6 @@
 """Real ``helpdesk-kit worker`` processes: SIGKILL in the middle of 1,000 tasks, and SIGTERM.
 
-The lesson's point, measured: killed mid-task, the seed's LPOP worker loses the task in its
+The lesson's point, measured: killed mid-task, the design's LPOP worker loses the task in its
 hands; the reliable worker loses nothing (another worker recovers it after the heartbeat
 expires) and may run a task twice, which we count.
 """
@@ -121,7 +121,7 @@ def test_sigkill_in_seed_mode_loses_the_task_in_hand(tmp_path: Path, redis_serve
                                                      key_prefix: str) -> None:
     queue = _queue(real_redis, keys)
     queue.enqueue_many([("record", {"n": n}) for n in range(1000)])
-    worker = _start_worker(tmp_path, redis_server, key_prefix, "--mode", "seed", "--burst")
+    worker = _start_worker(tmp_path, redis_server, key_prefix, "--mode", "pop", "--burst")
     _kill_mid_task(worker, real_redis, key_prefix)
     done = real_redis.hlen(key_prefix + "done")
     pending = queue.inspect().pending
@@ -174,7 +174,7 @@ def test_a_task_that_kills_every_worker_ends_as_a_dead_letter(
     assert (stats.pending, stats.processing, stats.dead, stats.done) == (0, 0, 1, 5)
 
 
-@pytest.mark.parametrize("mode", ["reliable", "seed"])
+@pytest.mark.parametrize("mode", ["reliable", "pop"])
 def test_garbage_first_then_good_tasks_drains_completely(
         tmp_path: Path, redis_server: RedisServer, real_redis: redis.Redis, keys: KeySchema,
         key_prefix: str, mode: str) -> None:

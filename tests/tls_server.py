@@ -1,6 +1,6 @@
 """A throwaway redis-server that speaks only TLS: the stand-in for Upstash's ``rediss://``.
 
-The seed's Redis is Upstash, reached over TLS with a password. Testing that path against a plain
+The design's Redis is Upstash, reached over TLS with a password. Testing that path against a plain
 server proves nothing about certificates, so this starts a real ``redis-server`` whose only port
 is a TLS port (``--port 0``), with a self-signed certificate made by ``openssl`` for this run.
 

@@ -1,5 +1,5 @@
-"""The helpdesk itself: the seed's server actions, its three background tasks, and what the
-seed's "next steps" add around them.
+"""The helpdesk itself: the design's server actions, its three background tasks, and what the
+design's "next steps" add around them.
 
 ``actions`` holds :class:`HelpdeskApp` (``obtenerTicket``, ``crearTicket``...); ``handlers``
 the three task handlers and the :data:`REGISTRY` a queue for this app is built with;

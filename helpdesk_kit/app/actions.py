@@ -1,18 +1,18 @@
-"""The app: the seed's server actions (``obtenerTicket``, ``crearTicket``, ...) in Python.
+"""The app: the design's server actions (``obtenerTicket``, ``crearTicket``, ...) in Python.
 
-This is where the store, the cache and the queue meet, exactly as the seed wires them:
+This is where the store, the cache and the queue meet, exactly as the design wires them:
 
-* reads are cache-aside (``get_ticket`` logs ``Cache HIT`` / ``Cache MISS`` like the seed);
-* writes go to the database first, then invalidate the cache at once (the seed's
+* reads are cache-aside (``get_ticket`` logs ``Cache HIT`` / ``Cache MISS`` like the design);
+* writes go to the database first, then invalidate the cache at once (the design's
   "Invalidación Inmediata"), so the next read goes to the database and re-caches;
 * slow side effects (notifications) are *enqueued*, so the action returns fast; ``inline=True``
   runs the same handler inside the request instead, for comparing the two.
 
-Every action returns the seed's result shape: ``{"success": True, ...}`` or
+Every action returns the design's result shape: ``{"success": True, ...}`` or
 ``{"success": False, "error": "..."}``. Input is checked before anything is written, so a
 rejected action leaves nothing half-done. Built without a cache and a queue
 (``HelpdeskApp(store)``) it is the same app "without Redis": reads go to the database and
-notifications run inline - which is what :mod:`helpdesk_kit.compare` measures against.
+notifications run inline - which is what :mod:`helpdesk_kit.lab.compare` measures against.
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ class HelpdeskApp:
                           lambda cache, loader: cache.get_user(user_id, loader))
 
     def get_ticket(self, ticket_id: int) -> Result:
-        """The seed's ``obtenerTicket``: ``{"success": True, "ticket": Ticket | None}``."""
+        """The design's ``obtenerTicket``: ``{"success": True, "ticket": Ticket | None}``."""
         return self._action(lambda: {"ticket": self._ticket(check_id("ticket_id", ticket_id))})
 
     def get_user(self, user_id: int) -> Result:
@@ -146,7 +146,7 @@ class HelpdeskApp:
 
     def list_tickets(self, *, status: str | None = None, priority: str | None = None,
                      owner_id: int | None = None, limit: int = 100, offset: int = 0) -> Result:
-        """The seed's "Listar 100 tickets": newest activity first, one cached page per filter."""
+        """The design's "Listar 100 tickets": newest activity first, one cached page per filter."""
         def run() -> Result:
             if status is not None:
                 check_choice("status", status, STATUSES, InputError)
@@ -170,7 +170,7 @@ class HelpdeskApp:
     def create_ticket(self, requester_id: int, title: str, description: str = "",
                       priority: str = "medium", owner_id: int | None = None, *,
                       inline: bool = False) -> Result:
-        """The seed's ``crearTicket``: insert, then enqueue the ``ticket_creado`` notification.
+        """The design's ``crearTicket``: insert, then enqueue the ``ticket_creado`` notification.
 
         Returns ``{"success": True, "ticketId": id, "taskId": ..., "notification": "queued"}``
         (``"inline"`` when the handler ran inside this call).
@@ -196,7 +196,7 @@ class HelpdeskApp:
         return self._action(run)
 
     def update_ticket(self, ticket_id: int, **changes: Any) -> Result:
-        """The seed's ``actualizarTicket``: write the database, then invalidate at once.
+        """The design's ``actualizarTicket``: write the database, then invalidate at once.
 
         ``changes`` are some of title, description, status, priority, owner_id.
         """
@@ -281,7 +281,7 @@ class HelpdeskApp:
         return {}
 
     def _action(self, run: Callable[[], Result]) -> Result:
-        """The seed's result shape; any kit error becomes ``{"success": False, ...}``."""
+        """The design's result shape; any kit error becomes ``{"success": False, ...}``."""
         if self.closed:
             return {"success": False, "error": "the app is closed"}
         try:

@@ -1,4 +1,4 @@
-"""The ticket event log: every ticket change appended to a stream (the seed's "event sourcing").
+"""The ticket event log: every ticket change appended to a stream (the design's "event sourcing").
 
 The database stays the system of record; beside it, each change becomes one entry of the
 stream ``events:tickets`` - ``created``, ``updated``, ``commented``, and ``closed`` by the
@@ -40,7 +40,7 @@ log = logging.getLogger("helpdesk_kit.app")
 FIELDS = ("title", "description", "status", "priority", "requester_id", "owner_id")
 
 
-def _text(value: Any) -> str:
+def _text(value: object) -> str:
     return value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) else str(value)
 
 

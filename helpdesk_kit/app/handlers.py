@@ -1,4 +1,4 @@
-"""The seed's three background tasks, doing real work on the database.
+"""The design's three background tasks, doing real work on the database.
 
 Every handler may run more than once for the same task (the reliable queue is *at least once*:
 a worker killed after the work but before the ack hands the task to another worker). So each
@@ -146,7 +146,7 @@ def _notification_ids(payload: dict[str, Any]) -> str | None:
     return None
 
 
-#: The seed's three task types: the registry a queue for the helpdesk is built with.
+#: The design's three task types: the registry a queue for the helpdesk is built with.
 REGISTRY = TaskRegistry()
 REGISTRY.register("close_inactive_tickets", close_inactive_tickets, {"days": int}, _positive_days)
 REGISTRY.register("send_notifications", send_notifications,

@@ -1,7 +1,7 @@
 """Listening to the helpdesk's notifications: the subscriber side of ``send_notifications``.
 
 The handler publishes each notification on the channel ``notifications`` (under the key
-prefix) - the seed's "PubSub: notificaciones en tiempo real". A :class:`Listener` subscribes
+prefix) - the design's "PubSub: notificaciones en tiempo real". A :class:`Listener` subscribes
 and yields each one as a :class:`Notification`, as it happens::
 
     with Listener(app.redis, app.keys) as listener:
@@ -40,7 +40,7 @@ __all__ = ["Listener", "Notification", "binary_twin"]
 
 @dataclass(frozen=True)
 class Notification:
-    """One notification as ``send_notifications`` publishes it (the seed's payload)."""
+    """One notification as ``send_notifications`` publishes it (the design's payload)."""
 
     task_id: str
     ticket_id: int

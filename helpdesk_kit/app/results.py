@@ -1,4 +1,4 @@
-"""The seed's result shape: every action answers ``{"success": True, ...}`` or
+"""The design's result shape: every action answers ``{"success": True, ...}`` or
 ``{"success": False, "error": "..."}``, and its parts (the row, the notification, warnings)
 are merged into that one dictionary.
 """
@@ -9,7 +9,7 @@ from typing import Any
 
 __all__ = ["Result", "merge"]
 
-#: One action's answer, the seed's ``{ success, ... }``.
+#: One action's answer, the design's ``{ success, ... }``.
 Result = dict[str, Any]
 
 

@@ -3,7 +3,7 @@
 :meth:`HelpdeskApp.from_settings` is the one public way in; this module holds the choices it
 makes, so each is written once: which Redis (``connect``), which key schema (hash tags on a
 Cluster), which cache (the near cache when ``HELPDESK_NEAR_CACHE`` is on), which queue
-(``HELPDESK_QUEUE_MODE``: the list for seed and reliable, the stream for streams; with
+(``HELPDESK_QUEUE_MODE``: the list for pop and reliable, the stream for streams; with
 ``HELPDESK_QUEUE_DURABLE`` each push waits for replicas), and the ticket event log every
 change is appended to.
 

@@ -18,7 +18,8 @@ What does not fit "one key, one node" is in this module:
 A command whose keys live in different slots (``MGET user:1 user:2`` without a shared tag, an
 ``LMOVE`` between lists of two slots, a script over two slots) is refused by the cluster with
 ``CROSSSLOT``; the kit's key schema keeps each such group in one slot
-(``KeySchema(cluster=True)``, chosen by itself on a cluster: :meth:`KeySchema.for_backend`).
+(``KeySchema(cluster=True)``, chosen by itself on a cluster:
+:meth:`~helpdesk_kit.keys.KeySchema.for_backend`).
 """
 
 from __future__ import annotations

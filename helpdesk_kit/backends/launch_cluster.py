@@ -1,6 +1,6 @@
 """A Redis Cluster of real processes: 3 primaries and 3 replicas on loopback, in a temp folder.
 
-The seed's last "next step" (*Cluster: escalado horizontal*): ``ClusterLab()`` starts six
+The design's last "next step" (*Cluster: escalado horizontal*): ``ClusterLab()`` starts six
 ``redis-server --cluster-enabled yes`` nodes and joins them with the cluster's own commands -
 what ``redis-cli --cluster create ... --cluster-replicas 1`` sends, written out (so no
 ``redis-cli`` is needed: the embedded Valkey server ships without one): the 16,384 hash slots

@@ -1,6 +1,6 @@
 """A primary, its replicas and the Sentinels that watch it: real processes, in a temp folder.
 
-The seed's first "next step" (*Sentinel/Replication: alta disponibilidad*) on one machine:
+The design's first "next step" (*Sentinel/Replication: alta disponibilidad*) on one machine:
 ``SentinelLab()`` starts a primary, 2 replicas (``--replicaof``) and 3 Sentinels
 (``redis-server sentinel.conf --sentinel``) that agree, with a quorum of 2, when the primary is
 down, and then promote a replica. Timings are short on purpose (``down-after-milliseconds

@@ -230,7 +230,7 @@ class Cache:
             self._count(entity, CacheCounter.MISSES)
         return value, found
 
-    def _refresh_due(self, entity: Entity, found: Lookup[Any]) -> bool:
+    def _refresh_due(self, entity: Entity, found: Lookup[object]) -> bool:
         if not self.policy.early_refresh:
             return False
         return xfetch_due(self.load_seconds.get(entity), found.pttl, self.policy, self.rng)
@@ -410,7 +410,7 @@ class Cache:
         return self._warmer().warm_tickets(store, **options)
 
     def _warmer(self) -> Warmer:
-        def put(entity: Entity, row: Any) -> None:  # the design's loop: the cache's own put
+        def put(entity: Entity, row: User | Ticket) -> None:  # the design's loop: our put
             self.put(entity, row.id, row)
 
         return Warmer(self.client, self.keys, self.scripts, self.policy, self.rng, put)

@@ -2,10 +2,10 @@
 
 Three small scripts make the cache safe: the stale-set guard and the lock release (written
 beside the code that uses them, :mod:`helpdesk_kit.cache.loading`) and the warming page
-(:mod:`helpdesk_kit.cache.warm`). Here they become one :class:`~helpdesk_kit.backends.scripts.
-Library`, and :class:`CacheScripts` runs them: ``FCALL`` where the server holds exactly this
-library's code, ``EVALSHA`` where it does not (how and why: :mod:`helpdesk_kit.backends.
-scripts`, the runner the queue and the rate limiter use too).
+(:mod:`helpdesk_kit.cache.warm`). Here they become one
+:class:`~helpdesk_kit.backends.scripts.Library`, and :class:`CacheScripts` runs them: ``FCALL``
+where the server holds exactly this library's code, ``EVALSHA`` where it does not (how and
+why: :mod:`helpdesk_kit.backends.scripts`, the runner the queue and the rate limiter use too).
 
 The library's name carries a hash of its code (``helpdesk_kit_1a2b3c4d``); in a class the
 instructor loads it (:func:`helpdesk_kit.lab.classroom.load_kit_library`), and learners'

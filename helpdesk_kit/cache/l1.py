@@ -2,7 +2,7 @@
 
 A reader that missed L1 reads Redis, then offers the value. If the key changed after that read
 and the invalidation message was handled *before* the offer, keeping the value would keep an
-old row for good. So :meth:`LocalCopy.begin` notes the key's *version*, every drop of the key
+old row for good. So :meth:`LocalCopy.lookup` notes the key's *version*, every drop of the key
 bumps it, and :meth:`LocalCopy.settle` keeps the value only if the version - and the copy's
 *epoch*, bumped by every :meth:`~LocalCopy.flush` - did not move. A message handled after the
 value went in simply drops it. Nothing here talks to Redis; the lock makes it thread-safe.

@@ -37,9 +37,10 @@ __all__ = ["Lookup", "Reader"]
 
 log = logging.getLogger("helpdesk_kit.cache")
 V = TypeVar("V")
+V_co = TypeVar("V_co", covariant=True)  # a Lookup only hands its value out
 
 
-class Lookup(NamedTuple, Generic[V]):
+class Lookup(NamedTuple, Generic[V_co]):
     """What one lookup found (a named tuple: made on every read, it must cost little).
 
     ``found``: Redis held a usable value (a cached "no such row" too: then ``value`` is None).
@@ -49,7 +50,7 @@ class Lookup(NamedTuple, Generic[V]):
     a list page, when asked.
     """
 
-    value: V | None = None
+    value: V_co | None = None
     found: bool = False
     reached: bool = True
     pttl: int | None = None

@@ -181,7 +181,7 @@ class NearCache(Cache):
                 self.local.settle(reading, value, keep_ms)
         return value
 
-    def _keep_ms(self, entity: Entity, value: object, found: Lookup[Any], *,
+    def _keep_ms(self, entity: Entity, value: object, found: Lookup[object], *,
                  loaded: bool) -> int | None:
         """How long L1 may keep what a read returned, in ms (None: not at all)."""
         base_ms = 1000 * self.policy.base_ttl(entity)

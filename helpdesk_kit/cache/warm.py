@@ -1,10 +1,10 @@
-"""Cache warming (the seed's ``warmupCache``): load rows into Redis before anyone asks.
+"""Cache warming (the design's ``warmupCache``): load rows into Redis before anyone asks.
 
-The seed does one ``SET`` per user, so 10,000 users cost 10,000 round trips. Here rows are
+The design does one ``SET`` per user, so 10,000 users cost 10,000 round trips. Here rows are
 read from the database a page at a time and each page is written in *one* round trip. Two ways
 to do that, fastest first:
 
-1. **One Lua script per page** (the seed's "next steps" suggest Lua scripts): a single
+1. **One Lua script per page** (the design's "next steps" suggest Lua scripts): a single
    ``EVALSHA`` carries the page's keys, values and TTLs, and Redis runs ``SET key value EX ttl``
    for each inside the server. Every key keeps its own TTL, so jitter still works. This beats
    a pipeline because a pipeline of 500 ``SET`` commands makes redis-py pack 500 commands and
@@ -17,7 +17,7 @@ to do that, fastest first:
    (:meth:`~helpdesk_kit.backends.scripts.ScriptRunner.run_per_node`): a page costs one round
    trip to each primary that holds some of its keys, never one per key.
 
-``pipelined=False`` keeps the seed's loop (plain ``SET``, no guard), so the benchmark and
+``pipelined=False`` keeps the design's loop (plain ``SET``, no guard), so the benchmark and
 lesson 04 can compare them. Whether this Redis runs Lua at all is the script runner's to
 know (:attr:`~helpdesk_kit.backends.scripts.ScriptRunner.lua`): warming reads it there.
 
@@ -37,13 +37,14 @@ import logging
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import redis
 from tqdm.auto import tqdm
 
 from ..backends.scripts import ScriptRunner
 from ..keys import KeySchema
+from ..models import Ticket, User
 from ..vocab import Entity
 from .codec import codec_for
 from .policy import CachePolicy
@@ -108,8 +109,10 @@ return stored
 #: How often the WATCH fallback retries a page whose counters moved during its transaction.
 WATCH_ATTEMPTS = 3
 
+#: One row warming stores.
+Row = User | Ticket
 #: Reads one page of rows from the database: ``(size, offset) -> rows``.
-FetchPage = Callable[[int, int], Sequence[Any]]
+FetchPage = Callable[[int, int], Sequence[Row]]
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,7 @@ class Warmer:
     scripts: ScriptRunner
     policy: CachePolicy
     rng: random.Random
-    put: Callable[[Entity, Any], None]
+    put: Callable[[Entity, Row], None]
 
     def warm_users(self, store: HelpdeskStore, *, active_only: bool = True,
                    limit: int | None = None, batch_size: int = 500, pipelined: bool = True,
@@ -137,7 +140,7 @@ class Warmer:
         ``helpdesk_kit.cache``."""
         total = None if active_only else store.counts()["users"]
 
-        def fetch_page(size: int, offset: int) -> Sequence[Any]:
+        def fetch_page(size: int, offset: int) -> Sequence[Row]:
             return store.list_users(active_only=active_only, limit=size, offset=offset)
 
         count = self._warm(Entity.USER, fetch_page, batch_size=batch_size, pipelined=pipelined,
@@ -151,7 +154,7 @@ class Warmer:
         """Cache the ``limit`` most recently active tickets (all if None); returns how many."""
         total = store.counts()["tickets"]
 
-        def fetch_page(size: int, offset: int) -> Sequence[Any]:
+        def fetch_page(size: int, offset: int) -> Sequence[Row]:
             return store.list_tickets(limit=size, offset=offset)
 
         count = self._warm(Entity.TICKET, fetch_page, batch_size=batch_size,
@@ -191,7 +194,7 @@ class Warmer:
                     break
         return stored
 
-    def _warm_page(self, entity: Entity, fetch_page: FetchPage, page: Sequence[Any],
+    def _warm_page(self, entity: Entity, fetch_page: FetchPage, page: Sequence[Row],
                    size: int, offset: int) -> int:
         """Store one page; with the guard: note the counters, then read the rows again."""
         if not self.policy.stale_guard:
@@ -200,7 +203,7 @@ class Warmer:
         rows = [row for row in fetch_page(size, offset) if row.id in seen]
         return self._store_page(entity, rows, [seen.get(row.id) for row in rows], seen_all)
 
-    def _store_page(self, entity: Entity, rows: list[Any], seen: list[str | None],
+    def _store_page(self, entity: Entity, rows: list[Row], seen: list[str | None],
                     seen_all: str | None) -> int:
         """Write one page in one round trip, skipping each key invalidated since its counter
         was noted (``seen``; ``seen_all`` the entity-wide one); returns how many it stored."""
@@ -275,8 +278,8 @@ class Warmer:
         log.info("not warming a page of %d keys: invalidated again and again", len(keys))
         return 0
 
-    def _note_counters(self, entity: Entity, page: Sequence[Any]
-                       ) -> tuple[dict[Any, str | None], str | None]:
+    def _note_counters(self, entity: Entity, page: Sequence[Row]
+                       ) -> tuple[dict[int, str | None], str | None]:
         """Each row's invalidation counter by id, and the entity-wide counter, in one round
         trip: the script's ``note`` step (one reply, not one per row), else one MGET (on Redis
         Cluster, where the counters live in many slots, a pipeline of GETs)."""

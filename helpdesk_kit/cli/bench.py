@@ -1,4 +1,4 @@
-"""``helpdesk-kit bench``: the seed's with-vs-without-Redis table, measured."""
+"""``helpdesk-kit bench``: the design's with-vs-without-Redis table, measured."""
 
 from __future__ import annotations
 
@@ -34,13 +34,13 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
 
 @command
 def _bench_parser(sub: Subparsers) -> None:
-    p = sub.add_parser("bench", help="measure: the seed's with-vs-without-Redis table")
+    p = sub.add_parser("bench", help="measure: the design's with-vs-without-Redis table")
     which = p.add_subparsers(dest="bench", required=True, metavar="BENCH")
-    c = which.add_parser("compare", help="the seed's comparison table, measured (local) or "
-                         "simulated under a network profile (cloud, seed)")
+    c = which.add_parser("compare", help="the design's comparison table, measured (local) or "
+                         "simulated under a network profile (cloud, internet)")
     c.add_argument("--profile", default="local",
                    help="local (measured, nothing added), cloud (DB 2 ms, cache 0.5 ms) or "
-                   "seed (remote Turso 50 ms, REST cache 5 ms): simulated round trips")
+                   "internet (remote Turso 50 ms, REST cache 5 ms): simulated round trips")
     c.add_argument("--repeat", type=int, default=None,
                    help="runs per operation and side (default 30 local, 5 simulated)")
     c.add_argument("--threads", type=int, default=4, help="readers in the peak-load row")

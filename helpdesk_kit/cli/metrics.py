@@ -1,4 +1,4 @@
-"""``helpdesk-kit metrics`` and ``serve``: the seed's /api/metrics, as text or HTTP."""
+"""``helpdesk-kit metrics`` and ``serve``: the design's /api/metrics, as text or HTTP."""
 
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ def _positive_seconds(text: str) -> float:
 def _metrics_parsers(sub: Subparsers) -> None:
     from ..metrics.server import DEFAULT_PORT
 
-    m = sub.add_parser("metrics", help="the seed's /api/metrics numbers and the tuning table")
+    m = sub.add_parser("metrics", help="the design's /api/metrics numbers and the tuning table")
     m.add_argument("--json", action="store_true", help="print the /api/metrics JSON")
     m.add_argument("--watch", type=_positive_seconds, metavar="N", default=None,
                    help="refresh every N seconds until Ctrl-C")

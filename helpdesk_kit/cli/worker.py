@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ..config import Settings
+from ..config import Settings, parse_queue_mode
 from ..vocab import BackendKind, QueueMode
 from . import Subparsers, command
 
@@ -53,7 +53,8 @@ def _stopped_by_signals() -> Iterator[threading.Event]:
 def _answering_app(settings: Settings, retry: Any, burst: bool) -> Any:
     """The app, once Redis answers a PING; None if a signal stopped the wait first.
 
-    A ``--burst`` worker raises :class:`RedisUnreachableError` at the first silence instead.
+    A ``--burst`` worker raises :class:`~helpdesk_kit.errors.RedisUnreachableError` at the
+    first silence instead.
     """
     import redis
 
@@ -127,14 +128,19 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _mode_argument(raw: str) -> QueueMode:
+    """``--mode``, parsed as ``HELPDESK_QUEUE_MODE`` is (``seed``: the old name of ``pop``)."""
+    return parse_queue_mode(raw, "--mode")
+
+
 @command
 def _worker_parser(sub: Subparsers) -> None:
     p = sub.add_parser("worker", help="run queued tasks (long-running; --burst to drain and "
                        "exit); needs REDIS_URL to share a queue with other processes; waits "
                        "for a Redis that does not answer yet (--burst exits instead)")
-    p.add_argument("--mode", choices=tuple(QueueMode), default=None,
+    p.add_argument("--mode", type=_mode_argument, choices=tuple(QueueMode), default=None,
                    help="default HELPDESK_QUEUE_MODE, else reliable. "
-                   "seed: LPOP, a crash loses the task in hand; reliable: "
+                   "pop: LPOP, a crash loses the task in hand; reliable: "
                    "LMOVE + ack, retries, dead letters, recovery; streams: the same "
                    "guarantees on a stream (XREADGROUP + XACK, XAUTOCLAIM recovery)")
     p.add_argument("--burst", action="store_true", help="exit when the queue is empty")

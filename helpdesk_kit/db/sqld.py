@@ -2,7 +2,7 @@
 
 The stand-in for a remote Turso database: the same wire protocol (HTTP and WebSocket), on
 this machine, with no account. The test suite, the remote-database tests and lesson 09 all
-start it through :class:`SqldServer`, the twin of :class:`~helpdesk_kit.redis_backend.RedisServer`:
+start it through :class:`SqldServer`, the twin of :class:`~helpdesk_kit.backends.RedisServer`:
 
     with SqldServer() as server:
         store = open_store(Settings(database_url=server.url))

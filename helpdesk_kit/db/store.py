@@ -1,4 +1,4 @@
-"""The queries the seed calls (``queries.obtenerTicket`` and friends), on libSQL.
+"""The queries the design calls (``queries.obtenerTicket`` and friends), on libSQL.
 
 Every statement is parameterised. Each method is one ``execute`` or one atomic ``batch``, so
 the store adds almost nothing over a bare driver call (``make bench`` measures it): what costs
@@ -47,7 +47,7 @@ def check_choice(name: str, value: object, allowed: tuple[str, ...],
     """Raise ``error`` unless ``value`` is one of ``allowed``.
 
     The store raises :class:`DatabaseError`; the app checks the same way before writing,
-    raising :class:`InputError`.
+    raising :class:`~helpdesk_kit.errors.InputError`.
     """
     if value not in allowed:
         raise error(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
@@ -80,7 +80,7 @@ class HelpdeskStore:
 
     def list_users(self, *, active_only: bool = True, limit: int = 1000, offset: int = 0
                    ) -> list[User]:
-        """The seed's ``listarUsuarios`` (active users by default), ordered by id."""
+        """The design's ``listarUsuarios`` (active users by default), ordered by id."""
         where = "WHERE active = 1" if active_only else ""
         rs = self.db.execute(
             f"SELECT {USER_COLUMNS} FROM users {where} ORDER BY id LIMIT ? OFFSET ?",
@@ -102,14 +102,14 @@ class HelpdeskStore:
 
     # --- tickets ----------------------------------------------------------------------
     def get_ticket(self, ticket_id: int) -> Ticket | None:
-        """The seed's ``queries.obtenerTicket``."""
+        """The design's ``queries.obtenerTicket``."""
         rs = self.db.execute(f"SELECT {TICKET_COLUMNS} FROM tickets WHERE id = ?", (ticket_id,))
         return ticket_from_row(rs.rows[0]) if rs.rows else None
 
     def list_tickets(self, *, status: str | None = None, priority: str | None = None,
                      owner_id: int | None = None, limit: int = 100, offset: int = 0
                      ) -> list[Ticket]:
-        """Newest activity first, filtered; the seed's "Listar 100 tickets" is the default."""
+        """Newest activity first, filtered; the design's "Listar 100 tickets" is the default."""
         if status is not None:
             check_choice("status", status, STATUSES)
         if priority is not None:

@@ -1,6 +1,6 @@
-"""The seed's "Comparativa: Con vs Sin Redis" table, measured instead of quoted.
+"""The design's "Comparativa: Con vs Sin Redis" table, measured instead of quoted.
 
-| Operación | Sin Redis | Con Redis | Mejora |  (the seed)
+| Operación | Sin Redis | Con Redis | Mejora |  (the design)
 | Obtener usuario (hit) | 50ms (BD) | 5ms (caché) | 10x |
 | Listar 100 tickets | 200ms (BD) | 40ms (caché) | 5x |
 | Crear comentario | 150ms (BD) | 100ms (BD + queue) | Asincrón |
@@ -9,7 +9,7 @@
 Each operation runs ``repeat`` times on the same app built twice - without Redis (every read
 is a query, the notification runs in the request) and with Redis (warm cache, notification
 queued) - alternating the two so both see the same machine. We report medians, the speedup
-and the round trips each side made. Under :data:`~helpdesk_kit.latency.LOCAL` the numbers are
+and the round trips each side made. Under :data:`~helpdesk_kit.lab.latency.LOCAL` the numbers are
 *measured*; under another profile the real code runs with a sleep per round trip standing in
 for the network, and the numbers are *simulated*. Every row says which.
 
@@ -76,7 +76,7 @@ class CompareRow:
     with_redis: float
     unit: str  # "ms" (lower is better) or "req/s" (higher is better)
     label: str  # "measured" or "simulated"
-    seed: str  # what the seed's table says, for the reader to compare
+    design: str  # what the design's table says, for the reader to compare
     note: str = ""  # round trips, or database queries for the load row
 
     @property
@@ -89,13 +89,13 @@ class CompareRow:
     def cells(self) -> list[str]:
         return [self.operation, f"{self.without:,.2f} {self.unit}",
                 f"{self.with_redis:,.2f} {self.unit}", f"{self.speedup:.1f}x", self.label,
-                self.note, self.seed]
+                self.note, self.design]
 
 
 #: The row :meth:`Comparison.read_costs` reads: one ticket by id, a query or a cache hit.
 TICKET_READ = "Obtener ticket (hit)"
 HEADERS = ["operation", "without Redis", "with Redis", "speedup", "numbers", "round trips",
-           "the seed says"]
+           "the design says"]
 
 
 @dataclass
@@ -214,9 +214,9 @@ def compare(store: HelpdeskStore, client: redis.Redis, keys: KeySchema | None = 
             ("Listar 100 tickets", "200 ms (BD) vs 40 ms (cache): 5x",
              lambda b, i: b.app.list_tickets()),
         ]
-        for name, seed, op in rows:
+        for name, design, op in rows:
             without, with_redis, trips = _measure(plain, cached, repeat, op)
-            result.rows.append(CompareRow(name, without, with_redis, "ms", label, seed, trips))
+            result.rows.append(CompareRow(name, without, with_redis, "ms", label, design, trips))
         # Comments go last: each one changes a ticket, and so the cached lists.
         without, with_redis, trips = _measure(
             plain, cached, repeat,

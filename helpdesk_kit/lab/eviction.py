@@ -1,6 +1,6 @@
 """Evictions for real: give Redis a small ``maxmemory``, overfill the cache, watch it forget.
 
-The seed's tuning table has a row "Key Evictions: 0 optimal, > 100/min deficient - keys removed
+The design's tuning table has a row "Key Evictions: 0 optimal, > 100/min deficient - keys removed
 by the memory limit; add memory or reduce TTL". Lesson 08 makes that row move:
 
 1. :func:`memory_limit` sets ``maxmemory`` and ``maxmemory-policy`` (``allkeys-lru``,

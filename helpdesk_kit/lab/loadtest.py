@@ -1,6 +1,6 @@
-"""The seed's "Peak load" row: many readers at once, with and without the cache.
+"""The design's "Peak load" row: many readers at once, with and without the cache.
 
-The seed says that at peak load (1000 req/s) Turso without Redis is "abrumado" (overwhelmed)
+The design says that at peak load (1000 req/s) Turso without Redis is "abrumado" (overwhelmed)
 and with Redis the load is "distribuido". What can be measured honestly on one machine is the
 half of that claim that does not depend on the hardware: **how many requests reach the
 database**. K reader threads call ``app.get_ticket`` for a few seconds; the store is wrapped to
@@ -12,7 +12,7 @@ kit (under a network profile each database query sleeps its RTT, so readers spen
 waiting on the "network", as they would against a remote database).
 
 :func:`instrumented_app` is the shared workbench: the app on a counted (and maybe slowed)
-store and Redis client, used here and by :mod:`helpdesk_kit.compare`.
+store and Redis client, used here and by :mod:`helpdesk_kit.lab.compare`.
 """
 
 from __future__ import annotations

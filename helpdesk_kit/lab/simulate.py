@@ -1,11 +1,11 @@
 """A hit-rate simulator: what access pattern, TTL, memory limit and eviction do to a cache.
 
-The seed says "Hit Rate = Hits / (Hits + Misses)", optimal above 80% (its cache section) or
+The design says "Hit Rate = Hits / (Hits + Misses)", optimal above 80% (its cache section) or
 90% (its tuning table), poor below 50%, and "if it is low, raise the TTL for stable data, warm
 the cache, review access patterns". The levels come from
-:class:`~helpdesk_kit.tuning.Thresholds` (default: the tuning table's 90%;
+:class:`~helpdesk_kit.metrics.tuning.Thresholds` (default: the tuning table's 90%;
 ``HELPDESK_HIT_RATE_OPTIMAL=80`` gives the cache section's). Whether the advice helps
-depends on *why* reads miss, so this model runs the seed's cache-aside loop on a simulated
+depends on *why* reads miss, so this model runs the design's cache-aside loop on a simulated
 clock (read; on a miss load and ``SET EX ttl``) and labels every miss:
 
 * **cold**    - the key was never cached (warming helps);
@@ -68,7 +68,7 @@ class SimConfig:
     pattern: Pattern = "zipf"
     zipf_s: float = 1.1        # skew: 0 is uniform, ~1 is typical web traffic, 2 very hot
     key_space: int = 2000      # distinct tickets that get read
-    ttl: float = 300.0         # the seed's EX 300
+    ttl: float = 300.0         # the design's EX 300
     rate: float = 50.0         # reads per second
     duration: float = 600.0    # simulated seconds
     capacity: int | None = None  # keys that fit in maxmemory; None = no limit
@@ -140,7 +140,7 @@ class SimResult:
 
 
 def verdict(hit_rate: float, thresholds: Thresholds | None = None) -> str:
-    """The seed's words for a hit rate, at the configured levels (default > 90%, < 50%)."""
+    """The design's words for a hit rate, at the configured levels (default > 90%, < 50%)."""
     optimal, poor = hit_rate_levels(thresholds)
     if hit_rate > optimal:
         return f"optimal (> {optimal:.0%}, óptimo)"
@@ -150,7 +150,7 @@ def verdict(hit_rate: float, thresholds: Thresholds | None = None) -> str:
 
 
 def advice(result: SimResult, thresholds: Thresholds | None = None) -> list[str]:
-    """The seed's advice, picked by which kind of miss dominates."""
+    """The design's advice, picked by which kind of miss dominates."""
     if result.hit_rate > hit_rate_levels(thresholds)[0] or result.total_misses == 0:
         return ["Nothing to do: the cache serves almost every read."]
     tips = []

@@ -1,4 +1,4 @@
-"""Monitoring: the metrics snapshot (the seed's ``/api/metrics``), Prometheus, tuning, a server.
+"""Monitoring: the metrics snapshot (the design's ``/api/metrics``), Prometheus, tuning, a server.
 
 ``catalogue`` names every metric once; ``sources`` reads them from INFO, the key space, the
 cache's counters and the queue; ``snapshot`` puts them together; ``prometheus``, ``tuning``

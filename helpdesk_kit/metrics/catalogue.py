@@ -165,7 +165,7 @@ REDIS_UP = gauge("redis_up", "Whether Redis answered this scrape")
 
 # --- the server: DBSIZE, INFO (every prefix) ---------------------------------------------
 REDIS_KEYS = _server(
-    "redis.keys", "keys", "Keys in this Redis database, every prefix (the seed's keys)",
+    "redis.keys", "keys", "Keys in this Redis database, every prefix (the design's keys)",
     gauge("redis_db_keys", "Total number of keys by DB (DBSIZE)"), "keys (DBSIZE)")
 REDIS_KEYS_EXPIRING = _server(
     "redis.keys_expiring", "keys", "Keys that have a TTL in this database (every prefix)",
@@ -175,18 +175,18 @@ REDIS_AVG_TTL_S = _server(
     "Redis's estimate of the average TTL of keys that have one (every prefix)",
     gauge("redis_db_avg_ttl_seconds", "Avg TTL in seconds (INFO)"))
 MEMORY_USED_BYTES = _server(
-    "memory.used_bytes", "bytes", "Memory Redis has allocated (the seed's used_bytes)",
+    "memory.used_bytes", "bytes", "Memory Redis has allocated (the design's used_bytes)",
     gauge("redis_memory_used_bytes", "INFO used_memory"), "memory used")
 MEMORY_PEAK_BYTES = _server(
     "memory.peak_bytes", "bytes", "Highest memory use since server start",
     gauge("redis_memory_used_peak_bytes", "INFO used_memory_peak"))
 MEMORY_MAX_BYTES = _server(
-    "memory.max_bytes", "bytes", "The maxmemory limit; 0 means no limit (the seed's max_bytes)",
+    "memory.max_bytes", "bytes", "The maxmemory limit; 0 means no limit (the design's max_bytes)",
     gauge("redis_memory_max_bytes", "INFO maxmemory (0: no limit)"))
 MEMORY_USED_PERCENT = _server(
-    "memory.used_percent", "%", "used_memory / maxmemory (the seed's used_percent)",
+    "memory.used_percent", "%", "used_memory / maxmemory (the design's used_percent)",
     gauge("helpdesk_memory_used_percent",
-          "used_memory / maxmemory in percent (the seed's used_percent)"), "of maxmemory")
+          "used_memory / maxmemory in percent (the design's used_percent)"), "of maxmemory")
 MEMORY_POLICY = _server("memory.policy", "", "What Redis evicts at maxmemory")
 REDIS_EVICTED_KEYS = _server(
     "redis.evicted_keys", "keys",
@@ -233,7 +233,7 @@ CACHE_HITS = _kit("cache.hits", "reads", "Cache hits, all entities (only cache r
 CACHE_MISSES = _kit("cache.misses", "reads", "Cache misses, all entities",
                     scope=MetricScope.PROCESS)
 CACHE_HIT_RATE = _kit("cache.hit_rate", "ratio",
-                      "The seed's Hit Rate = Hits / (Hits + Misses), all entities",
+                      "The design's Hit Rate = Hits / (Hits + Misses), all entities",
                       label="hit rate (this app)", scope=MetricScope.PROCESS)
 CACHE_ENTITY_HITS = _kit(
     "cache.{entity}.hits", "reads", "Cache hits, entity {entity!r} (only cache reads)",
@@ -245,12 +245,12 @@ CACHE_ENTITY_MISSES = _kit(
     scope=MetricScope.PROCESS)
 CACHE_ENTITY_HIT_RATE = _kit(
     "cache.{entity}.hit_rate", "ratio",
-    "The seed's Hit Rate = Hits / (Hits + Misses), entity {entity!r}",
+    "The design's Hit Rate = Hits / (Hits + Misses), entity {entity!r}",
     gauge("helpdesk_cache_hit_ratio", "Hits / (hits + misses), 0 to 1"), scope=MetricScope.PROCESS)
 
 # --- the task queue ----------------------------------------------------------------------
 QUEUE_PENDING = _kit(
-    "queue.pending", "tasks", "Tasks waiting for a worker (the seed's queue_length)",
+    "queue.pending", "tasks", "Tasks waiting for a worker (the design's queue_length)",
     gauge("helpdesk_queue_pending_tasks", "LLEN tasks:pending"), "queue length")
 QUEUE_PROCESSING = _kit(
     "queue.processing", "tasks", "Tasks a worker took and has not acked yet",

@@ -4,7 +4,7 @@ On one server ``INFO`` is the server's. On a cluster every primary has its own: 
 memory, its evictions, its hits and misses. :func:`node_metrics` reports each primary's
 (labelled ``node="host:port"``: the snapshot, ``/api/metrics`` under ``nodes`` and ``/metrics``
 all show them), and :func:`cluster_info` adds them up into one ``INFO``-shaped dict, so every
-server metric of the snapshot is the cluster's total - the seed's ``keys`` is the sum of the
+server metric of the snapshot is the cluster's total - the design's ``keys`` is the sum of the
 primaries' DBSIZE. Replicas hold copies: they are not counted.
 """
 
@@ -29,7 +29,7 @@ def _infos(client: Any) -> list[tuple[str, dict[str, Any], int]]:
 
 
 def total_dbsize(client: Any) -> int:
-    """The seed's ``keys`` on a cluster: DBSIZE of every primary, added up."""
+    """The design's ``keys`` on a cluster: DBSIZE of every primary, added up."""
     return sum(int(node.dbsize()) for _, node in node_clients(client))
 
 

@@ -1,8 +1,8 @@
-"""The seed's ``GET /api/metrics`` route, served by the standard library on 127.0.0.1.
+"""The design's ``GET /api/metrics`` route, served by the standard library on 127.0.0.1.
 
 ``helpdesk-kit serve`` runs it. Two paths answer:
 
-- ``/api/metrics``: the seed's JSON (``{"redis": {"keys", "queue_length", "memory": {...}}}``)
+- ``/api/metrics``: the design's JSON (``{"redis": {"keys", "queue_length", "memory": {...}}}``)
   extended with the rest of the snapshot, see :meth:`~helpdesk_kit.metrics.Snapshot.to_api_json`;
 - ``/metrics``: the same numbers as Prometheus text (:mod:`~helpdesk_kit.metrics.prometheus`).
 

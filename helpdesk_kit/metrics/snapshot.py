@@ -1,6 +1,6 @@
-"""One call returns every number the seed monitors, each with its unit and where it came from.
+"""One call returns every number the design monitors, each with its unit and where it came from.
 
-The seed's ``/api/metrics`` route returns ``keys`` (DBSIZE), ``queue_length`` (LLEN
+The design's ``/api/metrics`` route returns ``keys`` (DBSIZE), ``queue_length`` (LLEN
 tasks:pending) and a ``memory`` block it fills with zeros because Upstash could not tell. This
 module never makes a number up: a :class:`Metric` whose backend cannot tell it (fakeredis has
 no INFO, CONFIG or MEMORY) has ``value=None`` and a ``reason``, and what can be computed
@@ -91,11 +91,11 @@ class Snapshot:
         }
 
     def to_api_json(self) -> dict[str, Any]:
-        """The seed's ``/api/metrics`` shape (same keys), extended with the rest.
+        """The design's ``/api/metrics`` shape (same keys), extended with the rest.
 
         ``redis.keys``, ``redis.queue_length`` and ``redis.memory.{used_bytes, max_bytes,
-        used_percent}`` are exactly the seed's; a value the backend cannot give is ``null``
-        (never the seed's placeholder 0) and its reason is listed under ``unavailable``.
+        used_percent}`` are exactly the design's; a value the backend cannot give is ``null``
+        (never the design's placeholder 0) and its reason is listed under ``unavailable``.
         """
         def v(spec: MetricSpec) -> Number | str | None:
             return self.value(spec.name)
@@ -231,11 +231,11 @@ class MetricsCollector:
             return result
 
     def snapshot_json(self) -> dict[str, Any]:
-        """The seed's ``/api/metrics`` JSON, extended (see :meth:`Snapshot.to_api_json`)."""
+        """The design's ``/api/metrics`` JSON, extended (see :meth:`Snapshot.to_api_json`)."""
         return self.snapshot().to_api_json()
 
 
 def snapshot_json(client: redis.Redis, keys: KeySchema | None = None, **kwargs: Any
                   ) -> dict[str, Any]:
-    """``snapshot(...).to_api_json()``: what the seed's ``GET /api/metrics`` returned."""
+    """``snapshot(...).to_api_json()``: what the design's ``GET /api/metrics`` returned."""
     return snapshot(client, keys, **kwargs).to_api_json()

@@ -279,7 +279,7 @@ _QUEUE_FIELDS = (
 
 def queue_metrics(client: redis.Redis, keys: KeySchema, queue: QueueInspector | None,
                   previous: HasMonotonic | None, now: float) -> list[Metric]:
-    """The seed's queue_length (LLEN tasks:pending) and the rest from ``TaskQueue.inspect()``."""
+    """The design's queue_length (LLEN tasks:pending) and the rest from ``TaskQueue.inspect()``."""
     try:
         pending = int(client.llen(keys.tasks_pending))
         if queue is None:

@@ -1,12 +1,12 @@
-"""The seed's "Tabla de Métricas y Tuning", evaluated: each row gets a verdict and an action.
+"""The design's "Tabla de Métricas y Tuning", evaluated: each row gets a verdict and an action.
 
-Each row of the seed's table names a metric, an optimum, a deficient level, what the metric
+Each row of the design's table names a metric, an optimum, a deficient level, what the metric
 means and what to do. :func:`tuning_table` reads those metrics from a
 :class:`~helpdesk_kit.metrics.Snapshot` and says, for each, ``optimal``, ``acceptable`` (between
 the two levels), ``deficient`` or ``unavailable`` (the backend cannot tell; the reason is given).
 The table renders as text (terminal), HTML (``_repr_html_``: Jupyter shows it coloured) and JSON.
 
-The thresholds are a :class:`Thresholds` object (defaults: the seed's), readable from
+The thresholds are a :class:`Thresholds` object (defaults: the design's), readable from
 ``HELPDESK_*`` environment variables with :meth:`Thresholds.from_env`. Each must be a finite,
 non-negative number: ``nan`` compares false with everything, so a ``nan`` level would quietly
 judge every value ``acceptable``, and ``inf`` would make a verdict impossible to reach.
@@ -33,11 +33,11 @@ __all__ = ["ENVIRONMENT", "Thresholds", "TuningRow", "TuningTable", "Verdict", "
 
 
 class Verdict(StrEnum):
-    """How a metric compares with the seed's thresholds."""
+    """How a metric compares with the design's thresholds."""
 
-    OPTIMAL = "optimal"  # the seed's "Óptimo" column holds
+    OPTIMAL = "optimal"  # the design's "Óptimo" column holds
     ACCEPTABLE = "acceptable"  # between the optimum and the deficient level: watch it
-    DEFICIENT = "deficient"  # the seed's "Deficiente" column holds: act
+    DEFICIENT = "deficient"  # the design's "Deficiente" column holds: act
     UNAVAILABLE = "unavailable"  # this backend cannot tell (the row says why)
 
 
@@ -58,9 +58,9 @@ ENVIRONMENT: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Thresholds:
-    """The levels of the seed's tuning table; every default is the seed's.
+    """The levels of the design's tuning table; every default is the design's.
 
-    The seed gives two optima for the hit rate: "Óptimo: > 80%" under *Métricas de Caché* and
+    The design gives two optima for the hit rate: "Óptimo: > 80%" under *Métricas de Caché* and
     "> 90%" in the *Tabla de Métricas y Tuning*. The default is **90 %**, the tuning table's,
     because this table reproduces that table row by row: a learner comparing the two sees the
     same numbers. A hit rate between 80 % and 90 % therefore shows as ``acceptable``; set
@@ -73,9 +73,9 @@ class Thresholds:
     memory_deficient: float = 95.0  # percent; deficient when above
     queue_optimal: float = 100  # pending tasks; optimal when below
     queue_deficient: float = 1000  # deficient when above
-    ttl_optimal: float = 300  # seconds; optimal at or above (the seed: "300s")
+    ttl_optimal: float = 300  # seconds; optimal at or above (the design: "300s")
     ttl_deficient: float = 60  # seconds; deficient when below
-    evictions_optimal: float = 0  # per minute; optimal at or below (the seed: "0")
+    evictions_optimal: float = 0  # per minute; optimal at or below (the design: "0")
     evictions_deficient: float = 100  # per minute; deficient when above
 
     def __post_init__(self) -> None:
@@ -117,12 +117,12 @@ class Thresholds:
 
 @dataclass(frozen=True)
 class TuningRow:
-    """One row of the seed's table, evaluated."""
+    """One row of the design's table, evaluated."""
 
-    metric: str  # the seed's name, e.g. "Cache Hit Rate"
+    metric: str  # the design's name, e.g. "Cache Hit Rate"
     value: float | None
     shown: str  # the value as displayed ("87.5 %", "n/a")
-    optimal: str  # the seed's "Óptimo" column, with the configured level
+    optimal: str  # the design's "Óptimo" column, with the configured level
     deficient: str
     verdict: Verdict
     meaning_es: str
@@ -159,7 +159,7 @@ class TuningTable:
         return iter(self.rows)
 
     def row(self, metric: str) -> TuningRow:
-        """The row for one of the seed's metric names (``"Queue Length"``)."""
+        """The row for one of the design's metric names (``"Queue Length"``)."""
         for r in self.rows:
             if r.metric == metric:
                 return r
@@ -236,7 +236,7 @@ def _pick(snap: Snapshot, *specs: MetricSpec) -> tuple[float | None, str, str | 
 
 
 def tuning_table(snap: Snapshot, thresholds: Thresholds | None = None) -> TuningTable:
-    """Evaluate every row of the seed's tuning table against ``thresholds``.
+    """Evaluate every row of the design's tuning table against ``thresholds``.
 
     Where several metrics could answer a row, the first available one is used and the row's
     ``source`` says which: the hit rate is the Cache's own counters, else the server's
@@ -252,7 +252,7 @@ def tuning_table(snap: Snapshot, thresholds: Thresholds | None = None) -> Tuning
     t = thresholds or Thresholds()
     ttl_specs = ((catalogue.PREFIX_AVG_TTL_S, catalogue.REDIS_AVG_TTL_S) if snap.key_prefix
                  else (catalogue.REDIS_AVG_TTL_S, catalogue.PREFIX_AVG_TTL_S))
-    seed_rows = [
+    design_rows = [
         ("Cache Hit Rate", (catalogue.CACHE_HIT_RATE, catalogue.REDIS_KEYSPACE_HIT_RATE), 100.0,
          f"> {t.hit_rate_optimal:g}%", f"< {t.hit_rate_deficient:g}%", " %",
          lambda v: _higher_is_better(v, t.hit_rate_optimal, t.hit_rate_deficient),
@@ -282,7 +282,7 @@ def tuning_table(snap: Snapshot, thresholds: Thresholds | None = None) -> Tuning
     ]
     rows = []
     for (metric, candidates, scale, optimal, deficient, unit, judge,
-         meaning_es, meaning_en, action_es, action_en) in seed_rows:
+         meaning_es, meaning_en, action_es, action_en) in design_rows:
         raw, source, reason = _pick(snap, *candidates)
         value = None if raw is None else round(raw * scale, 2)
         rows.append(TuningRow(

@@ -1,4 +1,4 @@
-"""A generic task queue on Redis: tasks, the list queue (seed and reliable modes), the streams
+"""A generic task queue on Redis: tasks, the list queue (pop and reliable modes), the streams
 queue (a consumer group on one stream), the worker.
 
 It knows nothing of the helpdesk: which task types exist, and what runs them, comes in a

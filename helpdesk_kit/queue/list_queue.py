@@ -1,6 +1,6 @@
-"""The task queue: the seed's Redis list, and a reliable mode that does not lose work.
+"""The task queue: the design's Redis list, and a reliable mode that does not lose work.
 
-Seed mode is exactly the seed: ``enqueue`` is ``RPUSH tasks:pending <json>`` and ``dequeue`` is
+Pop mode is exactly the design: ``enqueue`` is ``RPUSH tasks:pending <json>`` and ``dequeue`` is
 ``LPOP``. Once popped, a task exists only in the worker's memory: kill the worker and it is gone.
 
 Reliable mode keeps every task in Redis until it is done:
@@ -101,7 +101,7 @@ class TaskQueue(WorkerOps):
         return self.registry.prepare(task, self.max_task_bytes)
 
     def enqueue(self, type: str, payload: dict[str, Any]) -> Task:
-        """The seed's ``enqueueTask``: validate, then ``RPUSH tasks:pending <json>``."""
+        """The design's ``enqueueTask``: validate, then ``RPUSH tasks:pending <json>``."""
         return self.enqueue_task(Task(type, dict(payload)))
 
     def enqueue_task(self, task: Task) -> Task:
@@ -138,9 +138,9 @@ class TaskQueue(WorkerOps):
         push_and_wait(self.client, key, lambda pipe: pipe.rpush(key, *raws), len(raws),
                       self.replicas, self.replica_timeout_ms)
 
-    # --- seed mode ----------------------------------------------------------------------
+    # --- pop mode ----------------------------------------------------------------------
     def dequeue(self, timeout: float = 0) -> Task | None:
-        """The seed's ``dequeueTask``: ``LPOP`` (``BLPOP`` waiting up to ``timeout`` s, if
+        """The design's ``dequeueTask``: ``LPOP`` (``BLPOP`` waiting up to ``timeout`` s, if
         given). A malformed entry becomes a dead letter."""
         while True:
             if timeout > 0:

@@ -1,8 +1,8 @@
-"""What a task is (the seed's ``Task``) and which task types exist, with payload checks.
+"""What a task is (the design's ``Task``) and which task types exist, with payload checks.
 
-The seed's task is ``{type, payload, timestamp}``. We add an ``id`` (so a handler can be
+The design's task is ``{type, payload, timestamp}``. We add an ``id`` (so a handler can be
 idempotent: "did I already do task X?") and ``attempts`` (so a retried task knows how often it
-failed). Both have defaults when reading JSON, so a task pushed in the seed's exact shape still
+failed). Both have defaults when reading JSON, so a task pushed in the design's exact shape still
 runs. ``crashes`` (how often a worker died holding it) is written only once it is not zero.
 
 A :class:`TaskRegistry` maps a type name to its handler and the payload fields it needs. The
@@ -27,7 +27,7 @@ __all__ = ["Task", "TaskRegistry", "TaskType", "now_ms"]
 
 
 def now_ms() -> int:
-    """Milliseconds since the epoch: the seed's ``Date.now()``."""
+    """Milliseconds since the epoch: the design's ``Date.now()``."""
     return time.time_ns() // 1_000_000
 
 
@@ -38,7 +38,8 @@ def new_task_id() -> str:
 
 @dataclass
 class Task:
-    """One unit of work: the seed's ``type``, ``payload``, ``timestamp`` (ms); plus id, attempts."""
+    """One unit of work: the design's ``type``, ``payload``, ``timestamp`` (ms); plus id and
+    attempts."""
 
     type: str
     payload: dict[str, Any]
@@ -99,7 +100,8 @@ class Task:
         ident = data.get("id")
         if ident is not None and not isinstance(ident, str | int):
             raise TaskValidationError(f"the task's 'id' must be text, got {ident!r}")
-        # A seed-shaped task has no id: derive a stable one from its text, so retries match.
+        # A task in the design's exact shape has no id: derive a stable one from its text, so
+        # retries match.
         ident = ident or uuid.uuid5(uuid.NAMESPACE_OID, text).hex
         return cls(kind, payload, int(timestamp), str(ident), attempts, text, crashes=crashes)
 
@@ -126,7 +128,7 @@ class TaskType:
     fields: dict[str, type] = field(default_factory=dict)
     check: Callable[[dict[str, Any]], str | None] | None = None  # returns a reason or None
 
-    def validate(self, payload: Any) -> None:
+    def validate(self, payload: object) -> None:
         if not isinstance(payload, dict):
             raise TaskValidationError(f"{self.name}: the payload must be a dict")
         for name, wanted in self.fields.items():
@@ -145,7 +147,7 @@ class TaskType:
 
 
 class TaskRegistry:
-    """Task types by name. ``tasks.REGISTRY`` holds the seed's three; add your own."""
+    """Task types by name. ``tasks.REGISTRY`` holds the design's three; add your own."""
 
     def __init__(self) -> None:
         self._types: dict[str, TaskType] = {}
@@ -163,7 +165,7 @@ class TaskRegistry:
             known = ", ".join(sorted(self._types)) or "none"
             raise TaskValidationError(f"unknown task type {name!r} (known: {known})") from None
 
-    def validate(self, name: str, payload: Any) -> TaskType:
+    def validate(self, name: str, payload: object) -> TaskType:
         """The type for ``name`` after checking ``payload``; raises TaskValidationError."""
         task_type = self.get(name)
         task_type.validate(payload)

@@ -1,6 +1,6 @@
-"""The worker: takes tasks off the queue and runs their handlers (the seed's ``procesarTareas``).
+"""The worker: takes tasks off the queue and runs their handlers (the design's ``procesarTareas``).
 
-``process_all()`` is the seed's batch loop: take tasks until the queue is empty, run each, return
+``process_all()`` is the design's batch loop: take tasks until the queue is empty, run each, return
 ``{"processed": n}``. ``run()`` is the long-running form: it blocks on the queue with a short
 timeout (so it notices ``stop()`` within a fraction of a second), and on SIGTERM/SIGINT it
 finishes the task in hand, hands the rest back and exits. A Redis error inside ``run()`` is
@@ -8,7 +8,8 @@ logged and retried after ``poll_timeout_s``: a blip never ends a long-running wo
 
 Three modes:
 
-- ``seed``: ``LPOP`` - a task lives only in this process once taken; a crash loses it.
+- ``pop``: ``LPOP`` - a task lives only in this process once taken; a crash loses it (the
+  design's queue; ``seed``, its old name, still works).
 - ``reliable``: ``LMOVE`` into this worker's processing list, ack after the handler, retries
   with backoff, dead letters, and a heartbeat so others can recover our tasks if we die (a
   task that kills ``max_attempts`` workers becomes a dead letter, see ``requeue_orphans``).
@@ -44,8 +45,9 @@ from .task import Task
 __all__ = ["Mode", "Worker"]
 
 log = logging.getLogger("helpdesk_kit.worker")
-#: The three queue modes, as their names or as QueueMode members (a StrEnum is its name).
-Mode = QueueMode | Literal["seed", "reliable", "streams"]
+#: The three queue modes, as their names or as QueueMode members (a StrEnum is its name);
+#: ``"seed"`` is the pop mode's old name, which lessons still use.
+Mode = QueueMode | Literal["pop", "reliable", "streams", "seed"]
 
 
 def new_worker_id() -> str:
@@ -63,24 +65,27 @@ class Worker:
     def __init__(self, queue: TaskQueue | StreamQueue, context: object, *,
                  mode: Mode = "reliable", worker_id: str | None = None, batch: int = 1,
                  heartbeat_ttl_s: float = 10.0, poll_timeout_s: float = 0.5) -> None:
-        if mode not in ("seed", "reliable", "streams"):
-            raise ValueError(f"mode must be 'seed', 'reliable' or 'streams', got {mode!r}")
-        if (mode == "streams") != isinstance(queue, StreamQueue):
-            wanted = "StreamQueue" if mode == "streams" else "TaskQueue"
-            raise ValueError(f"mode {mode!r} needs a {wanted}, got {type(queue).__name__}")
+        try:
+            mode = QueueMode(mode)
+        except ValueError:
+            names = ", ".join(repr(str(member)) for member in QueueMode)
+            raise ValueError(f"mode must be one of {names}, got {mode!r}") from None
+        if (mode is QueueMode.STREAMS) != isinstance(queue, StreamQueue):
+            wanted = "StreamQueue" if mode is QueueMode.STREAMS else "TaskQueue"
+            raise ValueError(f"mode {mode!s} needs a {wanted}, got {type(queue).__name__}")
         self.queue = queue
         self.context = context
-        self.mode: Mode = mode
+        self.mode = mode
         self.worker_id = worker_id or new_worker_id()
         self.batch = max(1, batch)
         self.heartbeat_ttl_s = heartbeat_ttl_s
         self.poll_timeout_s = poll_timeout_s
         self._stop = threading.Event()
-        self._done_unflushed = 0  # seed mode counts "done" locally; flushed now and then
+        self._done_unflushed = 0  # pop mode counts "done" locally; flushed now and then
         self._next: Task | None = None  # reliable, one by one: reserved with the last ack
 
     def __repr__(self) -> str:
-        return f"Worker({self.worker_id!r}, mode={self.mode!r})"
+        return f"Worker({self.worker_id!r}, mode={str(self.mode)!r})"
 
     def stop(self) -> None:
         """Ask the worker to stop after the task in hand (safe from a signal handler).
@@ -94,14 +99,14 @@ class Worker:
     def stopping(self) -> bool:
         return self._stop.is_set()
 
-    # --- the seed's batch loop ----------------------------------------------------------
+    # --- the design's batch loop ----------------------------------------------------------
     def process_all(self) -> dict[str, int]:
         """Take and run tasks until the queue is empty (or ``stop()``); ``{"processed": n}``."""
         processed = 0
         with self._session():
             while not self.stopping:
                 tasks = self._take(block=False)
-                if not tasks and (self.mode == "seed" or self.queue.promote_due() == 0):
+                if not tasks and (self.mode is QueueMode.POP or self.queue.promote_due() == 0):
                     break
                 processed += self._run_batch(tasks)
         return {"processed": processed}
@@ -132,9 +137,9 @@ class Worker:
                     tasks = self._take(block=not burst)
                     if tasks:
                         processed += self._run_batch(tasks)
-                    elif self.mode != "seed" and self.queue.promote_due():
+                    elif self.mode is not QueueMode.POP and self.queue.promote_due():
                         continue  # due retries are pending again: take them now, not later
-                    elif burst and (self.mode == "seed" or self._maintain() == 0):
+                    elif burst and (self.mode is QueueMode.POP or self._maintain() == 0):
                         break
                 except redis.RedisError as exc:
                     # A blip must not end the worker. Nothing is lost in reliable mode: what
@@ -158,7 +163,7 @@ class Worker:
         if isinstance(self.queue, StreamQueue):  # one XREADGROUP, blocking or not, any batch
             return list(self.queue.reserve_many(self.worker_id, self.batch,
                                                 self.poll_timeout_s if block else 0))
-        if self.mode == "seed":
+        if self.mode is QueueMode.POP:
             task = self.queue.dequeue(timeout=self.poll_timeout_s if block else 0)
             return [task] if task else []
         if self.batch > 1:  # empty: wait on the blocking reserve below, never spin on this
@@ -180,9 +185,10 @@ class Worker:
             if self._handle(task):
                 done.append(task)
             ran += 1
-        if isinstance(self.queue, TaskQueue) and self.mode == "reliable" and self.batch == 1:
+        one_by_one = self.mode is QueueMode.RELIABLE and self.batch == 1
+        if isinstance(self.queue, TaskQueue) and one_by_one:
             self._next = self.queue.ack_and_reserve(self.worker_id, done[0] if done else None)
-        elif self.mode != "seed":
+        elif self.mode is not QueueMode.POP:
             self.queue.ack(self.worker_id, done)
         else:
             self._done_unflushed += len(done)
@@ -213,7 +219,7 @@ class Worker:
         return done
 
     def _failed(self, task: Task, error: str, *, retry: bool) -> Outcome:
-        if self.mode == "seed":  # no retries in the seed; but a failure must not vanish
+        if self.mode is QueueMode.POP:  # no retries in the design, but a failure must not vanish
             self.queue.bury(task.raw or task.to_json(), task, error)
             return Outcome.DEAD
         return self.queue.fail(self.worker_id, task, error, retry=retry)
@@ -221,7 +227,7 @@ class Worker:
     # --- lifecycle ----------------------------------------------------------------------
     def _maintain(self) -> int:
         """Due retries back to the queue, dead workers' tasks recovered. Returns tasks moved."""
-        if self.mode == "seed":
+        if self.mode is QueueMode.POP:
             self._flush_done()
             return 0
         if isinstance(self.queue, StreamQueue):  # XAUTOCLAIM: a dead worker's entries, to us
@@ -237,9 +243,9 @@ class Worker:
         """After a Redis error: heartbeat again, and hand back the tasks we still hold.
 
         A task whose handler ran but whose ack failed runs again: at least once, as after a
-        crash (the handlers are idempotent, see :mod:`helpdesk_kit.tasks`).
+        crash (the handlers are idempotent, see :mod:`helpdesk_kit.app.handlers`).
         """
-        if self.mode == "seed":
+        if self.mode is QueueMode.POP:
             return
         self.queue.register_worker(self.worker_id, self.heartbeat_ttl_s)
         self._next = None  # it is in our processing list: handed back below with the rest
@@ -256,7 +262,7 @@ class Worker:
     @contextmanager
     def _session(self) -> Iterator[None]:
         """Register and keep a heartbeat (reliable mode); on exit hand back what we hold."""
-        if self.mode == "seed":
+        if self.mode is QueueMode.POP:
             try:
                 yield
             finally:
