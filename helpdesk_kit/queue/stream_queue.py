@@ -7,7 +7,8 @@ as an entry of one log, and the consumer *group* remembers who holds what:
 2. ``reserve`` is ``XREADGROUP GROUP workers <worker> COUNT n STREAMS tasks:stream >``: the
    entries become *pending* for that consumer, in the group's pending list (who, since
    when, delivered how often: ``XPENDING``);
-3. ``ack`` is ``XACK``: no longer pending;
+3. ``ack`` is ``XACK``: no longer pending; one task at a time, ``ack_and_reserve`` acks it
+   and reads the next in one round trip (one pipeline), as the reliable list does;
 4. ``fail`` acks and puts the task in ``tasks:stream:delayed`` (backoff, as in reliable
    mode); a task whose time has come is added to the stream again, as a new entry;
 5. a live worker touches its pending entries with every heartbeat (``XCLAIM ... JUSTID``: idle
@@ -123,11 +124,15 @@ class StreamQueue(StreamWorkerOps):
                 raise
         self._group_ready = True
 
-    def _read(self, worker_id: str, count: int, block_ms: int) -> Any:
+    def _read_args(self, worker_id: str, count: int, block_ms: int) -> list[Any]:
+        """``XREADGROUP GROUP workers <worker> COUNT n [BLOCK ms] STREAMS tasks:stream >``."""
         args: list[Any] = ["XREADGROUP", "GROUP", GROUP, worker_id, "COUNT", count]
         if block_ms > 0:
             args += ["BLOCK", block_ms]
-        args += ["STREAMS", self.keys.tasks_stream, ">"]
+        return [*args, "STREAMS", self.keys.tasks_stream, ">"]
+
+    def _read(self, worker_id: str, count: int, block_ms: int) -> Any:
+        args = self._read_args(worker_id, count, block_ms)
         try:
             return bytes_reply(self.client, *args)
         except redis.ResponseError as exc:
@@ -181,15 +186,58 @@ class StreamQueue(StreamWorkerOps):
     def ack(self, worker_id: str, tasks: Task | Iterable[Task]) -> None:
         """Done: ``XACK`` the entries and count them, in one MULTI; trim now and then."""
         batch = [tasks] if isinstance(tasks, Task) else list(tasks)
-        ids = [t.entry_id for t in batch if isinstance(t, StreamTask) and t.entry_id]
         if not batch:
             return
         pipe = self.client.pipeline(transaction=True)
+        self._queue_ack(pipe, batch)
+        pipe.execute()
+        self._trim_now_and_then(len(batch))
+
+    def ack_and_reserve(self, worker_id: str, done: Task | None) -> StreamTask | None:
+        """Ack ``done`` (if any) and read the next task, in one round trip.
+
+        The list queue's ``ack_and_reserve`` on a stream: one pipeline of ``XACK``, the
+        "done" count and ``XREADGROUP ... COUNT 1`` (not blocking). The finished entry is
+        acked before the next one is read, and a read entry is pending for ``worker_id``
+        until its own ack, so at least once holds as with :meth:`ack` then :meth:`reserve`.
+        (A pipeline, not a MULTI: redis-py decodes a MULTI's replies, and an entry that is
+        not UTF-8 must reach :meth:`decode_or_bury` as bytes.)
+        """
+        self.ensure_group()
+        if self.claimed.get(worker_id):  # recovered tasks go first, as in reserve_many
+            if done is not None:
+                self.ack(worker_id, done)
+            return self.reserve(worker_id)
+        pipe = self.client.pipeline(transaction=False)
+        finished = [] if done is None else [done]
+        self._queue_ack(pipe, finished)
+        bytes_reply(pipe, *self._read_args(worker_id, 1, 0))
+        try:
+            *_, reply = pipe.execute()
+        except redis.ResponseError as exc:  # the ack went through; the read found no group
+            if "NOGROUP" not in str(exc):
+                raise
+            self._trim_now_and_then(len(finished))
+            return self.reserve(worker_id)  # _read starts the group again
+        self._trim_now_and_then(len(finished))
+        got = read_entries(reply)
+        if not got:
+            return None
+        tasks = [t for entry_id, fields in got for t in self.decode_or_bury(entry_id, fields)]
+        return tasks[0] if tasks else self.reserve(worker_id)  # it was buried: read on
+
+    def _queue_ack(self, pipe: Any, batch: list[Task]) -> None:
+        """Queue ``XACK`` of ``batch``'s entries and its "done" count on ``pipe``."""
+        if not batch:
+            return
+        ids = [t.entry_id for t in batch if isinstance(t, StreamTask) and t.entry_id]
         if ids:
             pipe.xack(self.keys.tasks_stream, GROUP, *ids)
         pipe.hincrby(self.keys.tasks_stream_stats, "done", len(batch))
-        pipe.execute()
-        self._acked_since_trim += len(batch)
+
+    def _trim_now_and_then(self, acked: int) -> None:
+        """Count ``acked`` more acks; every ``trim_every`` of them, :meth:`trim`."""
+        self._acked_since_trim += acked
         if self._acked_since_trim >= self.trim_every:
             self._acked_since_trim = 0
             self.trim()
