@@ -8,7 +8,7 @@ as an entry of one log, and the consumer *group* remembers who holds what:
    entries become *pending* for that consumer, in the group's pending list (who, since
    when, delivered how often: ``XPENDING``);
 3. ``ack`` is ``XACK``: no longer pending; one task at a time, ``ack_and_reserve`` acks it
-   and reads the next in one round trip (one pipeline), as the reliable list does;
+   and reads the next in one round trip (one script), as the reliable list does;
 4. ``fail`` acks and puts the task in ``tasks:stream:delayed`` (backoff, as in reliable
    mode); a task whose time has come is added to the stream again, as a new entry;
 5. a live worker touches its pending entries with every heartbeat (``XCLAIM ... JUSTID``: idle
@@ -50,6 +50,18 @@ __all__ = ["DEFAULT_MAX_LEN", "StreamQueue", "StreamTask"]
 #: The stream's memory cap (``XADD ... MAXLEN ~``): far above any backlog a lesson makes.
 DEFAULT_MAX_LEN = 1_000_000
 
+#: KEYS: the stream, its stats hash; ARGV: the group, the worker, the done entry's id ("":
+#: none), how many tasks finished (0 or 1). The ack and the next read in one command.
+ACK_AND_READ = """
+if ARGV[3] ~= '' then
+  redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])
+end
+if ARGV[4] ~= '0' then
+  redis.call('HINCRBY', KEYS[2], 'done', ARGV[4])
+end
+return redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', 1, 'STREAMS', KEYS[1], '>')
+"""
+
 
 class StreamQueue(StreamWorkerOps):
     """The queue on one Redis stream. Same producing API and guarantees as ``TaskQueue``.
@@ -74,6 +86,7 @@ class StreamQueue(StreamWorkerOps):
         self.claimed: dict[str, list[StreamTask]] = {}  # recovered, waiting to run, per worker
         self._acked_since_trim = 0
         self._group_ready = False
+        self._ack_read = client.register_script(ACK_AND_READ)
 
     def __repr__(self) -> str:
         return f"StreamQueue({self.keys.tasks_stream!r})"
@@ -124,15 +137,11 @@ class StreamQueue(StreamWorkerOps):
                 raise
         self._group_ready = True
 
-    def _read_args(self, worker_id: str, count: int, block_ms: int) -> list[Any]:
-        """``XREADGROUP GROUP workers <worker> COUNT n [BLOCK ms] STREAMS tasks:stream >``."""
+    def _read(self, worker_id: str, count: int, block_ms: int) -> Any:
         args: list[Any] = ["XREADGROUP", "GROUP", GROUP, worker_id, "COUNT", count]
         if block_ms > 0:
             args += ["BLOCK", block_ms]
-        return [*args, "STREAMS", self.keys.tasks_stream, ">"]
-
-    def _read(self, worker_id: str, count: int, block_ms: int) -> Any:
-        args = self._read_args(worker_id, count, block_ms)
+        args += ["STREAMS", self.keys.tasks_stream, ">"]
         try:
             return bytes_reply(self.client, *args)
         except redis.ResponseError as exc:
@@ -194,36 +203,44 @@ class StreamQueue(StreamWorkerOps):
         self._trim_now_and_then(len(batch))
 
     def ack_and_reserve(self, worker_id: str, done: Task | None) -> StreamTask | None:
-        """Ack ``done`` (if any) and read the next task, in one round trip.
+        """Ack ``done`` (if any) and read the next task, in one round trip (two if no Lua).
 
-        The list queue's ``ack_and_reserve`` on a stream: one pipeline of ``XACK``, the
-        "done" count and ``XREADGROUP ... COUNT 1`` (not blocking). The finished entry is
-        acked before the next one is read, and a read entry is pending for ``worker_id``
-        until its own ack, so at least once holds as with :meth:`ack` then :meth:`reserve`.
-        (A pipeline, not a MULTI: redis-py decodes a MULTI's replies, and an entry that is
-        not UTF-8 must reach :meth:`decode_or_bury` as bytes.)
+        The list queue's ``ack_and_reserve`` on a stream: one script runs ``XACK``, the
+        "done" count and ``XREADGROUP ... COUNT 1`` (not blocking), atomically. The read
+        entry is pending for ``worker_id`` until its own ack, so at least once holds as with
+        :meth:`ack` then :meth:`reserve`. Its reply comes back as bytes: an entry that is
+        not UTF-8 reaches :meth:`decode_or_bury`.
         """
         self.ensure_group()
         if self.claimed.get(worker_id):  # recovered tasks go first, as in reserve_many
             if done is not None:
                 self.ack(worker_id, done)
             return self.reserve(worker_id)
-        pipe = self.client.pipeline(transaction=False)
         finished = [] if done is None else [done]
-        self._queue_ack(pipe, finished)
-        bytes_reply(pipe, *self._read_args(worker_id, 1, 0))
+        entry_id = done.entry_id if isinstance(done, StreamTask) else ""
+        args = (2, self.keys.tasks_stream, self.keys.tasks_stream_stats, GROUP, worker_id,
+                entry_id, len(finished))
         try:
-            *_, reply = pipe.execute()
-        except redis.ResponseError as exc:  # the ack went through; the read found no group
-            if "NOGROUP" not in str(exc):
-                raise
+            try:
+                reply = bytes_reply(self.client, "EVALSHA", self._ack_read.sha, *args)
+            except redis.exceptions.NoScriptError:  # a new or restarted server: send it once
+                reply = bytes_reply(self.client, "EVAL", ACK_AND_READ, *args)
+        except redis.ResponseError as exc:
+            if "NOGROUP" in str(exc):  # the stream was deleted: the ack ran, the read did not
+                self._group_ready = False
+            elif finished:  # scripts refused (an ACL, a managed service): two round trips
+                self.ack(worker_id, finished)
+                return self.reserve(worker_id)
             self._trim_now_and_then(len(finished))
-            return self.reserve(worker_id)  # _read starts the group again
+            return self.reserve(worker_id)
+        except ImportError:  # fakeredis without lupa
+            self.ack(worker_id, finished)
+            return self.reserve(worker_id)
         self._trim_now_and_then(len(finished))
-        got = read_entries(reply)
+        got = _script_entries(reply)
         if not got:
             return None
-        tasks = [t for entry_id, fields in got for t in self.decode_or_bury(entry_id, fields)]
+        tasks = [t for found, fields in got for t in self.decode_or_bury(found, fields)]
         return tasks[0] if tasks else self.reserve(worker_id)  # it was buried: read on
 
     def _queue_ack(self, pipe: Any, batch: list[Task]) -> None:
@@ -317,6 +334,26 @@ class StreamQueue(StreamWorkerOps):
             keep_from = f"{millis}-{int(seq or 0) + 1}"
         return int(self.client.xtrim(self.keys.tasks_stream, minid=keep_from,
                                      approximate=True))
+
+
+def _script_entries(reply: Any) -> list[tuple[str, dict[Any, Any] | None]]:
+    """The ``(id, fields)`` pairs of ``ACK_AND_READ``'s reply, fields as redis-py's dict.
+
+    Redis answers ``[[stream, [[id, [field, value, ...]]]]]`` (nil: nothing new); fakeredis'
+    Lua drops the outer list (``[stream, [...]]``, and ``[]`` for nothing): both are read.
+    """
+    if not reply:
+        return []
+    if isinstance(reply[0], bytes | str):
+        reply = [reply]
+    return [(found, _fields(flat)) for found, flat in read_entries(reply)]
+
+
+def _fields(flat: Any) -> dict[Any, Any] | None:
+    """An entry's flat ``[field, value, ...]`` list as a dict (None if it is not a list)."""
+    if not isinstance(flat, list):
+        return None
+    return dict(zip(flat[::2], flat[1::2], strict=False))
 
 
 def _raw(task: Task) -> str:
