@@ -84,6 +84,27 @@ def test_ack_and_reserve_serves_recovered_entries_first(redis_client: redis.Redi
     assert queue.inspect().done == 1
 
 
+def test_ack_and_reserve_without_scripts_acks_then_reads(
+        redis_client: redis.Redis, keys: KeySchema, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Redis that refuses EVAL (a managed service, an ACL): two round trips, same result."""
+    queue = _queue(redis_client, keys, [])
+    queue.enqueue_many([("record", {"n": n}) for n in (1, 2)])
+    first = queue.reserve("w1")
+    real = redis_client.execute_command
+
+    def no_scripts(*args: object, **options: object) -> object:
+        if str(args[0]).upper() in ("EVAL", "EVALSHA"):
+            raise redis.ResponseError("NOPERM this user has no permissions to run 'evalsha'")
+        return real(*args, **options)
+
+    monkeypatch.setattr(redis_client, "execute_command", no_scripts)
+    second = queue.ack_and_reserve("w1", first)
+    assert second is not None and second.payload == {"n": 2}
+    pending = redis_client.xpending_range(keys.tasks_stream, GROUP, "-", "+", 10)
+    assert [p["message_id"] for p in pending] == [second.entry_id]
+    assert queue.inspect().done == 1
+
+
 def test_ack_and_reserve_after_the_stream_was_deleted_starts_again(redis_client: redis.Redis,
                                                                    keys: KeySchema) -> None:
     queue = _queue(redis_client, keys, [])
