@@ -15,7 +15,7 @@ from redis.connection import AbstractConnection
 
 from helpdesk_kit.app import REGISTRY
 from helpdesk_kit.keys import KeySchema
-from helpdesk_kit.queue import StreamQueue, StreamTask, Worker
+from helpdesk_kit.queue import StreamQueue, StreamTask, Task, Worker
 from helpdesk_kit.queue.stream_entries import GROUP
 from helpdesk_kit.queue.stream_queue import ACK_AND_READ
 
@@ -69,6 +69,17 @@ def test_ack_and_reserve_buries_garbage_and_takes_the_next(redis_client: redis.R
     assert taken is not None and taken.id == good.id
     assert ["UTF-8" in d.error for d in queue.dead_letters()] == [True]
     assert queue.inspect().processing == 1  # the good one, pending for w1
+
+
+def test_a_finished_task_that_is_no_entry_is_counted_and_nothing_acked(
+        redis_client: redis.Redis, keys: KeySchema) -> None:
+    queue = _queue(redis_client, keys, [])
+    held = queue.enqueue("record", {"n": 1})
+    taken = queue.ack_and_reserve("w1", None)
+    assert taken is not None and taken.id == held.id
+    assert queue.ack_and_reserve("w1", Task("record", {"n": 0})) is None  # ran inline, say
+    stats = queue.inspect()
+    assert (stats.processing, stats.done) == (1, 1)  # the entry is still held: not acked
 
 
 def test_ack_and_reserve_serves_recovered_entries_first(redis_client: redis.Redis,
