@@ -18,7 +18,11 @@ rounds; a ratio is the median of each round's ratio to the same round's floor
             and one MULTI of ``XACK`` per batch.
 
 The one-by-one modes pay two round trips per task, as the floor does: their target is 0.8x
-of it. The peers (RQ, Celery, ...) run in processes of their own: :mod:`bench.bench_peers`.
+of it, measured with this process on one core and redis-server on another (as a server and
+its clients run in production; :func:`bench.cores`). With both on one core every round trip
+is a switch on that core and the Python around it weighs more: those ratios are printed
+under the table, without a target. The peers (RQ, Celery, ...) run in processes of their
+own: :mod:`bench.bench_peers`.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from pathlib import Path
 
 import redis
 
-from bench import tcp_client, tcp_redis
+from bench import cores, tcp_client, tcp_server
 from bench.report import Area, Row, paired, print_area
 from helpdesk_kit.app import REGISTRY, TaskContext, helpdesk_queue
 from helpdesk_kit.app.handlers import send_notifications
@@ -145,17 +149,24 @@ def interleave(methods: dict[str, Callable[[], float]], rounds: int) -> dict[str
 
 def run(quick: bool = False) -> list[Area]:
     rounds, n = QUICK if quick else FULL
-    with tcp_redis() as port, tempfile.TemporaryDirectory() as folder:
-        client = tcp_client(port)
+    with tcp_server() as server, tempfile.TemporaryDirectory() as folder:
+        client = tcp_client(server.port)
         keys = KeySchema(prefix="bench:")
-        rates = interleave({
-            RAW: lambda: raw_loop(client, keys, n),
-            SEED: lambda: seed_mode(client, keys, n),
-            ONE: lambda: reliable_mode(client, keys, 1, n),
-            BATCH: lambda: reliable_mode(client, keys, 100, n),
-            STREAMS_ONE: lambda: streams_mode(client, keys, 1, n),
-            STREAMS: lambda: streams_mode(client, keys, 100, n),
-        }, rounds)
+        with cores(server, apart=True) as placement:
+            rates = interleave({
+                RAW: lambda: raw_loop(client, keys, n),
+                SEED: lambda: seed_mode(client, keys, n),
+                ONE: lambda: reliable_mode(client, keys, 1, n),
+                BATCH: lambda: reliable_mode(client, keys, 100, n),
+                STREAMS_ONE: lambda: streams_mode(client, keys, 1, n),
+                STREAMS: lambda: streams_mode(client, keys, 100, n),
+            }, rounds)
+        with cores(server, apart=False) as together:
+            one_core = paired(interleave({
+                RAW: lambda: raw_loop(client, keys, n),
+                ONE: lambda: reliable_mode(client, keys, 1, n),
+                STREAMS_ONE: lambda: streams_mode(client, keys, 1, n),
+            }, rounds), RAW) if together else {}
         queued, inline = create_ticket_latency(client, keys, Path(folder), 60 if quick else 300)
         client.close()
     ratios = paired(rates, RAW)
@@ -163,11 +174,17 @@ def run(quick: bool = False) -> list[Area]:
     rows = [Row(name, ratios[name], f"{statistics.median(values):,.0f} jobs/s",
                 targets.get(name)) for name, values in rates.items()]
     floor = Area(f"Task queue against the raw floor, in one process: {n:,} tasks a round, "
-                 f"{rounds} paired rounds", RAW, rows)
+                 f"{rounds} paired rounds, {placement or 'not pinned (fewer than 2 cores)'}",
+                 RAW, rows)
     streams_to_list = paired({name: rates[name] for name in (ONE, STREAMS_ONE)}, ONE)
     batches = paired({name: rates[name] for name in (BATCH, STREAMS)}, BATCH)
     floor.notes.append(f"streams / reliable: one by one {streams_to_list[STREAMS_ONE]:.2f}x, "
                        f"batch 100 {batches[STREAMS]:.2f}x")
+    if one_core:
+        floor.notes.append(
+            f"{together}, same rounds again (each round trip a switch on one core, so the "
+            f"Python around it weighs more): reliable, one by one {one_core[ONE]:.2f}x, "
+            f"streams, one by one {one_core[STREAMS_ONE]:.2f}x")
     return [floor, Area("create_ticket: the request's own time (local file database)",
                         "insert + inline notification",
                         [Row("insert + enqueue", inline / queued, f"{queued:,.0f} µs", None,
