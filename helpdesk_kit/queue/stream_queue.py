@@ -258,13 +258,24 @@ class StreamQueue(StreamWorkerOps):
         self._trim_now_and_then(len(finished))
         if isinstance(reply, bytes):  # the usual entry: "<id> <task json>"
             found, _, raw = reply.partition(b" ")
-            got: list[tuple[str, Any]] = [(text(found), {FIELD.encode(): raw})]
-        else:
-            got = _script_entries(reply)
+            return self._usual_entry(worker_id, text(found), raw)
+        got = _script_entries(reply)
         if not got:
             return None
         tasks = [t for found, fields in got for t in self.decode_or_bury(found, fields)]
         return tasks[0] if tasks else self.reserve(worker_id)  # it was buried: read on
+
+    def _usual_entry(self, worker_id: str, entry_id: str, raw: bytes) -> StreamTask | None:
+        """The task in an entry of one ``task`` field, parsed straight into a StreamTask;
+        if it is no task, :meth:`decode_or_bury` buries it with its reason and we read on."""
+        try:
+            task = StreamTask.from_json(raw, self.max_task_bytes)
+        except Exception:  # TaskValidationError, or a parsing bug: buried the usual way
+            self.decode_or_bury(entry_id, {FIELD.encode(): raw})
+            return self.reserve(worker_id)
+        assert isinstance(task, StreamTask)  # from_json builds the class it is called on
+        task.entry_id = entry_id
+        return task
 
     def _queue_ack(self, pipe: Any, batch: list[Task]) -> None:
         """Queue ``XACK`` of ``batch``'s entries and its "done" count on ``pipe``."""
