@@ -15,7 +15,7 @@ from redis.connection import AbstractConnection
 
 from helpdesk_kit.app import REGISTRY
 from helpdesk_kit.keys import KeySchema
-from helpdesk_kit.queue import StreamQueue, StreamTask, Task, Worker
+from helpdesk_kit.queue import StreamQueue, StreamTask, Task, Worker, stream_queue
 from helpdesk_kit.queue.stream_entries import GROUP
 from helpdesk_kit.queue.stream_queue import ACK_AND_READ
 
@@ -101,14 +101,14 @@ def test_ack_and_reserve_without_scripts_acks_then_reads(
     queue = _queue(redis_client, keys, [])
     queue.enqueue_many([("record", {"n": n}) for n in (1, 2)])
     first = queue.reserve("w1")
-    real = redis_client.execute_command
+    calls = stream_queue.bytes_reply
 
-    def no_scripts(*args: object, **options: object) -> object:
-        if str(args[0]).upper() in ("EVAL", "EVALSHA"):
+    def refused(client: Any, command: str, *args: object) -> Any:
+        if command in ("EVAL", "EVALSHA"):  # what an ACL without scripting answers
             raise redis.ResponseError("NOPERM this user has no permissions to run 'evalsha'")
-        return real(*args, **options)
+        return calls(client, command, *args)
 
-    monkeypatch.setattr(redis_client, "execute_command", no_scripts)
+    monkeypatch.setattr(stream_queue, "bytes_reply", refused)
     second = queue.ack_and_reserve("w1", first)
     assert second is not None and second.payload == {"n": 2}
     pending = redis_client.xpending_range(keys.tasks_stream, GROUP, "-", "+", 10)
