@@ -75,7 +75,7 @@ class Worker:
         self.heartbeat_ttl_s, self.poll_timeout_s = heartbeat_ttl_s, poll_timeout_s
         self._stop = threading.Event()
         self._done_unflushed = 0  # seed mode counts "done" locally; flushed now and then
-        self._next: Task | None = None  # reliable, one by one: reserved with the last ack
+        self._next: Task | None = None  # one by one: reserved with the last ack
 
     def __repr__(self) -> str:
         return f"Worker({self.worker_id!r}, mode={self.mode!r})"
@@ -153,6 +153,9 @@ class Worker:
         return tasks
 
     def _take_now(self, block: bool) -> list[Task]:
+        task, self._next = self._next, None  # ack_and_reserve took it: no round trip now
+        if task is not None:
+            return [task]
         if isinstance(self.queue, StreamQueue):  # one XREADGROUP, blocking or not, any batch
             return list(self.queue.reserve_many(self.worker_id, self.batch,
                                                 self.poll_timeout_s if block else 0))
@@ -163,8 +166,7 @@ class Worker:
             tasks = self.queue.reserve_many(self.worker_id, self.batch)
             if tasks or not block:
                 return tasks
-        task, self._next = self._next, None  # ack_and_reserve took it: no round trip now
-        task = task or self.queue.reserve(self.worker_id, self.poll_timeout_s if block else 0)
+        task = self.queue.reserve(self.worker_id, self.poll_timeout_s if block else 0)
         return [task] if task else []
 
     def _run_batch(self, tasks: list[Task]) -> int:
@@ -177,7 +179,7 @@ class Worker:
             if self._handle(task):
                 done.append(task)
             ran += 1
-        if isinstance(self.queue, TaskQueue) and self.mode == "reliable" and self.batch == 1:
+        if self.mode != "seed" and self.batch == 1:  # reliable or streams, one by one
             self._next = self.queue.ack_and_reserve(self.worker_id, done[0] if done else None)
         elif self.mode != "seed":
             self.queue.ack(self.worker_id, done)
