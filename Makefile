@@ -86,9 +86,9 @@ notebooks: setup  ## re-execute lessons in place, storing outputs (after editing
 	mkdir -p $(TEST_DATA)/execute
 	HELPDESK_DATA_DIR=$(TEST_DATA)/execute $(PY) scripts/execute-notebooks $(NB)
 
-bench: test-deps  ## benchmarks (on redis-server and sqld): ratio tables + bench/results/ratios.png; BENCH_ARGS=--quick: < 1 min
+bench: test-deps  ## benchmarks: the kit, its peers and the floors, same run; tables + bench/results/ratios.png; BENCH_ARGS=--quick: < 2 min
 	$(INSTALL) -e '.[bench]'
-	$(PY) -m bench.peers --install   # arq pins redis-py < 6: its own venv, .venv-bench/arq
+	$(PY) -m bench.peers --install   # arq, SAQ, Celery: venvs of their own, .venv-bench/
 	$(PY) -m bench $(BENCH_ARGS)
 
 clean:  ## remove the venv and caches (not your data folder)

@@ -15,7 +15,7 @@ import pkgutil
 import time
 from pathlib import Path
 
-from bench.report import RESULTS, Area, print_area, save
+from bench.report import RESULTS, Area, describe, machine, print_area, save
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}; have: {', '.join(found)}")
     started, areas = time.perf_counter(), []
+    print(f"machine: {describe(machine())}", flush=True)
     for name in chosen:
         print(f"\n=== {name}{' (quick)' if args.quick else ''}, at "
               f"{time.perf_counter() - started:.0f} s ===", flush=True)

@@ -9,12 +9,15 @@ throughput ratio is ours/theirs and a latency ratio is theirs/ours). A row that 
 from __future__ import annotations
 
 import json
+import os
+import platform
 import statistics
+import subprocess
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-__all__ = ["RESULTS", "Area", "Row", "paired", "print_area", "save"]
+__all__ = ["RESULTS", "Area", "Row", "describe", "machine", "paired", "print_area", "save"]
 
 #: Where the chart and the numbers go (git-ignored).
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -29,6 +32,7 @@ class Row:
     shown: str = ""  #: the absolute figure (``12.3 µs``, ``8,400 jobs/s``)
     target: float | None = None  #: the ratio it must reach, if any
     note: str = ""  #: why it did not run, or what it means
+    guarantee: str = ""  #: a queue's delivery guarantee (``Guarantee.label``), printed beside
 
     @property
     def verdict(self) -> str:
@@ -70,15 +74,43 @@ def paired(samples: dict[str, list[float]], baseline: str, *, lower_is_better: b
 
 def print_area(area: Area) -> None:
     width = max(len(r.name) for r in area.rows) if area.rows else 10
+    shown = max([14, *(len(r.shown) for r in area.rows)])
+    promises = max([0, *(len(r.guarantee) for r in area.rows)])
     print(f"\n## {area.title}\n   ratio = x {area.baseline} (same run; higher is better)")
-    print(f"   {'':{width}}  {'measured':>14}  {'ratio':>8}  {'target':>8}  verdict")
+    header = f"   {'':{width}}  {'measured':>{shown}}  {'ratio':>8}  {'target':>8}  verdict"
+    if promises:
+        header += f"  {'':7}  delivery"
+    print(header)
     for r in area.rows:
         ratio = "-" if r.ratio is None else f"{r.ratio:8.2f}"
         target = "" if r.target is None else f">= {r.target:g}"
-        line = f"   {r.name:{width}}  {r.shown:>14}  {ratio:>8}  {target:>8}  {r.verdict}"
+        line = f"   {r.name:{width}}  {r.shown:>{shown}}  {ratio:>8}  {target:>8}  {r.verdict}"
+        if promises:
+            line = f"{line:{len(header) - len('delivery')}}{r.guarantee:{promises}}"
         print(line.rstrip() + (f"  ({r.note})" if r.note else ""))
     for note in area.notes:
         print(f"   {note}")
+
+
+def machine() -> dict[str, str]:
+    """What a table's numbers were measured on: date, ``uname -m``, cores, redis-server."""
+    try:
+        version = subprocess.run(["redis-server", "--version"], capture_output=True, text=True,
+                                 check=False).stdout.split()
+        server = next((w.split("=", 1)[1] for w in version if w.startswith("v=")), "?")
+    except OSError:
+        server = "not installed"
+    return {"date": time.strftime("%Y-%m-%d"), "arch": platform.machine(),
+            "cores": str(os.cpu_count()), "redis_server": server,
+            "python": platform.python_version(), "load": f"{os.getloadavg()[0]:.1f}"}
+
+
+def describe(info: dict[str, str]) -> str:
+    """``2026-12-05, x86_64, 2 cores, redis-server 7.0.15, Python 3.11.7, load 0.2``: the
+    load average at the start says whether anything else was running."""
+    return (f"{info['date']}, {info['arch']}, {info['cores']} cores, "
+            f"redis-server {info['redis_server']}, Python {info['python']}, "
+            f"load {info.get('load', '?')} at the start")
 
 
 def _chart(areas: list[Area], path: Path) -> None:
@@ -96,7 +128,8 @@ def _chart(areas: list[Area], path: Path) -> None:
         ratios = [r.ratio or 0 for r in area.rows]
         colors = ["#bbbbbb" if r.ratio is None else "#2a9d8f" if r.verdict != "MISSED"
                   else "#e63946" for r in area.rows]
-        ax.barh(names, ratios, color=colors)
+        hatches = ["//" if r.guarantee.startswith("at most once") else "" for r in area.rows]
+        ax.barh(names, ratios, color=colors, hatch=hatches, edgecolor="white")
         for y, r in enumerate(area.rows):
             text = "not run" if r.ratio is None else f"{r.ratio:.2f}x"
             ax.text(max(r.ratio or 0, 0.01), y, f" {text}", va="center", fontsize=8)
@@ -109,8 +142,9 @@ def _chart(areas: list[Area], path: Path) -> None:
         else:
             ax.set_xlim(0, 1.25 * max([*measured, *(r.target or 0 for r in area.rows)]))
         ax.invert_yaxis()
-        ax.set_title(f"{area.title.split(':')[0]}: x {area.baseline}  (| target)", fontsize=9,
-                     loc="left")
+        legend = "; hatched: at most once" if any(hatches) else ""
+        ax.set_title(f"{area.title.split(':')[0]}: x {area.baseline}  (| target{legend})",
+                     fontsize=9, loc="left")
         ax.tick_params(labelsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -120,7 +154,7 @@ def save(areas: list[Area], quick: bool) -> Path:
     """Write ``ratios.png``, ``latest.json`` and one line of ``history.jsonl``; returns the PNG."""
     RESULTS.mkdir(exist_ok=True)
     record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "quick": quick,
-              "areas": [asdict(a) for a in areas]}
+              "machine": machine(), "areas": [asdict(a) for a in areas]}
     (RESULTS / "latest.json").write_text(json.dumps(record, indent=1, ensure_ascii=False))
     with (RESULTS / "history.jsonl").open("a") as history:
         history.write(json.dumps(record, ensure_ascii=False) + "\n")

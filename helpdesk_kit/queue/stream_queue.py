@@ -7,7 +7,8 @@ as an entry of one log, and the consumer *group* remembers who holds what:
 2. ``reserve`` is ``XREADGROUP GROUP workers <worker> COUNT n STREAMS tasks:stream >``: the
    entries become *pending* for that consumer, in the group's pending list (who, since
    when, delivered how often: ``XPENDING``);
-3. ``ack`` is ``XACK``: no longer pending;
+3. ``ack`` is ``XACK``: no longer pending; one task at a time, ``ack_and_reserve`` acks it
+   and reads the next in one round trip (one script), as the reliable list does;
 4. ``fail`` acks and puts the task in ``tasks:stream:delayed`` (backoff, as in reliable
    mode); a task whose time has come is added to the stream again, as a new entry;
 5. a live worker touches its pending entries with every heartbeat (``XCLAIM ... JUSTID``: idle
@@ -50,6 +51,36 @@ __all__ = ["DEFAULT_MAX_LEN", "StreamQueue", "StreamTask"]
 #: The stream's memory cap (``XADD ... MAXLEN ~``): far above any backlog a lesson makes.
 DEFAULT_MAX_LEN = 1_000_000
 
+#: KEYS: the stream, its stats hash; ARGV: the worker, then what it finished: the entry's id,
+#: ``+`` for a task that is no entry (counted, nothing to ack), ``""`` for nothing. The ack
+#: and the next read in one command. The usual entry (one ``task`` field) comes back as one
+#: string, ``"<id> <task json>"``: one value to parse instead of five nested ones; any other
+#: comes back as XREADGROUP gave it (real Redis wraps the stream in one more list than
+#: fakeredis' Lua: both are read). The group's name is written in: one argument less a call.
+ACK_AND_READ = """
+if ARGV[2] ~= '' then
+  if ARGV[2] ~= '+' then
+    redis.call('XACK', KEYS[1], 'GROUP_NAME', ARGV[2])
+  end
+  redis.call('HINCRBY', KEYS[2], 'done', 1)
+end
+local read = redis.call('XREADGROUP', 'GROUP', 'GROUP_NAME', ARGV[1], 'COUNT', 1,
+                        'STREAMS', KEYS[1], '>')
+if not read or #read == 0 then
+  return false
+end
+local stream = read
+if type(read[1]) == 'table' then
+  stream = read[1]
+end
+local entry = stream[2][1]
+local fields = entry[2]
+if #fields == 2 and fields[1] == 'task' then
+  return entry[1] .. ' ' .. fields[2]
+end
+return read
+""".replace("GROUP_NAME", GROUP)
+
 
 class StreamQueue(StreamWorkerOps):
     """The queue on one Redis stream. Same producing API and guarantees as ``TaskQueue``.
@@ -81,6 +112,7 @@ class StreamQueue(StreamWorkerOps):
         self.claimed: dict[str, list[StreamTask]] = {}  # recovered, waiting to run, per worker
         self._acked_since_trim = 0
         self._group_ready = False
+        self._ack_read = client.register_script(ACK_AND_READ)
 
     def __repr__(self) -> str:
         return f"StreamQueue({self.keys.tasks_stream!r})"
@@ -200,15 +232,82 @@ class StreamQueue(StreamWorkerOps):
     def ack(self, worker_id: str, tasks: Task | Iterable[Task]) -> None:
         """Done: ``XACK`` the entries and count them, in one MULTI; trim now and then."""
         batch = [tasks] if isinstance(tasks, Task) else list(tasks)
-        ids = [t.entry_id for t in batch if isinstance(t, StreamTask) and t.entry_id]
         if not batch:
             return
         pipe = self.client.pipeline(transaction=True)
+        self._queue_ack(pipe, batch)
+        pipe.execute()
+        self._trim_now_and_then(len(batch))
+
+    def ack_and_reserve(self, worker_id: str, done: Task | None) -> StreamTask | None:
+        """Ack ``done`` (if any) and read the next task, in one round trip (two if no Lua).
+
+        The list queue's ``ack_and_reserve`` on a stream: one script runs ``XACK``, the
+        "done" count and ``XREADGROUP ... COUNT 1`` (not blocking), atomically. The read
+        entry is pending for ``worker_id`` until its own ack, so at least once holds as with
+        :meth:`ack` then :meth:`reserve`. Its reply comes back as bytes: an entry that is
+        not UTF-8 reaches :meth:`decode_or_bury`.
+        """
+        self.ensure_group()
+        if self.claimed.get(worker_id):  # recovered tasks go first, as in reserve_many
+            if done is not None:
+                self.ack(worker_id, done)
+            return self.reserve(worker_id)
+        finished = [] if done is None else [done]
+        acked = ""  # nothing finished
+        if done is not None:
+            acked = done.entry_id if isinstance(done, StreamTask) and done.entry_id else "+"
+        args = (2, self.keys.tasks_stream, self.keys.tasks_stream_stats, worker_id, acked)
+        try:
+            try:
+                reply = bytes_reply(self.client, "EVALSHA", self._ack_read.sha, *args)
+            except redis.exceptions.NoScriptError:  # a new or restarted server: send it once
+                reply = bytes_reply(self.client, "EVAL", ACK_AND_READ, *args)
+        except redis.ResponseError as exc:
+            if "NOGROUP" in str(exc):  # the stream was deleted: the ack ran, the read did not
+                self._group_ready = False
+            elif finished:  # scripts refused (an ACL, a managed service): two round trips
+                self.ack(worker_id, finished)
+                return self.reserve(worker_id)
+            self._trim_now_and_then(len(finished))
+            return self.reserve(worker_id)
+        except ImportError:  # fakeredis without lupa
+            self.ack(worker_id, finished)
+            return self.reserve(worker_id)
+        self._trim_now_and_then(len(finished))
+        if isinstance(reply, bytes):  # the usual entry: "<id> <task json>"
+            found, _, raw = reply.partition(b" ")
+            return self._usual_entry(worker_id, text(found), raw)
+        got = _script_entries(reply)
+        if not got:
+            return None
+        tasks = [t for found, fields in got for t in self.decode_or_bury(found, fields)]
+        return tasks[0] if tasks else self.reserve(worker_id)  # it was buried: read on
+
+    def _usual_entry(self, worker_id: str, entry_id: str, raw: bytes) -> StreamTask | None:
+        """The task in an entry of one ``task`` field, parsed straight into a StreamTask;
+        if it is no task, :meth:`decode_or_bury` buries it with its reason and we read on."""
+        try:
+            task = StreamTask.from_json(raw, self.max_task_bytes)
+        except Exception:  # TaskValidationError, or a parsing bug: buried the usual way
+            self.decode_or_bury(entry_id, {FIELD.encode(): raw})
+            return self.reserve(worker_id)
+        assert isinstance(task, StreamTask)  # from_json builds the class it is called on
+        task.entry_id = entry_id
+        return task
+
+    def _queue_ack(self, pipe: Any, batch: list[Task]) -> None:
+        """Queue ``XACK`` of ``batch``'s entries and its "done" count on ``pipe``."""
+        if not batch:
+            return
+        ids = [t.entry_id for t in batch if isinstance(t, StreamTask) and t.entry_id]
         if ids:
             pipe.xack(self.keys.tasks_stream, GROUP, *ids)
         pipe.hincrby(self.keys.tasks_stream_stats, "done", len(batch))
-        pipe.execute()
-        self._acked_since_trim += len(batch)
+
+    def _trim_now_and_then(self, acked: int) -> None:
+        """Count ``acked`` more acks; every ``trim_every`` of them, :meth:`trim`."""
+        self._acked_since_trim += acked
         if self._acked_since_trim >= self.trim_every:
             self._acked_since_trim = 0
             self.trim()
@@ -288,6 +387,26 @@ class StreamQueue(StreamWorkerOps):
             keep_from = f"{millis}-{int(seq or 0) + 1}"
         return int(self.client.xtrim(self.keys.tasks_stream, minid=keep_from,
                                      approximate=True))
+
+
+def _script_entries(reply: Any) -> list[tuple[str, dict[Any, Any] | None]]:
+    """The ``(id, fields)`` pairs of ``ACK_AND_READ``'s reply, fields as redis-py's dict.
+
+    Redis answers ``[[stream, [[id, [field, value, ...]]]]]`` (nil: nothing new); fakeredis'
+    Lua drops the outer list (``[stream, [...]]``, and ``[]`` for nothing): both are read.
+    """
+    if not reply:
+        return []
+    if isinstance(reply[0], bytes | str):
+        reply = [reply]
+    return [(found, _fields(flat)) for found, flat in read_entries(reply)]
+
+
+def _fields(flat: Any) -> dict[Any, Any] | None:
+    """An entry's flat ``[field, value, ...]`` list as a dict (None if it is not a list)."""
+    if not isinstance(flat, list):
+        return None
+    return dict(zip(flat[::2], flat[1::2], strict=False))
 
 
 def _raw(task: Task) -> str:

@@ -82,7 +82,7 @@ class Worker:
         self.poll_timeout_s = poll_timeout_s
         self._stop = threading.Event()
         self._done_unflushed = 0  # pop mode counts "done" locally; flushed now and then
-        self._next: Task | None = None  # reliable, one by one: reserved with the last ack
+        self._next: Task | None = None  # one by one: reserved with the last ack
 
     def __repr__(self) -> str:
         return f"Worker({self.worker_id!r}, mode={str(self.mode)!r})"
@@ -160,6 +160,10 @@ class Worker:
         return tasks
 
     def _take_now(self, block: bool) -> list[Task]:
+        task = self._next  # ack_and_reserve took it: no round trip now
+        self._next = None
+        if task is not None:
+            return [task]
         if isinstance(self.queue, StreamQueue):  # one XREADGROUP, blocking or not, any batch
             return list(self.queue.reserve_many(self.worker_id, self.batch,
                                                 self.poll_timeout_s if block else 0))
@@ -170,9 +174,7 @@ class Worker:
             tasks = self.queue.reserve_many(self.worker_id, self.batch)
             if tasks or not block:
                 return tasks
-        task = self._next  # ack_and_reserve took it: no round trip now
-        self._next = None
-        task = task or self.queue.reserve(self.worker_id, self.poll_timeout_s if block else 0)
+        task = self.queue.reserve(self.worker_id, self.poll_timeout_s if block else 0)
         return [task] if task else []
 
     def _run_batch(self, tasks: list[Task]) -> int:
@@ -185,8 +187,7 @@ class Worker:
             if self._handle(task):
                 done.append(task)
             ran += 1
-        one_by_one = self.mode is QueueMode.RELIABLE and self.batch == 1
-        if isinstance(self.queue, TaskQueue) and one_by_one:
+        if self.mode is not QueueMode.POP and self.batch == 1:  # reliable or streams, one by one
             self._next = self.queue.ack_and_reserve(self.worker_id, done[0] if done else None)
         elif self.mode is not QueueMode.POP:
             self.queue.ack(self.worker_id, done)
