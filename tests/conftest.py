@@ -67,6 +67,21 @@ def until(condition: Callable[[], object], timeout: float = 15.0, what: str = ""
         time.sleep(0.005)
 
 
+def refuse_scripts(monkeypatch: pytest.MonkeyPatch, client: redis.Redis,
+                   message: str = "NOPERM this user has no permissions to run 'evalsha'"
+                   ) -> None:
+    """Make ``client`` answer EVAL, EVALSHA and FCALL as a Redis without scripting does (an
+    ACL, a managed service): the kit's two-round-trip fallbacks run instead."""
+    real = client.execute_command
+
+    def refusing(*args: object, **options: object) -> object:
+        if str(args[0]).upper() in ("EVAL", "EVALSHA", "FCALL"):
+            raise redis.ResponseError(message)
+        return real(*args, **options)
+
+    monkeypatch.setattr(client, "execute_command", refusing)
+
+
 def free_port() -> int:
     """A TCP port nobody listens on right now (tests never use fixed ports)."""
     return sqld.free_port()

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import redis
+from conftest import refuse_scripts
 
 from helpdesk_kit.cache import Cache
 from helpdesk_kit.db import HelpdeskStore
@@ -67,14 +68,7 @@ def test_warming_falls_back_to_pipelines_when_scripts_are_refused(
         redis_client: redis.Redis, keys: KeySchema, store,
         monkeypatch: pytest.MonkeyPatch) -> None:
     cache = Cache(redis_client, keys)
-    real = redis_client.execute_command
-
-    def no_scripts(*args: object, **options: object) -> object:
-        if str(args[0]).upper() in ("EVAL", "EVALSHA", "FCALL"):
-            raise redis.ResponseError(f"unknown command '{str(args[0]).lower()}'")
-        return real(*args, **options)
-
-    monkeypatch.setattr(redis_client, "execute_command", no_scripts)
+    refuse_scripts(monkeypatch, redis_client, "unknown command 'evalsha'")
     assert cache.warm_tickets(store, limit=30, batch_size=10, progress=False) == 30
     assert cache.scripts.lua is False  # remembered: later pages go straight to the pipeline
     assert all(cache.get_cached_ticket(t.id) == t for t in store.list_tickets(limit=30))

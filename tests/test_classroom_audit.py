@@ -35,7 +35,8 @@ from helpdesk_kit.db import HelpdeskStore
 from helpdesk_kit.keys import KeySchema
 from helpdesk_kit.lab import classroom
 from helpdesk_kit.lab.classroom_activity import MEMORY_SAMPLE, activity, memory_text
-from helpdesk_kit.queue.list_queue import QUEUE_LIBRARY
+from helpdesk_kit.queue.list_queue import LIST_LIBRARY
+from helpdesk_kit.queue.stream_queue import STREAM_LIBRARY
 
 #: What learner A would put under the kit's library name: the guarded set, rewritten to store
 #: a ticket whose title A chose. With FCALL it would run with the *caller's* permissions.
@@ -217,7 +218,7 @@ def test_serve_and_create_load_the_kits_library_with_the_instructors_user(
         assert backend.capabilities.why_not("FUNCTION LOAD") == (
             f"your Redis user ({name}) may not run FUNCTION LOAD")
         assert KitScripts(backend.client).ensure_loaded() == "functions"  # the instructor's
-        for library in (QUEUE_LIBRARY, RATE_LIMIT_LIBRARY):  # the queue's, the limiter's too
+        for library in (LIST_LIBRARY, STREAM_LIBRARY, RATE_LIMIT_LIBRARY):  # the queues' too
             assert ScriptRunner(backend.client, library).ensure_loaded() == "functions"
     finally:
         backend.client.close()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from conftest import refuse_scripts
 
 from helpdesk_kit.app import helpdesk_queue
 from helpdesk_kit.backends import RedisServer
@@ -284,14 +285,7 @@ def test_ack_and_reserve_without_scripts_acks_then_reserves(
     """A Redis that refuses scripts (a managed service, an ACL): two round trips, same result."""
     queue.enqueue_many([("close_inactive_tickets", {"days": d}) for d in (1, 2)])
     first = queue.reserve("w1")
-    real = redis_client.execute_command
-
-    def no_scripts(*args: object, **options: object) -> object:
-        if str(args[0]).upper() in ("EVAL", "EVALSHA", "FCALL"):
-            raise redis.ResponseError("NOPERM this user has no permissions to run 'evalsha'")
-        return real(*args, **options)
-
-    monkeypatch.setattr(redis_client, "execute_command", no_scripts)
+    refuse_scripts(monkeypatch, redis_client)
     second = queue.ack_and_reserve("w1", first)
     assert second is not None and second.payload == {"days": 2}
     assert redis_client.lrange(keys.tasks_processing("w1"), 0, -1) == [second.raw]

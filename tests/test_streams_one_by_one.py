@@ -11,13 +11,15 @@ from typing import Any
 
 import pytest
 import redis
+from conftest import refuse_scripts
 from redis.connection import AbstractConnection
 
 from helpdesk_kit.app import REGISTRY
+from helpdesk_kit.backends.scripts import ScriptRunner
 from helpdesk_kit.keys import KeySchema
-from helpdesk_kit.queue import StreamQueue, StreamTask, Task, Worker, stream_queue
+from helpdesk_kit.queue import StreamQueue, StreamTask, Task, Worker
 from helpdesk_kit.queue.stream_entries import GROUP
-from helpdesk_kit.queue.stream_queue import ACK_AND_READ
+from helpdesk_kit.queue.stream_queue import STREAM_LIBRARY
 
 
 def _queue(client: redis.Redis, keys: KeySchema, runs: list[int]) -> StreamQueue:
@@ -51,7 +53,7 @@ def test_ack_and_reserve_is_one_round_trip_that_keeps_one_entry_pending(
     assert first is not None and first.payload == {"n": 1}
     sent = _count_round_trips(monkeypatch)
     second = queue.ack_and_reserve("w1", first)
-    assert len(sent) == 1 and b"EVALSHA" in sent[0]  # XACK, HINCRBY, XREADGROUP: one script
+    assert len(sent) == 1 and b"FCALL" in sent[0]  # XACK, HINCRBY, XREADGROUP: one function
     assert second is not None and second.payload == {"n": 2}
     pending = redis_client.xpending_range(keys.tasks_stream, GROUP, "-", "+", 10)
     assert [p["message_id"] for p in pending] == [second.entry_id]  # never neither, never both
@@ -97,18 +99,11 @@ def test_ack_and_reserve_serves_recovered_entries_first(redis_client: redis.Redi
 
 def test_ack_and_reserve_without_scripts_acks_then_reads(
         redis_client: redis.Redis, keys: KeySchema, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A Redis that refuses EVAL (a managed service, an ACL): two round trips, same result."""
+    """A Redis that refuses scripts (a managed service, an ACL): two round trips, same result."""
     queue = _queue(redis_client, keys, [])
     queue.enqueue_many([("record", {"n": n}) for n in (1, 2)])
     first = queue.reserve("w1")
-    calls = stream_queue.bytes_reply
-
-    def refused(client: Any, command: str, *args: object) -> Any:
-        if command in ("EVAL", "EVALSHA"):  # what an ACL without scripting answers
-            raise redis.ResponseError("NOPERM this user has no permissions to run 'evalsha'")
-        return calls(client, command, *args)
-
-    monkeypatch.setattr(stream_queue, "bytes_reply", refused)
+    refuse_scripts(monkeypatch, redis_client)
     second = queue.ack_and_reserve("w1", first)
     assert second is not None and second.payload == {"n": 2}
     pending = redis_client.xpending_range(keys.tasks_stream, GROUP, "-", "+", 10)
@@ -130,11 +125,12 @@ def test_ack_and_reserve_after_the_stream_was_deleted_starts_again(redis_client:
 def test_a_one_by_one_streams_worker_pays_one_round_trip_per_task(
         redis_client: redis.Redis, keys: KeySchema, monkeypatch: pytest.MonkeyPatch) -> None:
     """Of the requests that read or ack entries, a run of n tasks sends n + 2: the first read,
-    one ack-and-read script per task (the last read finds nothing) and process_all's last
-    look.
+    one ack-and-read function call per task (the last read finds nothing) and process_all's
+    last look.
     The rest (group, heartbeat, maintenance, hand-back) does not grow with n."""
     runs: list[int] = []
-    redis_client.script_load(ACK_AND_READ)  # else a new server's first EVALSHA adds an EVAL
+    # loaded before counting: FUNCTION LOAD carries the script's text, XREADGROUP and all
+    assert ScriptRunner(redis_client, STREAM_LIBRARY).ensure_loaded() == "functions"
     sent = _count_round_trips(monkeypatch)
     for n in (5, 15):
         queue = _queue(redis_client, keys, runs)
@@ -143,9 +139,9 @@ def test_a_one_by_one_streams_worker_pays_one_round_trip_per_task(
         # no heartbeat thread request during the run: its first beat is 200 s away
         worker = Worker(queue, None, mode="streams", batch=1, heartbeat_ttl_s=600)
         assert worker.process_all() == {"processed": n}
-        on_entries = [r for r in sent if b"EVAL" in r or b"XREADGROUP" in r]
+        on_entries = [r for r in sent if b"FCALL" in r or b"XREADGROUP" in r]
         assert len(on_entries) == n + 2
-        assert sum(b"EVAL" in r for r in on_entries) == n  # never an ack alone
+        assert sum(b"FCALL" in r for r in on_entries) == n  # never an ack alone
     assert sorted(runs) == sorted([*range(5), *range(15)])
     stats = queue.inspect()
     assert (stats.pending, stats.processing, stats.done) == (0, 0, 20)

@@ -14,6 +14,8 @@ from helpdesk_kit.db import HelpdeskStore
 from helpdesk_kit.db.sample import SAMPLE_NOW
 from helpdesk_kit.keys import KeySchema
 from helpdesk_kit.queue import RetryPolicy, Task, TaskQueue, Worker
+from helpdesk_kit.queue.protocol import PopQueue
+from helpdesk_kit.vocab import QueueMode
 
 
 def _recording_queue(client: redis.Redis, keys: KeySchema, fail_times: int = 0) -> TaskQueue:
@@ -293,3 +295,23 @@ def test_after_burying_garbage_reserve_waits_on_for_the_rest_of_its_timeout(
     # The timeout is the behaviour under test: it waited (a slow machine only waits longer),
     # and it returned (3 s is 10x the 0.3 s timeout; a reserve that hung would not).
     assert 0.25 < time.monotonic() - started < 3.0
+
+
+def test_the_worker_talks_to_its_queue_through_the_protocol_and_pop_is_an_adapter(
+        redis_client: redis.Redis, keys: KeySchema, store: HelpdeskStore) -> None:
+    """Which mode a worker runs in is decided once, when it is built: the reliable queue is
+    its own WorkerQueue, the pop mode an adapter that buries a failure at once (no retries)
+    and counts "done" without a round trip per task."""
+    queue = _recording_queue(redis_client, keys, fail_times=1)
+    assert Worker(queue, TaskContext(store), mode="reliable").source is queue
+    worker = Worker(queue, TaskContext(store), mode="seed")  # the old name: still pop
+    assert worker.mode is QueueMode.POP and isinstance(worker.source, PopQueue)
+    queue.enqueue_many([("record", {"n": n}) for n in range(3)])
+    assert worker.process_all() == {"processed": 3}  # each fails its first run...
+    stats = queue.inspect()
+    assert (stats.pending, stats.delayed, stats.dead, stats.done) == (0, 0, 3, 0)  # ...buried
+    queue.enqueue_many([("record", {"n": n}) for n in range(2)])
+    assert worker.process_all() == {"processed": 2}  # their second runs succeed
+    assert queue.inspect().done == 2  # counted in the worker, written at the end
+    with pytest.raises(ValueError, match="mode must be one of 'pop', 'reliable', 'streams'"):
+        Worker(queue, None, mode="lpop")  # type: ignore[arg-type]

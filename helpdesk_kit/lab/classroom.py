@@ -50,7 +50,8 @@ from ..backends import acl, delete_matching
 from ..cache.functions import CACHE_LIBRARY
 from ..cache.tracking import CHANNEL
 from ..errors import FeatureUnavailableError, InputError
-from ..queue.list_queue import QUEUE_LIBRARY
+from ..queue.list_queue import LIST_LIBRARY
+from ..queue.stream_queue import STREAM_LIBRARY
 from .classroom_server import learner_url, write_env_file
 
 __all__ = ["DENIED", "GIVEN_BACK", "KIT_LIBRARIES", "ROSTER_KEY", "Learner", "create", "key_owner",
@@ -132,9 +133,9 @@ def read_roster(path: Path) -> list[str]:
     return names
 
 
-#: The kit's Functions libraries, each beside the code that runs it: the cache's, the
-#: queue's, the rate limiter's. The instructor loads them; learners only call them.
-KIT_LIBRARIES = (CACHE_LIBRARY, QUEUE_LIBRARY, RATE_LIMIT_LIBRARY)
+#: The kit's Functions libraries, each beside the code that runs it: the cache's, the two
+#: queues', the rate limiter's. The instructor loads them; learners only call them.
+KIT_LIBRARIES = (CACHE_LIBRARY, LIST_LIBRARY, STREAM_LIBRARY, RATE_LIMIT_LIBRARY)
 
 
 # --- the ACL rules ---------------------------------------------------------------------
@@ -147,7 +148,7 @@ def learner_rules(name: str, password: str) -> list[str]:
 
 
 def load_kit_library(client: redis.Redis) -> bool:
-    """Load the kit's Functions libraries (:data:`KIT_LIBRARIES`: the cache's, the queue's,
+    """Load the kit's Functions libraries (:data:`KIT_LIBRARIES`: the cache's, the queues',
     the rate limiter's) with this (the instructor's) user, so learners, who may not load
     one, can call them.
 

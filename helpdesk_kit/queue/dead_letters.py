@@ -1,12 +1,14 @@
 """Dead letters: tasks the queue gave up on, kept with the reason so a person can decide.
 
-A task lands in ``tasks:dead`` when its text is not a task at all, when its input is invalid,
-when its handler failed ``max_attempts`` times, or when workers died ``max_attempts`` times
-while holding it (a "poison" task that crashes whoever runs it). Nothing runs it again by
-itself: ``retry_dead`` puts it back on purpose, ``purge_dead`` throws the letters away.
+A task lands in the dead letters (``tasks:dead``; the streams queue's ``tasks:stream:dead``)
+when its text is not a task at all, when its input is invalid, when its handler failed
+``max_attempts`` times, or when workers died ``max_attempts`` times while holding it (a
+"poison" task that crashes whoever runs it). Nothing runs it again by itself: ``retry_dead``
+puts it back on purpose, ``purge_dead`` throws the letters away.
 
-:class:`DeadLetterOps` is the part of :class:`~helpdesk_kit.queue.TaskQueue` that does this; it
-lives here so each module stays one idea. Use it through the queue (``queue.dead_letters()``).
+This module is the letter box both queues share: a letter's format (:class:`DeadLetter`) and
+filing, reading, reviving and purging letters on any list. The queues use it through their
+common base (:class:`~helpdesk_kit.queue.base.BaseQueue`: ``queue.dead_letters()``).
 """
 
 from __future__ import annotations
@@ -21,11 +23,9 @@ import redis
 from ..backends.raw import bytes_reply
 from ..backends.transaction import watched
 from ..errors import TaskValidationError
-from ..keys import KeySchema
 from .task import Task, now_ms
 
-__all__ = ["DeadLetter", "DeadLetterOps", "file_letter", "purge_letters", "read_letters",
-           "revive_letters"]
+__all__ = ["DeadLetter", "file_letter", "purge_letters", "read_letters", "revive_letters"]
 
 
 @dataclass(frozen=True)
@@ -104,49 +104,3 @@ def purge_letters(client: redis.Redis, dead_key: str) -> int:
     pipe.llen(dead_key)
     pipe.delete(dead_key)
     return int(pipe.execute()[0])
-
-
-class DeadLetterOps:
-    """Dead-letter operations on ``self.client`` under ``self.keys`` (mixed into TaskQueue)."""
-
-    client: redis.Redis
-    keys: KeySchema
-
-    def bury(self, raw: str | bytes, task: Task | None, error: str,
-             worker_id: str | None = None) -> None:
-        """Make ``raw`` a dead letter (and drop it from ``worker_id``'s list), atomically.
-
-        ``raw`` is what Redis held, bytes and all: the ``LREM`` must name it exactly.
-        """
-        pipe = self.client.pipeline(transaction=True)
-        self.add_burial(pipe, raw, task, error)
-        if worker_id is not None:
-            # LREM by hand: redis-py types the value as str, and bytes must go as they are
-            pipe.execute_command("LREM", self.keys.tasks_processing(worker_id), 1, raw)
-        pipe.execute()
-
-    def add_burial(self, pipe: Any, raw: str | bytes, task: Task | None, error: str) -> None:
-        """Add the commands that file a dead letter to ``pipe`` (a MULTI the caller runs).
-
-        Bytes that are not UTF-8 are kept with backslash escapes (``\\xff``): the letter is
-        JSON text, and nothing of the original is dropped.
-        """
-        file_letter(pipe, self.keys.tasks_dead, self.keys.tasks_stats, raw, task, error)
-
-    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
-        """The oldest ``limit`` dead letters (read only)."""
-        return read_letters(self.client, self.keys.tasks_dead, limit)
-
-    def retry_dead(self, limit: int = 100) -> int:
-        """Put up to ``limit`` dead letters back in the queue with attempts reset.
-
-        Letters whose text never parsed as a task stay dead (fix and push them by hand).
-        One WATCH/MULTI transaction: a crash halfway cannot lose or double a letter.
-        """
-        pending = self.keys.tasks_pending
-        return revive_letters(self.client, self.keys.tasks_dead, limit, lambda pipe, tasks:
-                              pipe.rpush(pending, *(t.to_json() for t in tasks)))
-
-    def purge_dead(self) -> int:
-        """Delete every dead letter; returns how many there were."""
-        return purge_letters(self.client, self.keys.tasks_dead)

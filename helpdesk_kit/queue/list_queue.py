@@ -1,4 +1,4 @@
-"""The task queue: the design's Redis list, and a reliable mode that does not lose work.
+"""The task queue on Redis lists: the design's list, and a reliable mode that does not lose work.
 
 Pop mode is exactly the design: ``enqueue`` is ``RPUSH tasks:pending <json>`` and ``dequeue`` is
 ``LPOP``. Once popped, a task exists only in the worker's memory: kill the worker and it is gone.
@@ -11,20 +11,23 @@ Reliable mode keeps every task in Redis until it is done:
    ``ack_and_reserve`` acks it and moves the next in one round trip (one script, atomic);
 3. ``fail`` puts it in ``tasks:delayed`` (a ZSET scored by when it may run again, with
    exponential backoff) or, after ``max_attempts``, in ``tasks:dead`` with its error;
-4. a worker keeps ``tasks:heartbeat:{worker}`` alive with a TTL; ``requeue_orphans`` gives the
-   tasks of a worker whose heartbeat expired back to ``tasks:pending``, counting the death as a
-   failed attempt: a "poison" task that kills every worker becomes a dead letter too.
+4. a worker keeps ``tasks:heartbeat:{worker}`` alive with a TTL (and is listed in
+   ``tasks:workers``). When it dies (SIGKILL, the OOM killer, a lost machine) the key expires,
+   and ``requeue_orphans`` gives the tasks left in its processing list back to
+   ``tasks:pending``, counting the death as a failed attempt: a "poison" task that kills every
+   worker becomes a dead letter too.
 
 So a task is processed *at least once*; handlers must be idempotent (the helpdesk's are, see
-:mod:`helpdesk_kit.app.handlers`). Dead letters (``dead_letters``, ``retry_dead``,
-``purge_dead``) are in :mod:`.dead_letters`.
+:mod:`helpdesk_kit.app.handlers`). Validation, enqueueing, failing, promotion of due retries
+and the dead letters (``dead_letters``, ``retry_dead``, ``purge_dead``) are the queues' common
+life cycle (:class:`~helpdesk_kit.queue.base.BaseQueue`); this module holds the lists.
 Keys of one command share a hash tag with ``KeySchema(cluster=True)``, for Redis Cluster.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import redis
@@ -36,13 +39,12 @@ from ..config import MAX_TASK_BYTES
 from ..errors import TaskValidationError
 from ..keys import KeySchema
 from ..vocab import Outcome
+from .base import BaseQueue, QueueKeys
 from .dead_letters import DeadLetter
-from .durable import push_and_wait
 from .policy import QueueStats, RetryPolicy
 from .task import Task, TaskRegistry, now_ms
-from .workers import WorkerOps
 
-__all__ = ["ACK_AND_RESERVE", "QUEUE_LIBRARY", "DeadLetter", "QueueStats", "RetryPolicy", "Task",
+__all__ = ["ACK_AND_RESERVE", "LIST_LIBRARY", "DeadLetter", "QueueStats", "RetryPolicy", "Task",
            "TaskQueue"]
 
 #: KEYS: the worker's processing list, ``tasks:pending``, ``tasks:stats``; ARGV[1]: the done
@@ -55,90 +57,52 @@ end
 return redis.call('LMOVE', KEYS[2], KEYS[1], 'LEFT', 'RIGHT')
 """
 
-#: The queue's Lua scripts, one Functions library (:mod:`helpdesk_kit.backends.scripts`).
-QUEUE_LIBRARY = Library("helpdesk_kit_queue", {"ack_and_reserve": ACK_AND_RESERVE})
+#: The list queue's Lua scripts, one Functions library (:mod:`helpdesk_kit.backends.scripts`).
+LIST_LIBRARY = Library("helpdesk_kit_list_queue", {"ack_and_reserve": ACK_AND_RESERVE})
 
 
-class TaskQueue(WorkerOps):
-    """The queue on one Redis. ``registry`` decides which task types ``enqueue`` accepts.
+class TaskQueue(BaseQueue):
+    """The queue on Redis lists. ``registry`` decides which task types ``enqueue`` accepts.
 
     The queue is generic: it is given its registry (the helpdesk's is
     :data:`helpdesk_kit.app.REGISTRY`; :func:`helpdesk_kit.app.helpdesk_queue` builds a queue
-    with it), so nothing here knows which tasks exist or what they touch.
+    with it), so nothing here knows which tasks exist or what they touch. The other options
+    are :class:`~helpdesk_kit.queue.base.BaseQueue`'s.
     """
 
     def __init__(self, client: redis.Redis, keys: KeySchema | None = None, *,
                  registry: TaskRegistry, retry: RetryPolicy | None = None,
                  max_task_bytes: int = MAX_TASK_BYTES, durable: bool = False,
                  replica_timeout_ms: int = 1000, replicas: int | None = None) -> None:
-        self.client = client
-        self.keys = keys or KeySchema()
-        self.registry = registry
-        self.retry = retry or RetryPolicy()
-        #: The largest task ``enqueue`` accepts and a worker parses (HELPDESK_MAX_TASK_BYTES).
-        self.max_task_bytes = max_task_bytes
-        #: ``durable``: a push counts as done only once ``replicas`` replicas have it (None:
-        #: every one connected now), within ``replica_timeout_ms`` (see :mod:`.durable`).
-        self.durable = durable
-        self.replica_timeout_ms = replica_timeout_ms
-        self.replicas = replicas
+        keys = keys or KeySchema()
+        where = QueueKeys(pending=keys.tasks_pending, delayed=keys.tasks_delayed,
+                          dead=keys.tasks_dead, stats=keys.tasks_stats)
+        super().__init__(client, keys, where, registry=registry, retry=retry,
+                         max_task_bytes=max_task_bytes, durable=durable,
+                         replica_timeout_ms=replica_timeout_ms, replicas=replicas)
         #: The queue's scripts: FCALL of its library, or EVALSHA.
-        self.scripts = ScriptRunner(client, QUEUE_LIBRARY)
+        self.scripts = ScriptRunner(client, LIST_LIBRARY)
 
     def __repr__(self) -> str:
         return f"TaskQueue({self.keys.tasks_pending!r})"
 
-    # --- producing ----------------------------------------------------------------------
-    def make_task(self, type: str, payload: dict[str, Any]) -> Task:
-        """A validated :class:`Task` (raises :class:`TaskValidationError`); touches no Redis.
+    # --- the storage steps ---------------------------------------------------------------
+    def _add(self, pipe: Any, raws: Sequence[str | bytes]) -> None:
+        pipe.rpush(self.keys.tasks_pending, *raws)  # the design's RPUSH tasks:pending
 
-        Its JSON is built once, here, and kept in ``task.raw``: that is the text pushed.
-        """
-        return self._prepared(Task(type, dict(payload)))
+    def _drop_held(self, pipe: Any, worker_id: str | None, raw: str | bytes,
+                   task: Task | None, entry_id: str | None) -> None:
+        if worker_id is not None:
+            # LREM by hand: redis-py types the value as str, and bytes must go as they are
+            pipe.execute_command("LREM", self.keys.tasks_processing(worker_id), 1, raw)
 
-    def _prepared(self, task: Task) -> Task:
-        """Validate ``task`` and keep its JSON in ``task.raw``."""
-        return self.registry.prepare(task, self.max_task_bytes)
+    def parse_or_bury(self, raw: str | bytes, worker_id: str | None = None) -> list[Task]:
+        """``[task]``, or ``[]`` after making an unparsable ``raw`` a dead letter (taken out
+        of ``worker_id``'s processing list if it was held there). Never raises for ``raw``."""
+        return self._parsed_or_buried(lambda: Task.from_json(raw, self.max_task_bytes),
+                                      lambda: raw, worker_id=worker_id)
 
-    def enqueue(self, type: str, payload: dict[str, Any]) -> Task:
-        """The design's ``enqueueTask``: validate, then ``RPUSH tasks:pending <json>``."""
-        return self.enqueue_task(Task(type, dict(payload)))
-
-    def enqueue_task(self, task: Task) -> Task:
-        """Validate and push an existing task, keeping its id.
-
-        For a task that already ran in part elsewhere (inline, then failed): with the same id,
-        the handler's idempotence (``task_id`` UNIQUE) holds across the two runs.
-        """
-        self._prepared(task)
-        self._push([task.raw])  # type: ignore[list-item]  # _prepared set it
-        return task
-
-    def enqueue_many(self, items: Iterable[tuple[str, dict[str, Any]]], chunk: int = 1000
-                     ) -> list[Task]:
-        """Validate every item first (all or nothing), then push them with few RPUSH calls."""
-        tasks = [self.make_task(kind, payload) for kind, payload in items]
-        for start in range(0, len(tasks), chunk):
-            self._push([_raw(t) for t in tasks[start:start + chunk]])
-        return tasks
-
-    def _push(self, raws: list[str]) -> None:
-        """``RPUSH tasks:pending``; with ``durable``, ``WAIT`` on the same connection too.
-
-        Replication is asynchronous: without it, a primary that dies right after answering
-        takes the task with it (the producer was told it is queued). With it, the push is
-        acknowledged only once the replicas have it (every connected one by default: whichever
-        a failover promotes) - or raises TaskError (retry it: with the same task id the
-        handler's work is done once). See :mod:`.durable` for what that does not promise.
-        """
-        key = self.keys.tasks_pending
-        if not self.durable:
-            self.client.rpush(key, *raws)
-            return
-        push_and_wait(self.client, key, lambda pipe: pipe.rpush(key, *raws), len(raws),
-                      self.replicas, self.replica_timeout_ms)
-
-    # --- pop mode ----------------------------------------------------------------------
+    # --- pop mode --------------------------------------------------------------------------
     def dequeue(self, timeout: float = 0) -> Task | None:
         """The design's ``dequeueTask``: ``LPOP`` (``BLPOP`` waiting up to ``timeout`` s, if
         given). A malformed entry becomes a dead letter."""
@@ -155,23 +119,17 @@ class TaskQueue(WorkerOps):
                 return parsed[0]
             timeout = 0  # after a malformed entry, do not block again
 
-    def parse_or_bury(self, raw: str | bytes, worker_id: str | None = None) -> list[Task]:
-        """``[task]``, or ``[]`` after making an unparsable ``raw`` a dead letter (taken out
-        of ``worker_id``'s processing list if it was held there).
+    # --- reliable mode: taking and acking ------------------------------------------------
+    def take(self, worker_id: str, count: int, timeout: float) -> list[Task]:
+        """Up to ``count`` tasks into the worker's processing list, waiting up to
+        ``timeout`` s for the first (the worker protocol's step)."""
+        if count > 1:  # empty: wait on the blocking reserve below, never spin on this
+            tasks = self.reserve_many(worker_id, count)
+            if tasks or timeout <= 0:
+                return tasks
+        task = self.reserve(worker_id, timeout)
+        return [task] if task else []
 
-        Whatever ``raw`` is (any bytes at all), this never raises for it: a decoding bug
-        becomes a dead letter with the exception's type and message, not a dead worker.
-        """
-        try:
-            return [Task.from_json(raw, self.max_task_bytes)]
-        except TaskValidationError as exc:
-            reason = str(exc)
-        except Exception as exc:  # a bug in parsing must not stop the queue: bury, go on
-            reason = f"{type(exc).__name__}: {exc}"
-        self.bury(raw, None, reason, worker_id)
-        return []
-
-    # --- reliable mode ------------------------------------------------------------------
     def reserve(self, worker_id: str, timeout: float = 0) -> Task | None:
         """Move the next task into the worker's processing list (``BLMOVE`` if ``timeout``).
 
@@ -191,7 +149,10 @@ class TaskQueue(WorkerOps):
             parsed = self.parse_or_bury(raw, worker_id)
             if parsed:
                 return parsed[0]
-            timeout = deadline - time.monotonic() if timeout > 0 else 0
+            if timeout > 0:
+                timeout = deadline - time.monotonic()
+            else:
+                timeout = 0
 
     def reserve_many(self, worker_id: str, count: int) -> list[Task]:
         """Up to ``count`` tasks at once: one pipeline of LMOVEs (each atomic on its own)."""
@@ -213,7 +174,7 @@ class TaskQueue(WorkerOps):
             return
         pipe = self.client.pipeline(transaction=False)
         for task in batch:
-            pipe.lrem(self.keys.tasks_processing(worker_id), 1, _raw(task))
+            pipe.lrem(self.keys.tasks_processing(worker_id), 1, task.raw_text())
         pipe.hincrby(self.keys.tasks_stats, "done", len(batch))
         pipe.execute()
 
@@ -221,7 +182,7 @@ class TaskQueue(WorkerOps):
         """Ack ``done`` (if any) and reserve the next task in one round trip (two if no Lua)."""
         keys = (self.keys.tasks_processing(worker_id), self.keys.tasks_pending,
                 self.keys.tasks_stats)
-        arg = "" if done is None else _raw(done)
+        arg = "" if done is None else done.raw_text()
         try:  # as bytes: a task that is not UTF-8 must reach parse_or_bury, not a decoder
             raw = self.scripts.run("ack_and_reserve", keys, [arg], raw=True, client=self.client)
         except (redis.ResponseError, ImportError):  # ImportError: fakeredis without lupa
@@ -233,42 +194,98 @@ class TaskQueue(WorkerOps):
         parsed = self.parse_or_bury(raw, worker_id)  # a malformed one is buried: take another
         return parsed[0] if parsed else self.reserve(worker_id)
 
-    def fail(self, worker_id: str, task: Task, error: str, *, retry: bool = True) -> Outcome:
-        """A handler failed: delay the task for a retry, or bury it (``RETRY`` / ``DEAD``)."""
-        task.attempts += 1
+    # --- workers: registration, heartbeats, recovery after a death ------------------------
+    def maintain(self, worker_id: str, heartbeat_ttl_s: float) -> int:
+        """A worker's maintenance: dead workers' tasks recovered, due retries promoted.
+        Returns how many tasks went back to ``tasks:pending``."""
+        orphans = self.requeue_orphans()
+        return self.promote_due() + orphans
+
+    def register_worker(self, worker_id: str, ttl_s: float) -> None:
+        self.client.sadd(self.keys.tasks_workers, worker_id)
+        self.heartbeat(worker_id, ttl_s)
+
+    def heartbeat(self, worker_id: str, ttl_s: float) -> None:
+        """"I am alive": a key that expires unless refreshed within ``ttl_s``."""
+        self.client.set(self.keys.worker_heartbeat(worker_id), now_ms(), px=int(ttl_s * 1000))
+
+    def release(self, worker_id: str) -> int:
+        """Hand back every task this worker holds (front of the queue, same order)."""
         held = self.keys.tasks_processing(worker_id)
-        if not retry or task.attempts >= self.retry.max_attempts:
-            self.bury(_raw(task), task, error, worker_id)
-            return Outcome.DEAD
-        due = now_ms() + int(self.retry.delay_s(task.attempts) * 1000)
-        pipe = self.client.pipeline(transaction=True)  # MULTI: both or neither
-        pipe.zadd(self.keys.tasks_delayed, {task.to_json(): due})
-        pipe.lrem(held, 1, _raw(task))
-        pipe.hincrby(self.keys.tasks_stats, "failed", 1)
-        pipe.execute()
-        return Outcome.RETRY
+        moved = 0
+        # as bytes: an entry that is not UTF-8 moves like any other (the next reserve buries it)
+        while bytes_reply(self.client, "LMOVE", held, self.keys.tasks_pending, "RIGHT",
+                          "LEFT") is not None:
+            moved += 1
+        return moved
 
-    def promote_due(self, now: int | None = None, limit: int = 100) -> int:
-        """Move delayed tasks whose time has come back to ``tasks:pending``; returns how many.
+    def unregister_worker(self, worker_id: str) -> int:
+        """Graceful exit: release what it holds, drop its heartbeat. Returns tasks released."""
+        moved = self.release(worker_id)
+        self.client.delete(self.keys.worker_heartbeat(worker_id))
+        self.client.srem(self.keys.tasks_workers, worker_id)
+        return moved
 
-        WATCH/MULTI makes it safe with several workers: if another one moved them first, the
-        transaction is retried on fresh data, so a task is never pushed twice.
+    def worker_ids(self) -> list[str]:
+        """Registered workers, plus any that left a processing list without registering."""
+        ids = {str(member) for member in self.client.smembers(self.keys.tasks_workers)}
+        head = self.keys.tasks_processing("")
+        for key in self.client.scan_iter(match=self.keys.tasks_processing("*"), count=500):
+            ids.add(key[len(head):])
+        return sorted(ids)
+
+    def requeue_orphans(self) -> int:
+        """Recover the tasks of workers whose heartbeat expired (they died); returns how many
+        went back to ``tasks:pending``.
+
+        A death counts as a failed attempt of every task the worker held: after
+        ``retry.max_attempts`` a task becomes a dead letter ("worker died N times while
+        processing it") instead of killing workers forever. With ``batch > 1`` the tasks of the
+        batch that never started are counted too: the queue cannot tell which one was running.
         """
-        moment = now_ms() if now is None else now
+        moved = 0
+        for worker_id in self.worker_ids():
+            if self.client.exists(self.keys.worker_heartbeat(worker_id)):
+                continue
+            while (outcome := self._recover_one(worker_id)) is not None:
+                if outcome == Outcome.PENDING:
+                    moved += 1
+            self.unregister_worker(worker_id)  # its list is empty now: drops its registration
+        if moved:
+            self.client.hincrby(self.keys.tasks_stats, "recovered", moved)
+        return moved
 
-        def move(pipe: Any) -> int:
-            due = bytes_reply(pipe, "ZRANGEBYSCORE", self.keys.tasks_delayed, "-inf", moment,
-                              "LIMIT", 0, limit)
-            if not due:
-                return 0
+    def _recover_one(self, worker_id: str) -> Outcome | None:
+        """A dead worker's newest task to the front of pending with one more attempt, or to
+        the dead letters: "pending", "dead", or None if it held nothing. WATCH/MULTI: two
+        recovering workers never move a task twice."""
+        held = self.keys.tasks_processing(worker_id)
+
+        def move(pipe: Any) -> Outcome | None:
+            raw = bytes_reply(pipe, "LINDEX", held, -1)
+            if raw is None:
+                return None
+            try:
+                task: Task | None = Task.from_json(raw, self.max_task_bytes)
+            except TaskValidationError:
+                task = None  # not a task: back as it was, the next reserve buries it
             pipe.multi()
-            pipe.zrem(self.keys.tasks_delayed, *due)
-            pipe.rpush(self.keys.tasks_pending, *due)
-            return len(due)
+            pipe.rpop(held)
+            if task is None:
+                pipe.lpush(self.keys.tasks_pending, raw)
+                return Outcome.PENDING
+            task.attempts += 1
+            task.crashes += 1
+            if task.attempts >= self.retry.max_attempts:
+                self.add_burial(pipe, raw, task,
+                                f"worker died {task.crashes} times while processing it")
+                return Outcome.DEAD
+            pipe.lpush(self.keys.tasks_pending, task.to_json())
+            return Outcome.PENDING
 
-        return watched(self.client, move, self.keys.tasks_delayed)
+        return watched(self.client, move, held)
 
-    # --- inspection ----------------------------------------------------------------
+    # --- inspection ------------------------------------------------------------------------
     def inspect(self) -> QueueStats:
         """Lengths of every list, the oldest pending task's age, and the counters."""
         workers = self.worker_ids()
@@ -289,8 +306,3 @@ class TaskQueue(WorkerOps):
                 age = None
         return QueueStats(pending, sum(held), delayed, dead, age,
                           int(stats.get("done", 0)), int(stats.get("failed", 0)))
-
-
-def _raw(task: Task) -> str:
-    """The text to LREM: what was read from Redis (a re-encoding could differ by a space)."""
-    return task.raw if task.raw is not None else task.to_json()

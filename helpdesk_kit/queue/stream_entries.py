@@ -21,8 +21,8 @@ from typing import Any
 from ..errors import TaskValidationError
 from .task import Task
 
-__all__ = ["FIELD", "GROUP", "StreamTask", "decode_entry", "entries", "entry_text", "read_entries",
-           "text"]
+__all__ = ["FIELD", "GROUP", "Fields", "StreamTask", "decode_entry", "entries", "entry_text",
+           "read_entries", "script_entries", "text"]
 
 #: The consumer group every streams-mode worker reads through (one per queue).
 GROUP = "workers"
@@ -102,3 +102,24 @@ def read_entries(reply: Any) -> list[tuple[str, Fields | None]]:
         return []
     streams = reply.values() if isinstance(reply, Mapping) else (s[1] for s in reply)
     return [pair for stream in streams for pair in entries(stream)]
+
+
+def script_entries(reply: Any) -> list[tuple[str, Fields | None]]:
+    """The ``(id, fields)`` pairs of an entry a Lua script read with ``XREADGROUP`` and
+    returned as it was (the streams queue's ack-and-read), fields as redis-py's dict.
+
+    Redis answers ``[[stream, [[id, [field, value, ...]]]]]`` (nil: nothing new); fakeredis'
+    Lua drops the outer list (``[stream, [...]]``, and ``[]`` for nothing): both are read.
+    """
+    if not reply:
+        return []
+    if isinstance(reply[0], bytes | str):
+        reply = [reply]
+    return [(found, _fields(flat)) for found, flat in read_entries(reply)]
+
+
+def _fields(flat: Any) -> dict[Any, Any] | None:
+    """An entry's flat ``[field, value, ...]`` list as a dict (None if it is not a list)."""
+    if not isinstance(flat, list):
+        return None
+    return dict(zip(flat[::2], flat[1::2], strict=False))

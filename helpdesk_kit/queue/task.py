@@ -51,6 +51,11 @@ class Task:
     #: How many of those attempts ended with the worker dying (see ``requeue_orphans``).
     crashes: int = field(default=0, kw_only=True)
 
+    def raw_text(self) -> str:
+        """The text as Redis holds it (``raw``, what ``LREM`` must name exactly), or the
+        task's JSON for a task that was never stored."""
+        return self.raw if self.raw is not None else self.to_json()
+
     def to_dict(self) -> dict[str, Any]:
         data = {"id": self.id, "type": self.type, "payload": self.payload,
                 "timestamp": self.timestamp, "attempts": self.attempts}

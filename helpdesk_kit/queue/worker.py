@@ -16,6 +16,10 @@ Three modes:
 - ``streams``: the same guarantees on a stream (:class:`~.stream_queue.StreamQueue`):
   ``XREADGROUP`` + ``XACK``; a dead worker's entries are taken over with ``XAUTOCLAIM``.
 
+The worker never asks which mode it runs in: it talks to the queue through a small protocol
+(:class:`~.protocol.WorkerQueue`: take, ack, fail, release, maintenance, heartbeat), and the
+pop mode is an adapter behind it (:class:`~.protocol.PopQueue`).
+
 Whatever happens in a handler, the worker goes on: a bad task becomes a dead letter with its
 reason, never an exception that stops the loop. Each task gives one log line.
 """
@@ -38,6 +42,7 @@ import redis
 from ..errors import TaskValidationError
 from ..vocab import Outcome, QueueMode
 from .list_queue import TaskQueue
+from .protocol import WorkerQueue, worker_queue
 from .signals import stop_on_signals
 from .stream_queue import StreamQueue
 from .task import Task
@@ -70,10 +75,9 @@ class Worker:
         except ValueError:
             names = ", ".join(repr(str(member)) for member in QueueMode)
             raise ValueError(f"mode must be one of {names}, got {mode!r}") from None
-        if (mode is QueueMode.STREAMS) != isinstance(queue, StreamQueue):
-            wanted = "StreamQueue" if mode is QueueMode.STREAMS else "TaskQueue"
-            raise ValueError(f"mode {mode!s} needs a {wanted}, got {type(queue).__name__}")
         self.queue = queue
+        #: The queue as this worker talks to it: the queue itself, or the pop mode's adapter.
+        self.source: WorkerQueue = worker_queue(queue, mode)
         self.context = context
         self.mode = mode
         self.worker_id = worker_id or new_worker_id()
@@ -81,7 +85,6 @@ class Worker:
         self.heartbeat_ttl_s = heartbeat_ttl_s
         self.poll_timeout_s = poll_timeout_s
         self._stop = threading.Event()
-        self._done_unflushed = 0  # pop mode counts "done" locally; flushed now and then
         self._next: Task | None = None  # one by one: reserved with the last ack
 
     def __repr__(self) -> str:
@@ -106,7 +109,7 @@ class Worker:
         with self._session():
             while not self.stopping:
                 tasks = self._take(block=False)
-                if not tasks and (self.mode is QueueMode.POP or self.queue.promote_due() == 0):
+                if not tasks and self.source.promote_due() == 0:
                     break
                 processed += self._run_batch(tasks)
         return {"processed": processed}
@@ -137,9 +140,9 @@ class Worker:
                     tasks = self._take(block=not burst)
                     if tasks:
                         processed += self._run_batch(tasks)
-                    elif self.mode is not QueueMode.POP and self.queue.promote_due():
+                    elif self.source.promote_due():
                         continue  # due retries are pending again: take them now, not later
-                    elif burst and (self.mode is QueueMode.POP or self._maintain() == 0):
+                    elif burst and self._maintain() == 0:
                         break
                 except redis.RedisError as exc:
                     # A blip must not end the worker. Nothing is lost in reliable mode: what
@@ -164,18 +167,8 @@ class Worker:
         self._next = None
         if task is not None:
             return [task]
-        if isinstance(self.queue, StreamQueue):  # one XREADGROUP, blocking or not, any batch
-            return list(self.queue.reserve_many(self.worker_id, self.batch,
-                                                self.poll_timeout_s if block else 0))
-        if self.mode is QueueMode.POP:
-            task = self.queue.dequeue(timeout=self.poll_timeout_s if block else 0)
-            return [task] if task else []
-        if self.batch > 1:  # empty: wait on the blocking reserve below, never spin on this
-            tasks = self.queue.reserve_many(self.worker_id, self.batch)
-            if tasks or not block:
-                return tasks
-        task = self.queue.reserve(self.worker_id, self.poll_timeout_s if block else 0)
-        return [task] if task else []
+        timeout = self.poll_timeout_s if block else 0
+        return self.source.take(self.worker_id, self.batch, timeout)
 
     def _run_batch(self, tasks: list[Task]) -> int:
         """Run tasks in order; ack the successful ones together. Returns how many ran."""
@@ -187,12 +180,11 @@ class Worker:
             if self._handle(task):
                 done.append(task)
             ran += 1
-        if self.mode is not QueueMode.POP and self.batch == 1:  # reliable or streams, one by one
-            self._next = self.queue.ack_and_reserve(self.worker_id, done[0] if done else None)
-        elif self.mode is not QueueMode.POP:
-            self.queue.ack(self.worker_id, done)
+        if self.batch == 1:  # one by one: ack it and take the next in one round trip
+            finished = done[0] if done else None
+            self._next = self.source.ack_and_reserve(self.worker_id, finished)
         else:
-            self._done_unflushed += len(done)
+            self.source.ack(self.worker_id, done)
         return ran
 
     def _handle(self, task: Task) -> bool:
@@ -220,22 +212,12 @@ class Worker:
         return done
 
     def _failed(self, task: Task, error: str, *, retry: bool) -> Outcome:
-        if self.mode is QueueMode.POP:  # no retries in the design, but a failure must not vanish
-            self.queue.bury(task.raw or task.to_json(), task, error)
-            return Outcome.DEAD
-        return self.queue.fail(self.worker_id, task, error, retry=retry)
+        return self.source.fail(self.worker_id, task, error, retry=retry)
 
     # --- lifecycle ----------------------------------------------------------------------
     def _maintain(self) -> int:
         """Due retries back to the queue, dead workers' tasks recovered. Returns tasks moved."""
-        if self.mode is QueueMode.POP:
-            self._flush_done()
-            return 0
-        if isinstance(self.queue, StreamQueue):  # XAUTOCLAIM: a dead worker's entries, to us
-            orphans = self.queue.claim_orphans(self.worker_id, self.heartbeat_ttl_s)
-        else:
-            orphans = self.queue.requeue_orphans()
-        moved = self.queue.promote_due() + orphans
+        moved = self.source.maintain(self.worker_id, self.heartbeat_ttl_s)
         if moved:
             log.info("worker %s moved %d task(s) back to pending", self.worker_id, moved)
         return moved
@@ -246,30 +228,17 @@ class Worker:
         A task whose handler ran but whose ack failed runs again: at least once, as after a
         crash (the handlers are idempotent, see :mod:`helpdesk_kit.app.handlers`).
         """
-        if self.mode is QueueMode.POP:
-            return
-        self.queue.register_worker(self.worker_id, self.heartbeat_ttl_s)
+        self.source.register_worker(self.worker_id, self.heartbeat_ttl_s)
         self._next = None  # it is in our processing list: handed back below with the rest
-        released = self.queue.release(self.worker_id)
+        released = self.source.release(self.worker_id)
         if released:
             log.info("worker %s handed back %d task(s) after a Redis error", self.worker_id,
                      released)
 
-    def _flush_done(self) -> None:
-        if self._done_unflushed:
-            self.queue.client.hincrby(self.queue.keys.tasks_stats, "done", self._done_unflushed)
-            self._done_unflushed = 0
-
     @contextmanager
     def _session(self) -> Iterator[None]:
-        """Register and keep a heartbeat (reliable mode); on exit hand back what we hold."""
-        if self.mode is QueueMode.POP:
-            try:
-                yield
-            finally:
-                self._flush_done()
-            return
-        self.queue.register_worker(self.worker_id, self.heartbeat_ttl_s)
+        """Register and keep a heartbeat; on exit hand back what we hold."""
+        self.source.register_worker(self.worker_id, self.heartbeat_ttl_s)
         self._maintain()
         beating = threading.Event()
         # The heartbeat runs in a copy of this thread's context, so whatever the caller set
@@ -285,7 +254,7 @@ class Worker:
             beating.set()
             beat.join()
             try:
-                released = self.queue.unregister_worker(self.worker_id)
+                released = self.source.unregister_worker(self.worker_id)
             except redis.RedisError as exc:  # our heartbeat expires; others recover our tasks
                 log.error("worker %s could not hand back its tasks (%s); another worker will "
                           "recover them after %.0f s", self.worker_id, exc, self.heartbeat_ttl_s)
@@ -296,6 +265,6 @@ class Worker:
     def _beat(self, beating: threading.Event) -> None:
         while not beating.wait(self.heartbeat_ttl_s / 3):
             try:
-                self.queue.heartbeat(self.worker_id, self.heartbeat_ttl_s)
+                self.source.heartbeat(self.worker_id, self.heartbeat_ttl_s)
             except Exception as exc:  # Redis hiccup: try again next beat
                 log.warning("heartbeat failed: %s", exc)
