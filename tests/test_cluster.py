@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from conftest import until
 from scaleout_servers import PASSWORD, lab_settings, open_backend
 
 from helpdesk_kit.app import HelpdeskApp, helpdesk_queue
@@ -328,6 +329,16 @@ def test_a_worker_drains_the_queue_on_a_cluster(app: HelpdeskApp) -> None:
 
 
 def test_durable_enqueue_waits_for_the_replica(app: HelpdeskApp, cluster: Backend) -> None:
+    # A lab that just started may not list its replicas yet (CLUSTER SLOTS learns them by
+    # gossip): wait for that state, reading the slot map again, before the durable push -
+    # its WAIT would otherwise have no replica to wait for.
+    client = cluster.client
+
+    def replica_listed() -> bool:
+        client.nodes_manager.initialize()
+        return client.get_node_from_key(app.keys.tasks_pending, replica=True) is not None
+
+    until(replica_listed, what="the slot map lists the replica of {tasks}")
     queue = helpdesk_queue(cluster.client, app.keys)
     queue.durable = True
     task = queue.enqueue("send_notifications", {"ticketId": 3, "usuarioId": 1, "tipo": "x"})
