@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["BackendKind", "Entity", "EvictionPolicy", "KeyspaceEvent", "MetricScope", "Outcome",
-           "QueueMode", "TicketEventKind"]
+__all__ = ["BackendKind", "Entity", "EvictionPolicy", "FsyncPolicy", "KeyspaceEvent",
+           "MetricScope", "Outcome", "Persistence", "QueueMode", "TicketEventKind"]
 
 
 class Entity(StrEnum):
@@ -109,3 +109,25 @@ class KeyspaceEvent(StrEnum):
     EXPIRED = "expired"
     #: ``maxmemory`` was reached and Redis deleted it to make room (flag ``e``)
     EVICTED = "evicted"
+
+
+class Persistence(StrEnum):
+    """How a Redis keeps its data across a restart (lesson 16)."""
+
+    #: nothing on disk (``save ""``, ``appendonly no``): a restart starts empty
+    NONE = "none"
+    #: point-in-time snapshots, ``dump.rdb`` (``SAVE``, ``BGSAVE``, ``save`` points)
+    RDB = "rdb"
+    #: the append-only file: every write command, replayed at start (``appendonly yes``)
+    AOF = "aof"
+
+
+class FsyncPolicy(StrEnum):
+    """Redis' ``appendfsync``: how often the AOF is forced from the OS onto the disk."""
+
+    #: ``fsync`` after every batch of writes, before the replies are sent
+    ALWAYS = "always"
+    #: ``fsync`` once a second, in a background thread (the default)
+    EVERYSEC = "everysec"
+    #: never ``fsync``: the operating system writes the file to disk when it chooses
+    NO = "no"
