@@ -22,6 +22,8 @@ LESSONS: tuple[tuple[str, str], ...] = (
     ("13_lua_functions", "Lua scripts and Functions"),
     ("14_streams", "Streams"),
     ("15_near_cache", "The near cache"),
+    ("16_persistence", "Persistence"),
+    ("17_incidents", "Incidents"),
 )
 CONTENTS = "README.md"
 
