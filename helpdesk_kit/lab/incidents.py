@@ -1,6 +1,15 @@
 """Lesson 17: stage "the helpdesk is slow" on a private redis-server, and feel it from outside.
 
-The four incidents need data and traffic a lesson should not spend cells on:
+Each incident is staged by one function, so a learner meets the symptom first and finds the
+cause with Redis's own tools (the function's source tells the story afterwards):
+
+* :func:`stage_slow_command`: a report job looks up an export's keys with ``KEYS``;
+* :func:`stage_big_keys` and :func:`nightly_cleanup`: an import leaves a million events in one
+  list and a feature keeps every user who saw a banner in one set; a cleanup job deletes them;
+* :func:`stage_full_memory`: ``maxmemory`` with ``noeviction``, and a flood of sessions;
+* :func:`morning_rush`: everybody opens the same ticket at once.
+
+They are built from pieces a lesson should not spend cells on:
 
 * :func:`fill_keys` and :func:`fill_collection` write hundreds of thousands of keys, or one
   list or set of a million entries, with one Lua script each (entries pushed a thousand per
@@ -19,6 +28,7 @@ run it only on a Redis of your own.
 
 from __future__ import annotations
 
+import random
 import statistics
 import threading
 import time
@@ -28,7 +38,13 @@ from typing import Literal
 
 import redis
 
-__all__ = ["Felt", "felt_during", "fill_collection", "fill_keys", "fill_memory", "hammer"]
+__all__ = ["BACKLOG", "BANNER", "EXPORT", "Felt", "clear_records", "felt_during",
+           "fill_collection", "fill_keys", "fill_memory", "hammer", "morning_rush",
+           "nightly_cleanup", "stage_big_keys", "stage_full_memory", "stage_slow_command"]
+
+#: The incidents' keys, under the lesson's prefix: the export's keys (a pattern), the import's
+#: backlog (a list) and the banner's readers (a set).
+EXPORT, BACKLOG, BANNER = "export:", "backlog:import", "seen:banner"
 
 #: KEYS[1]: a list or a set; ARGV[1] how many entries, ARGV[2] 'list' or 'set', ARGV[3] the
 #: text before each entry's number. A thousand entries per RPUSH/SADD (Lua's unpack has a
@@ -68,8 +84,12 @@ def fill_collection(client: redis.Redis, key: str, count: int, kind: Collection,
     return int(client.eval(FILL_COLLECTION, 1, key, count, kind, entry_prefix))
 
 
-def fill_keys(client: redis.Redis, prefix: str, count: int, value: str = "1") -> int:
-    """``count`` string keys ``<prefix>1``, ``<prefix>2``... with one script."""
+def fill_keys(client: redis.Redis, prefix: str, count: int, value: str = "exported") -> int:
+    """``count`` string keys ``<prefix>1``, ``<prefix>2``... with one script.
+
+    The value is text on purpose: Redis shares one object among keys whose value is a small
+    integer, and an LFU counter lives in the value's object - those keys would share it.
+    """
     return int(client.eval(FILL_KEYS, 0, prefix, count, value))
 
 
@@ -162,3 +182,64 @@ def hammer(read: Callable[[], object], *, threads: int = 4, reads: int = 500) ->
     for thread in crew:
         thread.join()
     return threads * reads
+
+
+# --- the four incidents ------------------------------------------------------------------
+def clear_records(client: redis.Redis) -> None:
+    """``SLOWLOG RESET``, ``LATENCY RESET``, ``CONFIG RESETSTAT``: what is found next is new."""
+    client.slowlog_reset()
+    client.latency_reset()
+    client.config_resetstat()
+
+
+def stage_slow_command(client: redis.Redis, prefix: str, probe: redis.Redis,
+                       keys: int = 100_000) -> Felt:
+    """Incident 1: an old export left ``keys`` keys (``<prefix>export:N``); a report job looks
+    them up three times with ``KEYS <prefix>export:*`` while ``probe`` pings.
+
+    The records are cleared after the staging's own fill (a Lua script: slow too), so the slow
+    log and the latency monitor hold this incident only.
+    """
+    fill_keys(client, prefix + EXPORT, keys)
+    clear_records(client)
+    return felt_during(client, lambda: [client.keys(f"{prefix}{EXPORT}*") for _ in range(3)],
+                       probe)
+
+
+def stage_big_keys(client: redis.Redis, prefix: str, *, events: int = 1_000_000,
+                   readers: int = 500_000) -> None:
+    """Incident 2, the staging: an import's ``events`` events in one list (``backlog:import``)
+    and ``readers`` user ids in one set (``seen:banner``)."""
+    fill_collection(client, prefix + BACKLOG, events, "list", "event-")
+    fill_collection(client, prefix + BANNER, readers, "set", "user:")
+    clear_records(client)
+
+
+def nightly_cleanup(client: redis.Redis, prefix: str, probe: redis.Redis) -> Felt:
+    """Incident 2, the symptom: a cleanup job deletes the two big keys, one ``DEL`` each,
+    while ``probe`` pings."""
+    def cleanup() -> None:
+        client.delete(prefix + BACKLOG)
+        client.delete(prefix + BANNER)
+
+    return felt_during(client, cleanup, probe)
+
+
+def stage_full_memory(client: redis.Redis, prefix: str, headroom: int = 1_000_000) -> int:
+    """Incident 3: ``maxmemory`` set ``headroom`` bytes above what is used, ``noeviction``;
+    then sessions flood in until Redis refuses (:func:`fill_memory`). How many got in."""
+    used = int(client.info("memory")["used_memory"])
+    client.config_set("maxmemory-policy", "noeviction")
+    client.config_set("maxmemory", used + headroom)
+    return fill_memory(client, prefix)
+
+
+def morning_rush(read_ticket: Callable[[int], object], hot: int, *, threads: int = 4,
+                 reads: int = 500, others: int = 500, tickets: int = 1000,
+                 seed: int = 17) -> int:
+    """Incident 4: ``threads`` readers open ticket ``hot`` ``reads`` times each, while
+    ``others`` reads go to random tickets 1..``tickets`` (seeded). How many reads in all."""
+    rng = random.Random(seed)
+    for _ in range(others):
+        read_ticket(rng.randint(1, tickets))
+    return others + hammer(lambda: read_ticket(hot), threads=threads, reads=reads)
