@@ -38,6 +38,8 @@ from typing import Literal
 
 import redis
 
+from ..backends.launchers import wait_for
+
 __all__ = ["BACKLOG", "BANNER", "EXPORT", "Felt", "clear_records", "felt_during",
            "fill_collection", "fill_keys", "fill_memory", "hammer", "morning_rush",
            "nightly_cleanup", "stage_big_keys", "stage_full_memory", "stage_slow_command"]
@@ -227,7 +229,13 @@ def nightly_cleanup(client: redis.Redis, prefix: str, probe: redis.Redis) -> Fel
 
 def stage_full_memory(client: redis.Redis, prefix: str, headroom: int = 1_000_000) -> int:
     """Incident 3: ``maxmemory`` set ``headroom`` bytes above what is used, ``noeviction``;
-    then sessions flood in until Redis refuses (:func:`fill_memory`). How many got in."""
+    then sessions flood in until Redis refuses (:func:`fill_memory`). How many got in.
+
+    It first waits until no ``UNLINK`` is still freeing memory in the background
+    (``lazyfree_pending_objects:0``): memory freed after the flood would make room again.
+    """
+    wait_for(lambda: client.info("memory")["lazyfree_pending_objects"] == 0, 30,
+             "the background frees of UNLINK")
     used = int(client.info("memory")["used_memory"])
     client.config_set("maxmemory-policy", "noeviction")
     client.config_set("maxmemory", used + headroom)
