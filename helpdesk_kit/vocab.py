@@ -112,7 +112,7 @@ class KeyspaceEvent(StrEnum):
 
 
 class Persistence(StrEnum):
-    """How a Redis keeps its data across a restart (lesson 16)."""
+    """How a Redis keeps its data across a restart (lesson 17)."""
 
     #: nothing on disk (``save ""``, ``appendonly no``): a restart starts empty
     NONE = "none"

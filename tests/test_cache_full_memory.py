@@ -5,7 +5,7 @@ fail open without giving up on Redis: a miss is read from the database and not s
 hit is still a hit. The queue must refuse loudly (the producer is told), the app must answer
 with a warning when its invalidation was refused, and send a notification inline when it
 could not queue it. Each test runs on a private redis-server of its own (it changes its
-``maxmemory``), filled by the lesson 17 lab.
+``maxmemory``), filled by the lesson 18 lab.
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ from helpdesk_kit.metrics import snapshot
 LEARNER_DENIED = {"FLUSHDB", "FLUSHALL", "KEYS", "INFO", "CONFIG"}
 #: The lessons nbval runs under a learner's user (outputs not compared: --nbval-lax).
 LESSONS = ("00_start_here", "01_cache_aside", "03_invalidation", "06_task_queue",
-           "08_monitoring_tuning", "13_lua_functions", "15_near_cache")
+           "08_monitoring_tuning", "13_lua_functions", "16_near_cache")
 
 
 # --- the class server and its learners ----------------------------------------------------
@@ -436,7 +436,7 @@ def test_a_learner_without_a_prefix_works_under_their_user_name(
 def test_a_learners_near_cache_is_kept_fresh_by_tracking(
         learners: Callable[..., dict[str, dict[str, str]]], admin: redis.Redis,
         tmp_path: Path) -> None:
-    """The class lets each learner hear CLIENT TRACKING's channel (lesson 15); a user who
+    """The class lets each learner hear CLIENT TRACKING's channel (lesson 16); a user who
     may not is told why L1 stays off, before anything is tried."""
     from helpdesk_kit.cache import NearCache
     from helpdesk_kit.cache.near import tracking_unavailable
@@ -444,7 +444,7 @@ def test_a_learners_near_cache_is_kept_fresh_by_tracking(
     envs = learners("nc")
     (name,) = envs
     client = _backend(envs[name], tmp_path).client
-    keys = KeySchema(prefix=f"{name}:lesson15:")
+    keys = KeySchema(prefix=f"{name}:lesson16:")
     near = NearCache(client, keys)
     try:
         assert near.wait_active(5.0), near.reason

@@ -1,4 +1,4 @@
-"""Lesson 17 for real: incidents staged on a private redis-server, and what Redis says of them.
+"""Lesson 18 for real: incidents staged on a private redis-server, and what Redis says of them.
 
 Each test that changes the server's config (maxmemory, the eviction policy, the latency
 monitor) gets a redis-server of its own. What is asserted is what Redis records - slow log
@@ -31,7 +31,7 @@ from helpdesk_kit.lab.incidents import (
 )
 from helpdesk_kit.lab.triage import triage
 from helpdesk_kit.lessons import Lesson
-from helpdesk_kit.lessons.exercises import lesson17
+from helpdesk_kit.lessons.exercises import lesson18
 from helpdesk_kit.widgets.incidents import TriagePanel, triage_tables
 
 PREFIX = "incident:"
@@ -187,11 +187,11 @@ def test_the_triage_panel_is_disabled_without_a_server_and_looks_with_one(
 # --- the exercise and the quiz ---------------------------------------------------------------
 @pytest.fixture
 def lesson(open_lesson: Callable[..., Lesson]) -> Lesson:
-    return open_lesson("17_incidents", users=10, tickets=10)
+    return open_lesson("18_incidents", users=10, tickets=10)
 
 
 def _wrong(lesson: Lesson, answer: Any, *words: str) -> None:
-    result = lesson17.check(lesson, answer)
+    result = lesson18.check(lesson, answer)
     assert result.ok is False, result.message
     for word in words:
         assert word in result.message, result.message
@@ -238,22 +238,22 @@ def test_17_the_quiz_answer_is_what_volatile_lru_does(redis_server: RedisServer)
     TTL, never one without, and then refuses writes with OOM - as the quiz says."""
     with RedisServer() as server:
         client = server.client()
-        client.set("lesson17:ticket:7", "{}", ex=300)
-        client.set("lesson17:session:ab12", "{}", ex=1800)
-        client.rpush("lesson17:tasks:pending", "a task")
+        client.set("lesson18:ticket:7", "{}", ex=300)
+        client.set("lesson18:session:ab12", "{}", ex=1800)
+        client.rpush("lesson18:tasks:pending", "a task")
         used = client.info("memory")["used_memory"]
         client.config_set("maxmemory-policy", "volatile-lru")
         client.config_set("maxmemory", used + 200_000)
         with pytest.raises(redis.OutOfMemoryError):
             for n in range(10_000):
                 client.set(f"filler:{n}", "x" * 200)             # no TTL: never evicted
-        left = {key.removeprefix("lesson17:") for key in client.scan_iter("lesson17:*")}
+        left = {key.removeprefix("lesson18:") for key in client.scan_iter("lesson18:*")}
         assert left == {"tasks:pending"}                         # every TTL key evicted
         with pytest.raises(redis.OutOfMemoryError):              # the quiz's next enqueue
-            client.rpush("lesson17:tasks:pending", "one more task")
+            client.rpush("lesson18:tasks:pending", "one more task")
         assert client.info("stats")["evicted_keys"] >= 2
         client.close()
-    assert lesson17.check_quiz("OOM").ok is True
-    assert lesson17.check_quiz("OutOfMemoryError").ok is True
-    assert lesson17.check_quiz("an evicted session").ok is False
-    assert lesson17.check_quiz(...).ok is None
+    assert lesson18.check_quiz("OOM").ok is True
+    assert lesson18.check_quiz("OutOfMemoryError").ok is True
+    assert lesson18.check_quiz("an evicted session").ok is False
+    assert lesson18.check_quiz(...).ok is None

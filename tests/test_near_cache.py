@@ -37,7 +37,7 @@ from helpdesk_kit.lab.near_cache import (
     staleness_plot,
 )
 from helpdesk_kit.lessons import Lesson
-from helpdesk_kit.lessons.exercises import lesson15
+from helpdesk_kit.lessons.exercises import lesson16
 from helpdesk_kit.models import Ticket
 from helpdesk_kit.widgets.near_cache import InvalidationWatch, near_state
 
@@ -332,12 +332,12 @@ def test_no_reader_keeps_a_value_the_database_no_longer_has(
         assert result["messages"] >= WRITES and result["hits"] > 0 and result["held"] > 0
 
 
-# --- lesson 15: the exercise and the widget -------------------------------------------------
-SOLUTION = Path(__file__).resolve().parent.parent / "notebooks" / "solutions" / "lesson15.py"
+# --- lesson 16: the exercise and the widget -------------------------------------------------
+SOLUTION = Path(__file__).resolve().parent.parent / "notebooks" / "solutions" / "lesson16.py"
 
 
 def _solution() -> Callable[..., object]:
-    spec = importlib.util.spec_from_file_location("solution_lesson15", SOLUTION)
+    spec = importlib.util.spec_from_file_location("solution_lesson16", SOLUTION)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -360,17 +360,17 @@ def _stub(l1, versions, key, read_from_redis): ...  # type: ignore[no-untyped-de
 
 @pytest.fixture
 def lesson(open_lesson: Callable[..., Lesson]) -> Lesson:
-    return open_lesson("15_near_cache", users=20, tickets=30)
+    return open_lesson("16_near_cache", users=20, tickets=30)
 
 
 def test_the_exercise_passes_the_solution_and_hints_at_mistakes(lesson: Lesson) -> None:
-    assert lesson15.check(lesson, _solution()).ok is True
-    assert lesson15.check(lesson, ...).ok is None and lesson15.check(lesson, _stub).ok is None
-    naive = lesson15.check(lesson, _keeps_everything)
+    assert lesson16.check(lesson, _solution()).ok is True
+    assert lesson16.check(lesson, ...).ok is None and lesson16.check(lesson, _stub).ok is None
+    naive = lesson16.check(lesson, _keeps_everything)
     assert naive.ok is False and "arrived while read_from_redis() ran" in naive.message
     assert "versions.get(key, 0) == noted" not in naive.message  # a hint, not the solution
-    assert "keep the value in l1" in lesson15.check(lesson, _never_keeps).message
-    assert lesson15.check_quiz(0).ok is True and lesson15.check_quiz(30).ok is False
+    assert "keep the value in l1" in lesson16.check(lesson, _never_keeps).message
+    assert lesson16.check_quiz(0).ok is True and lesson16.check_quiz(30).ok is False
 
 
 def test_the_watch_lists_what_another_process_changed(lesson: Lesson) -> None:

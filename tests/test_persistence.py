@@ -1,4 +1,4 @@
-"""Lesson 16 for real: servers that keep their data on disk, crashed under load and counted.
+"""Lesson 17 for real: servers that keep their data on disk, crashed under load and counted.
 
 Every test starts its own redis-servers (PersistentServers): they are killed, restarted and
 reconfigured, which no shared server may be. The counts asserted are what each way of
@@ -22,7 +22,7 @@ from helpdesk_kit.keys import KeySchema
 from helpdesk_kit.lab.live import live_skip_reason
 from helpdesk_kit.lab.persistence import crash_under_load, queued_ids, snapshot_now
 from helpdesk_kit.lessons import setup
-from helpdesk_kit.lessons.exercises import lesson16
+from helpdesk_kit.lessons.exercises import lesson17
 from helpdesk_kit.vocab import FsyncPolicy, Persistence
 
 KEYS = KeySchema(prefix="drill:")
@@ -144,7 +144,7 @@ def test_queued_ids_reads_task_ids_in_order(servers: PersistentServers) -> None:
 
 # --- the quiz's answer is what a save point does ----------------------------------------
 def test_a_save_point_needs_both_its_seconds_and_its_changes(servers: PersistentServers) -> None:
-    """Lesson 16's quiz, scaled down: ``save 3 100``; 150 changes within the 3 s: no snapshot,
+    """Lesson 17's quiz, scaled down: ``save 3 100``; 150 changes within the 3 s: no snapshot,
     so a kill loses them all. Once a snapshot has been written (a state, waited for: the
     changes since the last save drop to 0), the same kill loses none."""
     node = servers.add("save-point", {"save": "3 100", "appendonly": "no"})
@@ -153,7 +153,7 @@ def test_a_save_point_needs_both_its_seconds_and_its_changes(servers: Persistent
     assert client.info("persistence")["rdb_changes_since_last_save"] == 150  # not saved yet
     servers.crash(node)
     servers.restart(node)
-    assert client.llen(KEYS.tasks_pending) == lesson16.QUIZ_EXPECTED
+    assert client.llen(KEYS.tasks_pending) == lesson17.QUIZ_EXPECTED
     _push(client, 150)
     wait_for(lambda: client.info("persistence")["rdb_changes_since_last_save"] == 0, 30,
              "the save point to fire")
@@ -183,7 +183,7 @@ def _wait_for_rewrite(client: redis.Redis) -> None:
 ])
 def test_the_exercise_names_each_mistake(servers: PersistentServers, tmp_path: Path,
                                          steps: tuple[str, ...], named: str) -> None:
-    lesson = setup("16_persistence", settings=Settings(data_dir=tmp_path, redis_backend="fake"),
+    lesson = setup("17_persistence", settings=Settings(data_dir=tmp_path, redis_backend="fake"),
                    users=5, tickets=5, logs=False)
 
     def answer(client: redis.Redis) -> None:
@@ -197,6 +197,6 @@ def test_the_exercise_names_each_mistake(servers: PersistentServers, tmp_path: P
             else:
                 client.config_rewrite()
 
-    result = lesson16.check(lesson, answer)
+    result = lesson17.check(lesson, answer)
     assert result.ok is False and named in result.message, result.message
     lesson.close()

@@ -50,7 +50,7 @@ def wire(settings: Settings, prefer: str | None = None, *, retry: RetryPolicy | 
     keys = KeySchema.for_backend(backend.kind, settings.key_prefix)
     options = {"ttl": settings.cache_ttl, "max_value_bytes": settings.max_value_bytes,
                **cache_options}
-    if settings.near_cache:  # HELPDESK_NEAR_CACHE: an in-process L1 in front (lesson 15)
+    if settings.near_cache:  # HELPDESK_NEAR_CACHE: an in-process L1 in front (lesson 16)
         options.setdefault("size", settings.near_cache_size)
     cache = (NearCache if settings.near_cache else Cache)(backend.client, keys, **options)
     if settings.publish_stats:  # HELPDESK_PUBLISH_STATS: a class's dashboard reads them

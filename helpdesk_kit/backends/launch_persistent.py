@@ -1,7 +1,7 @@
 """Private redis-servers that keep their data on disk: started, crashed and started again.
 
 Every other launcher of the kit starts Redis with ``--save "" --appendonly no``: its data dies
-with the process, which is what a cache wants. Lesson 16 asks what survives, so here each
+with the process, which is what a cache wants. Lesson 17 asks what survives, so here each
 server is a :class:`~helpdesk_kit.backends.launchers.Node` in its own folder, started from its
 own ``redis.conf``:
 

@@ -124,7 +124,7 @@ class LocalCopy:
         return self._epoch
 
     def snapshot(self) -> dict[str, Any]:
-        """What L1 would answer now, key -> value (a copy; lesson 15 and the tests look)."""
+        """What L1 would answer now, key -> value (a copy; lesson 16 and the tests look)."""
         now = time.monotonic()
         with self._lock:
             return {key: row[0] for key, row in self._rows.items() if row[1] > now}

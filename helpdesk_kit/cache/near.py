@@ -51,7 +51,7 @@ T = TypeVar("T")
 #: What L1 holds: single rows, each invalidated by its own key.
 NEAR_ENTITIES = frozenset({Entity.USER, Entity.TICKET})
 #: Called from the tracking thread with the key names Redis sent (None: every key) and the
-#: ``time.monotonic()`` at which L1 had dropped them (lesson 15 draws these).
+#: ``time.monotonic()`` at which L1 had dropped them (lesson 16 draws these).
 Listener = Callable[[list[str] | None, float], None]
 
 

@@ -93,7 +93,7 @@ class Tracker:
 
     def drop(self) -> None:
         """Cut the connection now, as a network failure would: ``on_down`` runs, and the
-        near cache tries tracking again later (lesson 15, where CLIENT KILL is not allowed)."""
+        near cache tries tracking again later (lesson 16, where CLIENT KILL is not allowed)."""
         conn = self._conn
         if conn is not None:
             conn.disconnect()

@@ -8,7 +8,7 @@ KEYS, CONFIG, DEBUG, SHUTDOWN, ACL, and everything Redis files under ``@dangerou
 included). What still passes: SCAN, RANDOMKEY and PUBSUB CHANNELS list other learners' key
 and channel *names* (never values), and DBSIZE counts everyone's keys - so names carry no
 personal data (``learner01``...). One channel more is allowed, ``__redis__:invalidate``:
-``CLIENT TRACKING`` sends a near cache's invalidations there (lesson 15). Redis 7.0 does not
+``CLIENT TRACKING`` sends a near cache's invalidations there (lesson 16). Redis 7.0 does not
 check a tracked prefix against the user's keys, so through it, as through SCAN, a learner
 could hear *which* of a classmate's keys change - names again, never values.
 
@@ -111,7 +111,7 @@ def read_roster(path: Path) -> list[str]:
 def learner_rules(name: str, password: str) -> list[str]:
     """The ``ACL SETUSER name ...`` rules: reset first, so nothing old survives."""
     return ["reset", "on", f">{password}", f"~{name}:*", "resetchannels", f"&{name}:*",
-            f"&{CHANNEL}",  # CLIENT TRACKING's: the near cache of lesson 15 (see the module)
+            f"&{CHANNEL}",  # CLIENT TRACKING's: the near cache of lesson 16 (see the module)
             "+@all", "-@dangerous", *(f"-{command}" for command in DENIED), "+acl|whoami"]
 
 

@@ -1,4 +1,4 @@
-"""Lesson 17: stage "the helpdesk is slow" on a private redis-server, and feel it from outside.
+"""Lesson 18: stage "the helpdesk is slow" on a private redis-server, and feel it from outside.
 
 Each incident is staged by one function, so a learner meets the symptom first and finds the
 cause with Redis's own tools (the function's source tells the story afterwards):

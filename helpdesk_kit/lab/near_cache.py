@@ -1,4 +1,4 @@
-"""Near-cache experiments (lesson 15, ``make bench``): staleness, the hit-cost ladder, a writer.
+"""Near-cache experiments (lesson 16, ``make bench``): staleness, the hit-cost ladder, a writer.
 
 Every number is measured here and now, on the Redis the caller gives:
 

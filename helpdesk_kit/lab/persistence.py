@@ -1,4 +1,4 @@
-"""Lesson 16: crash a Redis in the middle of the helpdesk's enqueues, and count what is lost.
+"""Lesson 17: crash a Redis in the middle of the helpdesk's enqueues, and count what is lost.
 
 :func:`crash_under_load` runs one drill on a fresh server of a
 :class:`~helpdesk_kit.backends.launch_persistent.PersistentServers` lab:

@@ -1,4 +1,4 @@
-"""A first look at a Redis in trouble: lesson 17's four diagnoses in one call.
+"""A first look at a Redis in trouble: lesson 18's four diagnoses in one call.
 
 :func:`triage` asks a server what the lesson's incidents asked one at a time, and only
 read-only questions, cheap enough for a production server:

@@ -1,4 +1,4 @@
-"""Lesson 17: the triage panel - a first look at a slow or full Redis, at the press of a button.
+"""Lesson 18: the triage panel - a first look at a slow or full Redis, at the press of a button.
 
 :func:`triage_tables` turns a :class:`~helpdesk_kit.lab.triage.Triage` into small tables;
 :class:`TriagePanel` asks the server again each time its button is pressed, so a learner can

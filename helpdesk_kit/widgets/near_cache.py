@@ -1,4 +1,4 @@
-"""Lesson 15: the near cache - a live view of Redis' invalidation messages, and L1's state.
+"""Lesson 16: the near cache - a live view of Redis' invalidation messages, and L1's state.
 
 The experiments (staleness, the hit-cost ladder, a writer in another process) are
 :mod:`helpdesk_kit.lab.near_cache`; this module shows them. :class:`InvalidationWatch`
@@ -115,7 +115,7 @@ class InvalidationWatch(Shown):
             finally:
                 self.button.disabled = False
 
-        threading.Thread(target=run, daemon=True, name="lesson15-writer").start()
+        threading.Thread(target=run, daemon=True, name="lesson16-writer").start()
 
     def keys_heard(self) -> set[str]:
         with self._lock:

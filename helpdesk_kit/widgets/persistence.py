@@ -1,4 +1,4 @@
-"""Lesson 16: the crash drills as a table, a figure, and a button that runs one more.
+"""Lesson 17: the crash drills as a table, a figure, and a button that runs one more.
 
 :func:`crash_table` and :func:`crash_figure` show :class:`~helpdesk_kit.lab.persistence.CrashRun`
 results side by side: what the producer was told, what the restarted server had, and what each

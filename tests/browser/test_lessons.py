@@ -117,7 +117,7 @@ def _assert_plots_are_images(page: Any) -> None:
 
 def test_lesson_15_starts_its_server_runs_every_cell_and_draws(page: Any, jupyter_lab: Server
                                                                ) -> None:
-    run_all_cells(page, jupyter_lab, "15_near_cache.ipynb")  # fails on any cell that raised
+    run_all_cells(page, jupyter_lab, "16_near_cache.ipynb")  # fails on any cell that raised
     _assert_plots_are_images(page)
 
 

@@ -1,7 +1,7 @@
 """Lessons 16 and 17 in a real browser: every cell runs in JupyterLab, then a learner's click.
 
-Lesson 16's button crashes one more server under load (no persistence, the first choice) and
-its row says every acknowledged task was lost; lesson 17's triage panel asks its server again
+Lesson 17's button crashes one more server under load (no persistence, the first choice) and
+its row says every acknowledged task was lost; lesson 18's triage panel asks its server again
 and names the hot key of incident 4.
 """
 
@@ -20,7 +20,7 @@ def _button(page: Any, name: str) -> Any:
 def test_lesson_16_a_crash_drill_from_the_button(page: Any, jupyter_lab: Server) -> None:
     from playwright.sync_api import expect
 
-    run_all_cells(page, jupyter_lab, "16_persistence.ipynb")
+    run_all_cells(page, jupyter_lab, "17_persistence.ipynb")
     status = page.locator(".jp-OutputArea .widget-label", has_text="Press the button")
     expect(status).to_be_visible()
     _button(page, "SIGKILL mid-load").click()
@@ -38,10 +38,10 @@ def test_lesson_16_a_crash_drill_from_the_button(page: Any, jupyter_lab: Server)
 def test_lesson_17_the_triage_panel_looks_again(page: Any, jupyter_lab: Server) -> None:
     from playwright.sync_api import expect
 
-    run_all_cells(page, jupyter_lab, "17_incidents.ipynb")
+    run_all_cells(page, jupyter_lab, "18_incidents.ipynb")
     expect(page.locator(".jp-OutputArea .widget-label", has_text="look 1")).to_be_visible()
     _button(page, "triage now").click()
     expect(page.locator(".jp-OutputArea .widget-label", has_text="look 2")).to_be_visible()
     panel = page.locator(".jp-OutputArea .widget-html", has_text="slow log")
     expect(panel).to_contain_text("allkeys-lfu")        # incident 4's policy...
-    expect(panel).to_contain_text("lesson17:ticket:7")  # ...and its hot key
+    expect(panel).to_contain_text("lesson18:ticket:7")  # ...and its hot key

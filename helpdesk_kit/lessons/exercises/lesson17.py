@@ -1,23 +1,31 @@
-"""Lesson 17's exercise: ``redis-cli --bigkeys``, written with SCAN.
+"""Lesson 17's exercise: switch a running Redis to the AOF without losing a task.
 
-The learner writes ``answer(client, match)``: walk the keys matching ``match`` with SCAN and
-return, for each Redis type found, the biggest key of that type and its size in the type's own
-unit - ``{"list": ("lesson17:...:backlog", 5000), "string": (..., 2048), ...}``: elements for
-a list, set, hash, sorted set or stream, bytes for a string. That is what ``redis-cli
---bigkeys`` prints ("Biggest list found ... has 5000 items"), and it works on any Redis,
-fakeredis included (``MEMORY USAGE``, the lesson's ``--memkeys`` scan, does not).
+The learner writes ``answer(client)``: turn on the append-only file, with ``appendfsync
+always``, on the live server ``client`` talks to, and return only once the switch protects the
+data - what redis.io's persistence page calls switching to AOF "on the live database". The
+check runs it for real, on a private redis-server started from a config file (the way a
+production server is), holding the helpdesk's queue with no persistence at all:
 
-The check builds keys of every type under the lesson's sandbox prefix, and bigger ones beside
-it that do not match. It hands in a copy of the lesson's client that notes every command
-name, so a ``KEYS`` is caught: one ``KEYS`` walks every key of the server in a single command.
+1. after ``answer`` returns, more tasks are pushed (each one acknowledged);
+2. the server gets SIGKILL, and is started again *from its config file*;
+3. every task must be back, and the server must come back with the AOF on, ``always``.
+
+Two mistakes lose everything, and the check names each: a ``CONFIG SET`` that nobody wrote to
+the config file is forgotten by the restart; and turning the AOF on starts a *rewrite* in the
+background - killed before it has finished, the new AOF is not yet the server's, and the
+restart finds nothing. The check slows that rewrite down (``rdb-key-save-delay``, a testing
+knob: a pause per key written) so it lasts a fraction of a second, as a large data set's
+rewrite lasts by itself.
 """
 
 from __future__ import annotations
 
-import copy
+import shutil
 from typing import Any
 
-from ...keys import KeySchema
+from ...backends.launch_persistent import PersistentServers, persistence_config
+from ...queue import Task
+from ...vocab import Persistence
 from ..checks import (
     AnswerFailed,
     CheckResult,
@@ -25,135 +33,99 @@ from ..checks import (
     not_answered,
     right,
     run_answer,
-    sandbox,
     wrong,
 )
 from ..checks import check as compare
 from ..lesson import Lesson
 
-__all__ = ["QUIZ_EXPECTED", "check", "check_quiz", "expected_bigkeys"]
+__all__ = ["QUIZ_EXPECTED", "check", "check_quiz"]
+
+#: Tasks queued before the switch, tasks pushed after it, and cache keys beside them.
+BEFORE, AFTER, CACHED = 2000, 50, 300
+#: Microseconds the server pauses per key while it writes a snapshot or an AOF base: with
+#: CACHED keys, the rewrite that turning the AOF on starts lasts about 0.3 s.
+KEY_SAVE_DELAY_US = 1000
+NO_SERVER = ("this exercise is checked on a private redis-server of its own (it is killed and "
+             "restarted), and no redis-server program is installed here")
 
 
-def _noting_commands(client: Any) -> tuple[Any, list[str]]:
-    """A shallow copy of ``client`` (same connections) whose commands are noted by name.
-
-    redis-py's command methods all call ``self.execute_command``; an attribute on the copy
-    comes first, so every command the learner sends passes through here.
-    """
-    names: list[str] = []
-    watched = copy.copy(client)
-    send = client.execute_command
-
-    def execute_command(*args: Any, **options: Any) -> Any:
-        if args:
-            names.append(str(args[0]).upper())
-        return send(*args, **options)
-
-    watched.execute_command = execute_command
-    return watched, names
-
-
-def _build(client: Any, keys: KeySchema, outside: KeySchema) -> None:
-    """Keys of every type under ``keys``; bigger ones under ``outside`` (not to be counted)."""
+def _fill(client: Any, prefix: str) -> None:
+    """The helpdesk with no persistence: BEFORE tasks in the queue, CACHED cached rows."""
     pipe = client.pipeline(transaction=False)
-    for n, length in enumerate((10, 2048, 300)):
-        pipe.set(keys.entity("note", n), "x" * length)
-    for n, length in enumerate((40, 5000, 7)):
-        pipe.rpush(keys.entity("backlog", n), *range(length))
-    for n, length in enumerate((120, 30)):
-        pipe.sadd(keys.entity("seen", n), *range(length))
-    for n, length in enumerate((5, 64)):
-        pipe.hset(keys.entity("profile", n), mapping={f"f{i}": i for i in range(length)})
-    pipe.zadd(keys.entity("ranking", 0), {f"m{i}": i for i in range(90)})
-    for i in range(25):
-        pipe.xadd(keys.entity("events", 0), {"n": i})
-    pipe.rpush(outside.entity("backlog", 0), *range(9000))   # bigger, but not matching
-    pipe.set(outside.entity("note", 0), "y" * 9000)
+    for n in range(BEFORE):
+        pipe.rpush(f"{prefix}tasks:pending", Task("send_notifications", {"n": n}).to_json())
+    for n in range(CACHED):
+        pipe.set(f"{prefix}ticket:{n}", "{}", ex=3600)
     pipe.execute()
 
 
-def expected_bigkeys(keys: KeySchema) -> dict[str, tuple[str, int]]:
-    """What ``_build`` makes: the biggest key of each type, and its size."""
-    return {"string": (keys.entity("note", 1), 2048), "list": (keys.entity("backlog", 1), 5000),
-            "set": (keys.entity("seen", 0), 120), "hash": (keys.entity("profile", 1), 64),
-            "zset": (keys.entity("ranking", 0), 90), "stream": (keys.entity("events", 0), 25)}
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def check(lesson: Lesson, answer: Any) -> CheckResult:
-    """Keys of six types (and bigger ones that do not match); the biggest of each type."""
+    """Switch a private server to the AOF with ``answer``, push, SIGKILL, restart, count."""
     if is_unanswered(answer):
         return not_answered()
-    keys = sandbox(lesson)
-    outside = sandbox(lesson, "exercise-outside")
-    try:
-        _build(lesson.client, keys, outside)
-        watched, commands = _noting_commands(lesson.client)
-        got = run_answer(answer, watched, keys.prefix + "*")
-    except AnswerFailed as exc:
-        return wrong(str(exc))
-    finally:
-        sandbox(lesson)
-        sandbox(lesson, "exercise-outside")
-    return _judge(got, commands, expected_bigkeys(keys), outside.prefix)
+    if shutil.which("redis-server") is None:
+        return CheckResult(None, NO_SERVER)
+    prefix = lesson.keys.prefix
+    with PersistentServers() as servers:
+        node = servers.add("exercise", persistence_config(Persistence.NONE))
+        client = node.client(timeout=10.0)
+        _fill(client, prefix)
+        client.config_set("rdb-key-save-delay", KEY_SAVE_DELAY_US)
+        try:
+            run_answer(answer, client)
+        except AnswerFailed as exc:
+            return wrong(str(exc))
+        for n in range(AFTER):
+            client.rpush(f"{prefix}tasks:pending", Task("send_notifications", {"m": n}).to_json())
+        client.close()
+        servers.crash(node)
+        servers.restart(node)
+        client = node.client(timeout=10.0)
+        try:
+            config = {name: str(client.config_get(name).get(name))
+                      for name in ("appendonly", "appendfsync")}
+            queued = client.llen(f"{prefix}tasks:pending")
+        finally:
+            client.close()
+    return _judge(config, queued)
 
 
-def _judge(got: Any, commands: list[str], expected: dict[str, tuple[str, int]],
-           outside: str) -> CheckResult:
-    if "KEYS" in commands:
-        return wrong("KEYS walks every key of the server in one command, and Redis serves "
-                     "nobody else until it is done: incident 1 of this lesson. Walk them a "
-                     "page at a time with SCAN (redis-py: scan_iter).")
-    if not isinstance(got, dict):
-        return wrong(f"return a dict {{type: (key, size)}}, not {type(got).__name__}.")
-    found = {_text(kind): (_text(pair[0]), pair[1]) for kind, pair in got.items()
-             if isinstance(pair, tuple | list) and len(pair) == 2}
-    if len(found) != len(got):
-        return wrong("each value is a pair (key, size), e.g. ('lesson17:backlog:1', 5000).")
-    if any(key.startswith(outside) for key, _ in found.values()):
-        return wrong("a key that does not match the pattern is in your answer: pass the "
-                     "pattern to SCAN (match=...), and count only the keys it returns.")
-    missing = sorted(set(expected) - set(found))
-    if missing:
-        return wrong(f"no entry for: {', '.join(missing)}. Every type among the matching keys "
-                     "gets its biggest key (TYPE says which type a key is).")
-    for kind, (key, size) in expected.items():
-        if found[kind][1] != size and found[kind][0] == key:
-            unit = "bytes (STRLEN)" if kind == "string" else "elements"
-            return wrong(f"the biggest {kind} is the right key, but count its size in the "
-                         f"type's own unit, {unit}: not {found[kind][1]!r}.")
-        if found[kind] != (key, size):
-            return wrong(f"for {kind} you found {found[kind]}: is each type compared with keys "
-                         "of the same type only, and did SCAN visit every page (scan_iter "
-                         "follows the cursor to the end)?")
-    if len(found) > len(expected):
-        return wrong(f"types that are not among the keys: {sorted(set(found) - set(expected))}.")
-    return right("SCAN a page at a time, TYPE per key, then the size command of its type - "
-                 "STRLEN, LLEN, SCARD, HLEN, ZCARD, XLEN: each is O(1), so the scan costs the "
-                 "server little. This is redis-cli --bigkeys. Sizes in elements hide how big an "
-                 "element is; --memkeys (MEMORY USAGE) answers in bytes, on a real server.")
+def _judge(config: dict[str, str], queued: int) -> CheckResult:
+    expected = BEFORE + AFTER
+    if config["appendonly"] != "yes":
+        return wrong(f"after the crash the server started again with appendonly "
+                     f"{config['appendonly']} and {queued} of {expected} tasks. A restart reads "
+                     "the config file, and your change lived only in the running server's "
+                     "memory: write it to the file too, once the AOF is in place.")
+    if queued < expected:
+        return wrong(f"the server came back with the AOF on, but with {queued} of {expected} "
+                     "tasks: it was killed while the AOF it was building was not finished, so "
+                     "the restart found no complete AOF. Return only once INFO persistence "
+                     "says the rewrite is over and went well.")
+    if config["appendfsync"] != "always":
+        return wrong(f"every task survived, but the restarted server runs appendfsync "
+                     f"{config['appendfsync']}: the exercise asks for always (fsync before "
+                     "each reply). Set it before you write the config file.")
+    return right(f"all {expected} tasks came back after a SIGKILL, and the restarted server runs "
+                 "the AOF with appendfsync always. Turning the AOF on rewrote the data set in "
+                 "a child process (the same fork as BGSAVE); until that base file was done, the "
+                 "new AOF was not usable. Then CONFIG REWRITE made the change outlive the "
+                 "process: CONFIG SET alone is forgotten by the next start.")
 
 
-#: The quiz: ``volatile-lru``, a full Redis whose every key with a TTL has been evicted; what
-#: does the next ``enqueue`` (an ``RPUSH``) get?
-QUIZ_EXPECTED = "OOM"
-#: Other ways to name that answer.
-_SAME = {"OUTOFMEMORYERROR": "OOM", "OOM ERROR": "OOM", "AN OOM ERROR": "OOM"}
+#: The quiz: ``save 60 1000``, 1,500 tasks in the 40 s after a snapshot, then ``kill -9``.
+QUIZ_EXPECTED = 0
 
 
 def check_quiz(answer: object) -> CheckResult:
-    """The eviction quiz; its hint and reason are shown only once it is answered."""
+    """The save-point quiz; its hint and its reason are shown only once it is answered."""
     if answer is Ellipsis:
         return not_answered()
-    if isinstance(answer, str):
-        answer = _SAME.get(answer.strip().upper(), answer)
     return compare(answer, QUIZ_EXPECTED,
-                   why="volatile-* policies only ever evict keys that have a TTL. Once none is "
-                       "left, there is nothing they may evict, and Redis refuses the write as "
-                       "under noeviction - redis.io: 'The volatile-xxx policies behave like "
-                       "noeviction if no keys have an associated expiration.' The queue (no "
-                       "TTL) was never evicted; it is refused new tasks instead.",
-                   hint="which keys may volatile-lru evict, and how many of those are left?")
+                   why="a save point fires only when *both* hold: at least 60 s since the last "
+                       "snapshot *and* at least 1000 changes. After 40 s there were 1,500 "
+                       "changes but not 60 s, so no new snapshot was written, and the kill took "
+                       "every one of the 1,500 tasks. The restart loads the 12:00:00 snapshot: "
+                       "the queue as it was then.",
+                   hint="read `save 60 1000` as a condition: what must be true for Redis to "
+                        "write a snapshot, and was it true at 12:00:40?")
