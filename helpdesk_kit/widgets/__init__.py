@@ -24,6 +24,8 @@ never prints (nbval would store the print inside the widget's state): results go
 | 13 Lua scripts and Functions | :mod:`.lua` |
 | 14 Streams: the three queues side by side | :mod:`.streams` |
 | 16 the near cache: invalidations live, the staleness window | :mod:`.near_cache` |
+| 17 persistence: crash drills under load, tasks lost per policy | :mod:`.persistence` |
+| 18 incidents: a first look at a slow or full Redis | :mod:`.incidents` |
 | the instructor's per-learner table (classroom mode) | :mod:`.classroom` |
 """
 
