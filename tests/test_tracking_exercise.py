@@ -64,6 +64,20 @@ def _redirects_to_itself(client: Any, prefix: str) -> Any:
     return listener
 
 
+def _subscribes_first(client: Any, prefix: str) -> Any:
+    listener = client.pubsub()
+    listener.subscribe(lesson16.CHANNEL)
+    listener.execute_command("CLIENT ID")  # too late: what comes back is the confirmation
+    client.client_tracking_on(clientid=listener.parse_response(), bcast=True, prefix=[prefix])
+    return listener
+
+
+def _prefix_as_a_string(client: Any, prefix: str) -> Any:
+    listener, listener_id = _subscribed(client)
+    client.client_tracking_on(clientid=listener_id, bcast=True, prefix=prefix)
+    return listener
+
+
 def _every_key(client: Any, prefix: str) -> Any:
     listener, listener_id = _subscribed(client)
     client.client_tracking_on(clientid=listener_id, bcast=True)  # no PREFIX: every key
@@ -123,6 +137,8 @@ def _returns_nothing(listener: Any, local: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(("listen", "apply", "step", "words"), [
+    (_subscribes_first, None, 1, "ask CLIENT ID before SUBSCRIBE"),
+    (_prefix_as_a_string, None, 1, "one prefix per character"),
     (_only_subscribes, None, 2, "no connection has tracking on"),
     (_default_mode, None, 2, "not in broadcast mode"),
     (_redirects_to_itself, None, 2, "but the subscribed listener is client"),

@@ -125,7 +125,17 @@ def _play(run: Steps, url: str) -> None:
     listener: Any = None
     try:
         with run.step("listen_for_changes returns a listener"):
-            listener = run.call("listen_for_changes", yours, PREFIX)
+            try:
+                listener = run.call("listen_for_changes", yours, PREFIX)
+            except Exception as broken:
+                if isinstance(broken.__cause__, redis.DataError) and "list" in str(broken):
+                    run.expect(False, f"{broken} - was the id a Pub/Sub message? Once "
+                               "subscribed, what the listener reads back are Pub/Sub "
+                               "messages: ask CLIENT ID before SUBSCRIBE.")
+                if "overlaps with another provided prefix" in str(broken):
+                    run.expect(False, f"{broken} - redis-py's prefix= takes a list of "
+                               "prefixes: a string is read as one prefix per character.")
+                raise
             run.expect(callable(getattr(listener, "get_message", None)),
                        f"listen_for_changes returned {listener!r}: return the PubSub object "
                        f"(client.pubsub()) you subscribed to {CHANNEL}.")
