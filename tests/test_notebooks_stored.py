@@ -43,7 +43,7 @@ EXERCISE_IMPORT = re.compile(
 #: The lessons rewritten on the lessons' foundation (the %%redis magic, pieces, tiered hints):
 #: the rules below that name REWRITTEN hold for these. Add a lesson here when you rewrite it;
 #: the list goes once every lesson is in it.
-REWRITTEN = {"00", "01", "02", "03", "04"}
+REWRITTEN = {"00", "01", "02", "03", "04", "16"}
 
 
 def _cells(path: Path) -> list[dict[str, Any]]:
@@ -267,7 +267,7 @@ IDEAS: dict[str, tuple[set[str], set[str]]] = {
     "12": ({"publish", "subscribe", "pubsub"}, {"Notifier", "Listener", "make_app"}),
     "13": ({"eval", "fcall", "evalsha"}, {"RateLimiter", "make_app"}),
     "14": ({"xadd", "xreadgroup", "xack", "xautoclaim"}, {"StreamQueue", "EventLog"}),
-    "16": ({"client_tracking"}, {"NearCache", "make_app"}),
+    "16": ({"client_tracking", "client_tracking_on"}, {"NearCache", "make_app"}),
 }
 #: What a redis-py client is called in the lessons' cells (the receiver of a command call).
 CLIENT_NAMES = re.compile(r"(client|redis|pipe|pipeline|counted|down|^r)$")
