@@ -43,7 +43,7 @@ EXERCISE_IMPORT = re.compile(
 #: The lessons rewritten on the lessons' foundation (the %%redis magic, pieces, tiered hints):
 #: the rules below that name REWRITTEN hold for these. Add a lesson here when you rewrite it;
 #: the list goes once every lesson is in it.
-REWRITTEN = {"00", "01", "02", "03", "04"}
+REWRITTEN = {"00", "01", "02", "03", "04", "16"}
 
 
 def _cells(path: Path) -> list[dict[str, Any]]:
@@ -267,7 +267,7 @@ IDEAS: dict[str, tuple[set[str], set[str]]] = {
     "12": ({"publish", "subscribe", "pubsub"}, {"Notifier", "Listener", "make_app"}),
     "13": ({"eval", "fcall", "evalsha"}, {"RateLimiter", "make_app"}),
     "14": ({"xadd", "xreadgroup", "xack", "xautoclaim"}, {"StreamQueue", "EventLog"}),
-    "16": ({"client_tracking"}, {"NearCache", "make_app"}),
+    "16": ({"client_tracking", "client_tracking_on"}, {"NearCache", "make_app"}),
 }
 #: What a redis-py client is called in the lessons' cells (the receiver of a command call).
 CLIENT_NAMES = re.compile(r"(client|redis|pipe|pipeline|counted|down|^r)$")
@@ -387,3 +387,42 @@ def test_hints_come_in_tiers_and_never_hold_the_solutions_code(path: Path) -> No
 def test_the_hint_rule_finds_code() -> None:
     fragments = _solution_fragments("def f(c, k):\n    c.set(k.user(7), 'x', ex=300)\n")
     assert "c.set(k.user(7),'x',ex=300)" in fragments and "k.user(7)" in fragments
+
+
+# --- the learner's copy runs without the CI-only cells -----------------------------------------
+def _names(tree: ast.Module) -> tuple[set[str], set[str]]:
+    """(names a cell binds - imports, assignments, functions -, names it reads)."""
+    bound: set[str] = set()
+    read: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            bound |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+            bound.add(node.name)
+        elif isinstance(node, ast.Name):
+            (bound if isinstance(node.ctx, ast.Store) else read).add(node.id)
+    return bound, read
+
+
+@pytest.mark.parametrize("path", STORED_LESSONS, ids=ids(STORED_LESSONS))
+def test_no_cell_of_the_learners_copy_reads_a_name_only_a_ci_only_cell_defines(path: Path
+                                                                               ) -> None:
+    """``scripts/learner-edition`` drops the ``ci-only`` cells: what they import or assign
+    must not be what a later cell of the learner's copy needs."""
+    only_in_ci: set[str] = set()
+    visible: set[str] = set()
+    for cell in _cells(path):
+        if cell["cell_type"] != "code" or _text(cell).lstrip().startswith("%%"):
+            continue
+        bound, read = _names(_parse(_text(cell)))
+        if "ci-only" in _tags(cell):
+            only_in_ci |= bound
+            continue
+        missing = (read - bound) & (only_in_ci - visible)
+        assert not missing, f"{sorted(missing)} come only from a ci-only cell: {_text(cell)[:80]}"
+        visible |= bound
+
+
+def test_the_ci_only_rule_finds_a_name_defined_only_there() -> None:
+    bound, read = _names(_parse("from m import A\nx = [n for n in A]\nprint(B)"))
+    assert {"A", "x", "n"} <= bound and {"A", "B", "n", "print"} <= read

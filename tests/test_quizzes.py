@@ -1,4 +1,4 @@
-"""The "check yourself" answers of lessons 00-04 are what the kit and Redis really do.
+"""The "check yourself" answers of lessons 00-04 and 16 are what the kit and Redis really do.
 
 A quiz's answer lives in the package (``exercises/lessonNN.py``), never in a cell; these tests
 hold each answer to the behaviour it explains, on a real redis-server and on fakeredis.
@@ -6,11 +6,24 @@ hold each answer to the behaviour it explains, on a real redis-server and on fak
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
+import redis
+
+from helpdesk_kit.backends import RedisServer
 from helpdesk_kit.lessons import Lesson, capture_logs, counting_client, lesson_prefix
 from helpdesk_kit.lessons.checks import Quiz
-from helpdesk_kit.lessons.exercises import lesson00, lesson01, lesson02, lesson03, lesson04
+from helpdesk_kit.lessons.exercises import (
+    lesson00,
+    lesson01,
+    lesson02,
+    lesson03,
+    lesson04,
+    lesson16,
+)
 from helpdesk_kit.widgets.invalidation import stale_read_race
 from helpdesk_kit.widgets.warming import recent_first_reads
 
@@ -18,7 +31,7 @@ from helpdesk_kit.widgets.warming import recent_first_reads
 def test_every_quiz_waits_for_an_answer_and_hides_its_reason() -> None:
     quizzes = [lesson00.check_quiz, lesson01.check_quiz, lesson01.check_quiz_2,
                lesson02.check_quiz, lesson03.check_quiz, lesson04.check_quiz,
-               lesson04.check_quiz_2]
+               lesson04.check_quiz_2, lesson16.check_quiz, lesson16.check_quiz_2]
     for quiz in quizzes:
         assert isinstance(quiz, Quiz)
         assert quiz(...).ok is None
@@ -80,3 +93,59 @@ def test_04_a_cold_start_hits_on_repeats_and_pipelines_count_one_trip_each(
         pipe.execute()
     counted.close()
     assert trips.count == lesson04.check_quiz_2.expected
+
+
+# --- lesson 16: tracking, by hand ------------------------------------------------------------
+@contextmanager
+def _tracked(server: RedisServer, prefix: str) -> Iterator[tuple[Any, redis.Redis]]:
+    """Lesson 16's two connections: a listener (also subscribed to a plain channel, whose
+    message marks the end of what to read) and a data connection tracking ``prefix`` for it."""
+    listener = redis.Redis.from_url(server.url, protocol=2, decode_responses=True).pubsub()
+    listener.execute_command("CLIENT ID")
+    listener_id = listener.parse_response()
+    listener.subscribe(lesson16.CHANNEL, f"{prefix}marker")
+    data = redis.Redis.from_url(server.url, protocol=2, decode_responses=True,
+                                single_connection_client=True)
+    data.client_tracking_on(clientid=listener_id, bcast=True, prefix=[prefix])
+    try:
+        yield listener, data
+    finally:
+        listener.close()
+        data.close()
+
+
+def _invalidations_until_the_marker(listener: Any, writer: redis.Redis, prefix: str
+                                    ) -> list[Any]:
+    """The invalidations heard before the marker, published after the writes: one connection
+    delivers in order, so none can come later (no clock decides)."""
+    writer.publish(f"{prefix}marker", "end")
+    heard = []
+    while (message := listener.get_message(timeout=5)) is not None:
+        if message["type"] != "message":
+            continue  # the confirmations of SUBSCRIBE
+        if message["channel"] == f"{prefix}marker":
+            return heard
+        heard.append(message["data"])
+    raise AssertionError("the marker never arrived")
+
+
+def test_16_invalidations_follow_changes_not_commands(redis_server: RedisServer) -> None:
+    base = f"q{uuid.uuid4().hex[:8]}:"  # the quiz's keys, under a prefix of this test's own
+    prefix = f"{base}ticket:"
+    with _tracked(redis_server, prefix) as (listener, _data), redis_server.client() as writer:
+        for command, *args in lesson16.QUIZ_COMMANDS:
+            writer.execute_command(command, *(a.replace("lesson16:", base) for a in args))
+        heard = _invalidations_until_the_marker(listener, writer, prefix)
+    assert heard == [[f"{prefix}1"], [f"{prefix}1"]]  # the SET and the first DEL
+    assert len(heard) == lesson16.check_quiz.expected
+
+
+def test_16_tracking_ends_with_the_connection_that_asked(redis_server: RedisServer) -> None:
+    prefix = f"q{uuid.uuid4().hex[:8]}:ticket:"
+    with _tracked(redis_server, prefix) as (listener, data), redis_server.client() as writer:
+        writer.set(f"{prefix}7", "before")
+        assert _invalidations_until_the_marker(listener, writer, prefix) == [[f"{prefix}7"]]
+        data.close()  # connection 2, which sent CLIENT TRACKING, is gone
+        writer.set(f"{prefix}7", "x")
+        assert _invalidations_until_the_marker(listener, writer, prefix) == []  # nothing
+    assert lesson16.check_quiz_2.expected == "b"

@@ -5,8 +5,9 @@ Solutions are discovered: every ``notebooks/solutions/lessonNN.py`` that exists 
 loaded as a module and checked by ``helpdesk_kit.lessons.exercises.lessonNN`` in a lesson
 opened with ``setup``, on a real redis-server and on fakeredis. A lesson whose exercise asks for
 pieces of the learner's helpdesk (``conformance.pieces_of``) is checked with those functions,
-by name; the others with the module's ``answer``. (The pieces' own suite, on every
-implementation: tests/test_conformance.py.)
+by name; the others with the module's ``answer``, or the functions the exercise module's
+``NAMES`` lists (lesson 16). (The pieces' own suite, on every implementation:
+tests/test_conformance.py.)
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def answers(number: str, module: ModuleType) -> tuple[Any, ...]:
     pieces = pieces_of(number)
     if pieces:
         return tuple(getattr(module, piece.name) for piece in pieces)
-    return (module.answer,)
+    names = getattr(exercise(number), "NAMES", ("answer",))  # lesson 16: two functions
+    return tuple(getattr(module, name) for name in names)
 
 
 def test_every_lesson_00_to_09_has_a_solution() -> None:
