@@ -1,4 +1,4 @@
-"""The "check yourself" answers of lessons 00-04 are what the kit and Redis really do.
+"""The "check yourself" answers of the lessons are what the kit and Redis really do.
 
 A quiz's answer lives in the package (``exercises/lessonNN.py``), never in a cell; these tests
 hold each answer to the behaviour it explains, on a real redis-server and on fakeredis.
@@ -8,9 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from helpdesk_kit.backends import RedisServer
 from helpdesk_kit.lessons import Lesson, capture_logs, counting_client, lesson_prefix
 from helpdesk_kit.lessons.checks import Quiz
-from helpdesk_kit.lessons.exercises import lesson00, lesson01, lesson02, lesson03, lesson04
+from helpdesk_kit.lessons.exercises import (
+    lesson00,
+    lesson01,
+    lesson02,
+    lesson03,
+    lesson04,
+    lesson05,
+)
 from helpdesk_kit.widgets.invalidation import stale_read_race
 from helpdesk_kit.widgets.warming import recent_first_reads
 
@@ -18,7 +26,7 @@ from helpdesk_kit.widgets.warming import recent_first_reads
 def test_every_quiz_waits_for_an_answer_and_hides_its_reason() -> None:
     quizzes = [lesson00.check_quiz, lesson01.check_quiz, lesson01.check_quiz_2,
                lesson02.check_quiz, lesson03.check_quiz, lesson04.check_quiz,
-               lesson04.check_quiz_2]
+               lesson04.check_quiz_2, lesson05.check_quiz, lesson05.check_quiz_2]
     for quiz in quizzes:
         assert isinstance(quiz, Quiz)
         assert quiz(...).ok is None
@@ -80,3 +88,42 @@ def test_04_a_cold_start_hits_on_repeats_and_pipelines_count_one_trip_each(
         pipe.execute()
     counted.close()
     assert trips.count == lesson04.check_quiz_2.expected
+
+
+def test_05_under_uniform_reads_only_memory_raises_the_hit_rate() -> None:
+    from dataclasses import replace
+
+    from helpdesk_kit.lab.simulate import SimConfig, simulate
+
+    base = SimConfig(pattern="uniform", capacity=int(2000 * lesson05.QUIZ_CAPACITY_SHARE))
+    changes = {"a": replace(base, ttl=3600), "b": replace(base, capacity=1200),
+               "c": replace(base, policy="allkeys-lfu")}
+    rates = {option: simulate(config).hit_rate for option, config in changes.items()}
+    assert max(rates, key=lambda option: rates[option]) == lesson05.check_quiz.expected
+    unchanged = simulate(base).hit_rate
+    assert rates["a"] < unchanged + 0.01 and rates["c"] < unchanged + 0.01  # no real gain
+
+
+def test_05_volatile_lru_evicts_only_keys_with_a_ttl(redis_server: RedisServer) -> None:
+    """On a server of its own (CONFIG SET is server-wide; the session's ``redis_server`` is
+    asked for only so that a missing redis-server fails in CI): sessions with EX, settings
+    without, memory full under volatile-lru; only sessions go."""
+    server = RedisServer().start()
+    try:
+        client = server.client()
+        for n in range(100):
+            client.set(f"setting:{n}", "x" * 1024)
+        for n in range(100):
+            client.set(f"session:{n}", "x" * 1024, ex=1800)
+        client.config_set("maxmemory-policy", "volatile-lru")
+        client.config_set("maxmemory", client.info("memory")["used_memory"] + 32 * 1024)
+        for n in range(100, 200):
+            client.set(f"session:{n}", "x" * 1024, ex=1800)  # a new session: room is made
+        settings_left = client.exists(*(f"setting:{n}" for n in range(100)))
+        sessions_left = client.exists(*(f"session:{n}" for n in range(200)))
+        assert client.info("stats")["evicted_keys"] > 0
+        assert settings_left == 100 and sessions_left < 200
+        assert lesson05.check_quiz_2.expected == "b"
+        client.close()
+    finally:
+        server.stop()

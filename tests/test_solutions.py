@@ -146,13 +146,26 @@ def test_03_and_04_wrong_pieces_get_the_step_that_broke(
     _wrong(open_lesson, "04", loop, "step 4", "round trips", "pipeline")
 
 
-def test_05_fifo_and_no_eviction_are_recognised(open_lesson: Callable[..., Lesson]) -> None:
-    from helpdesk_kit.lessons.exercises.lesson05 import lru_hit_rate
+def test_05_fifo_no_eviction_and_the_wrong_end_are_recognised(
+        open_lesson: Callable[..., Lesson]) -> None:
+    def fifo(client: Any, index: str, key: str, capacity: int, now: int) -> bool:
+        added = client.zadd(index, {key: now}, nx=True)  # a hit keeps its old score
+        if added and client.zcard(index) > capacity:
+            client.zpopmin(index)
+        return added == 0
 
-    _wrong(open_lesson, "05", lambda reads, capacity: lru_hit_rate(reads, capacity,
-                                                                   refresh_on_hit=False), "FIFO")
-    _wrong(open_lesson, "05", lambda reads, capacity: lru_hit_rate(reads, capacity,
-                                                                   evict=False), "evict")
+    def unbounded(client: Any, index: str, key: str, capacity: int, now: int) -> bool:
+        return client.zadd(index, {key: now}) == 0
+
+    def newest_out(client: Any, index: str, key: str, capacity: int, now: int) -> bool:
+        added = client.zadd(index, {key: now})
+        if added and client.zcard(index) > capacity:
+            client.zpopmax(index)
+        return added == 0
+
+    _wrong(open_lesson, "05", fifo, "FIFO")
+    _wrong(open_lesson, "05", unbounded, "grew to")
+    _wrong(open_lesson, "05", newest_out, "lowest")
 
 
 def test_06_a_handler_that_counts_repeats(open_lesson: Callable[..., Lesson]) -> None:

@@ -1,7 +1,14 @@
 """The simulated cache's memory: its keys, with the bookkeeping each eviction policy needs.
 
 Part of :mod:`helpdesk_kit.lab.simulate`: LRU order, LFU counters, TTL order and random
-picks, each kept so that choosing the next victim costs O(log n), as in a real server.
+picks, each kept so that choosing the next victim costs O(log n).
+
+The LRU and LFU here are *exact*: the victim is the key read longest ago, or the one read
+fewest times. Redis approximates both: it samples ``maxmemory-samples`` keys (5 by default)
+into a small pool of candidates and evicts the best of those, and its LFU counter is a
+logarithmic one that starts at 5 and decays over time (``lfu-decay-time``). Like Redis, the
+counter lives with the key: a key that is evicted or expires forgets how often it was read,
+and starts counting again when it is cached again.
 """
 
 from __future__ import annotations
@@ -23,7 +30,8 @@ class SimMemory:
         self.rng = rng
         self.expires: dict[int, float] = {}
         self.recency: OrderedDict[int, None] = OrderedDict()  # LRU order, oldest first
-        self.freq: dict[int, int] = {}                        # LFU counters (kept on evict)
+        self.freq: dict[int, int] = {}                        # LFU counters, while cached
+        self.counted_at: dict[int, int] = {}                  # the tick of each key's count
         self.slots: list[int] = []                            # for random picks
         self.slot_of: dict[int, int] = {}
         self.ttl_heap: list[tuple[float, int]] = []           # (expires_at, key), lazy
@@ -37,6 +45,7 @@ class SimMemory:
         self.freq[key] = self.freq.get(key, 0) + 1
         if self.policy == EvictionPolicy.ALLKEYS_LFU:
             self.tick += 1
+            self.counted_at[key] = self.tick
             heapq.heappush(self.lfu_heap, (self.freq[key], self.tick, key))
 
     def touch(self, key: int) -> None:
@@ -54,6 +63,8 @@ class SimMemory:
     def remove(self, key: int) -> None:
         del self.expires[key]
         del self.recency[key]
+        del self.freq[key]  # as in Redis: the count goes with the key
+        self.counted_at.pop(key, None)
         slot = self.slot_of.pop(key)
         last = self.slots.pop()
         if last != key:  # move the last key into the freed slot
@@ -74,10 +85,10 @@ class SimMemory:
             return next(iter(self.recency))
         if self.policy == EvictionPolicy.ALLKEYS_LFU:  # fewest reads; ties go to the least recent
             while True:
-                freq, _, key = self.lfu_heap[0]
-                if key in self.expires and self.freq[key] == freq:
+                freq, tick, key = self.lfu_heap[0]
+                if self.counted_at.get(key) == tick and self.freq[key] == freq:
                     return key
-                heapq.heappop(self.lfu_heap)
+                heapq.heappop(self.lfu_heap)  # an older count, or a key no longer cached
         if self.policy == EvictionPolicy.VOLATILE_TTL:
             while True:
                 expires_at, key = self.ttl_heap[0]
