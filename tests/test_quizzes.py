@@ -18,6 +18,7 @@ from helpdesk_kit.lessons.exercises import (
     lesson03,
     lesson04,
     lesson05,
+    lesson09,
 )
 from helpdesk_kit.widgets.invalidation import stale_read_race
 from helpdesk_kit.widgets.warming import recent_first_reads
@@ -26,7 +27,8 @@ from helpdesk_kit.widgets.warming import recent_first_reads
 def test_every_quiz_waits_for_an_answer_and_hides_its_reason() -> None:
     quizzes = [lesson00.check_quiz, lesson01.check_quiz, lesson01.check_quiz_2,
                lesson02.check_quiz, lesson03.check_quiz, lesson04.check_quiz,
-               lesson04.check_quiz_2, lesson05.check_quiz, lesson05.check_quiz_2]
+               lesson04.check_quiz_2, lesson05.check_quiz, lesson05.check_quiz_2,
+               lesson09.check_quiz]
     for quiz in quizzes:
         assert isinstance(quiz, Quiz)
         assert quiz(...).ok is None
@@ -127,3 +129,12 @@ def test_05_volatile_lru_evicts_only_keys_with_a_ttl(redis_server: RedisServer) 
         client.close()
     finally:
         server.stop()
+
+
+def test_09_below_the_break_even_the_average_read_is_slower_but_a_hit_is_not() -> None:
+    from helpdesk_kit.lab.compare import break_even_hit_rate, expected_read_ms
+
+    db_ms, cache_ms, hit_rate = 3.0, 1.0, 0.45  # the quiz's numbers
+    assert hit_rate < break_even_hit_rate(db_ms, cache_ms)
+    assert expected_read_ms(hit_rate, db_ms, cache_ms) > db_ms > cache_ms
+    assert (expected_read_ms(hit_rate, db_ms, cache_ms) < db_ms) is lesson09.check_quiz.expected
