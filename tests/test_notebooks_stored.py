@@ -43,7 +43,7 @@ EXERCISE_IMPORT = re.compile(
 #: The lessons rewritten on the lessons' foundation (the %%redis magic, pieces, tiered hints):
 #: the rules below that name REWRITTEN hold for these. Add a lesson here when you rewrite it;
 #: the list goes once every lesson is in it.
-REWRITTEN = {"00", "01", "02", "03", "04", "05", "09"}
+REWRITTEN = {"00", "01", "02", "03", "04", "05", "09", "10"}
 
 
 def _cells(path: Path) -> list[dict[str, Any]]:
@@ -262,7 +262,8 @@ IDEAS: dict[str, tuple[set[str], set[str]]] = {
     "07": ({"lmove", "blmove", "lrem"}, {"helpdesk_queue", "reserve", "crash_and_recover"}),
     "08": ({"info"}, {"snapshot", "make_app"}),
     "09": ({"get", "set"}, {"make_app", "compare", "where_redis_pays", "load_test"}),
-    "10": ({"role", "wait", "config_set"}, {"SentinelLab", "make_app"}),
+    "10": ({"role", "info", "wait", "config_set"},
+           {"topology", "offsets_table", "sentinel_drill", "replication_gap", "make_app"}),
     "11": ({"cluster_keyslot", "cluster_shards", "keyslot"}, {"ClusterLab", "make_app"}),
     "12": ({"publish", "subscribe", "pubsub"}, {"Notifier", "Listener", "make_app"}),
     "13": ({"eval", "fcall", "evalsha"}, {"RateLimiter", "make_app"}),

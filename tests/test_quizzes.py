@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import redis
+
 from helpdesk_kit.backends import RedisServer
 from helpdesk_kit.lessons import Lesson, capture_logs, counting_client, lesson_prefix
 from helpdesk_kit.lessons.checks import Quiz
@@ -19,6 +21,7 @@ from helpdesk_kit.lessons.exercises import (
     lesson04,
     lesson05,
     lesson09,
+    lesson10,
 )
 from helpdesk_kit.widgets.invalidation import stale_read_race
 from helpdesk_kit.widgets.warming import recent_first_reads
@@ -28,7 +31,7 @@ def test_every_quiz_waits_for_an_answer_and_hides_its_reason() -> None:
     quizzes = [lesson00.check_quiz, lesson01.check_quiz, lesson01.check_quiz_2,
                lesson02.check_quiz, lesson03.check_quiz, lesson04.check_quiz,
                lesson04.check_quiz_2, lesson05.check_quiz, lesson05.check_quiz_2,
-               lesson09.check_quiz]
+               lesson09.check_quiz, lesson10.check_quiz, lesson10.check_quiz_2]
     for quiz in quizzes:
         assert isinstance(quiz, Quiz)
         assert quiz(...).ok is None
@@ -138,3 +141,64 @@ def test_09_below_the_break_even_the_average_read_is_slower_but_a_hit_is_not() -
     assert hit_rate < break_even_hit_rate(db_ms, cache_ms)
     assert expected_read_ms(hit_rate, db_ms, cache_ms) > db_ms > cache_ms
     assert (expected_read_ms(hit_rate, db_ms, cache_ms) < db_ms) is lesson09.check_quiz.expected
+
+
+def test_10_wait_1_answers_1_while_the_other_replica_lacks_the_write(
+        redis_server: RedisServer) -> None:
+    """Quiz 1's premise on real servers (``redis_server`` only makes CI fail without one): with
+    one of two replicas paused, WAIT 1 answers 1 and the paused replica has not acknowledged
+    the write - it is the one a failover could promote."""
+    import signal
+
+    lab = lesson10.practice_set()
+    primary = lab.primary()
+    paused = next(node for node in lab.data if node.alive and node is not primary)
+    assert paused.process is not None
+    with primary.client() as client:
+        paused.process.send_signal(signal.SIGSTOP)
+        try:
+            client.set("quiz10:task", "pushed")
+            offset = int(client.role()[1])
+            assert client.wait(1, 1000) == 1
+            acked = {f"{ip}:{port}": int(at) for ip, port, at in client.role()[2]}
+        finally:
+            paused.process.send_signal(signal.SIGCONT)
+        client.delete("quiz10:task")
+    assert acked[paused.address] < offset <= max(acked.values())
+    assert lesson10.check_quiz.expected == "b"
+
+
+def test_10_min_replicas_max_lag_refuses_a_write_when_no_replica_was_heard_from(
+        redis_server: RedisServer) -> None:
+    """Quiz 2 on real servers: both replicas silent for longer than min-replicas-max-lag (they
+    are paused, their connections stay open); the SET is refused and not applied."""
+    import signal
+    import time
+
+    lab = lesson10.practice_set()
+    primary = lab.primary()
+    replicas = [node for node in lab.data if node.alive and node is not primary]
+    with primary.client() as client:
+        client.config_set("min-replicas-max-lag", 1)
+        client.config_set("min-replicas-to-write", 1)
+        for node in replicas:
+            assert node.process is not None
+            node.process.send_signal(signal.SIGSTOP)
+        try:
+            deadline = time.monotonic() + 10  # bounds the wait; nothing asserts a duration
+            refused = None
+            while refused is None and time.monotonic() < deadline:
+                try:
+                    client.set("quiz10:guarded", "x")
+                    client.delete("quiz10:guarded")
+                    time.sleep(0.2)
+                except redis.ResponseError as exc:
+                    refused = str(exc)
+        finally:
+            for node in replicas:
+                node.process.send_signal(signal.SIGCONT)
+            client.config_set("min-replicas-to-write", 0)
+            client.config_set("min-replicas-max-lag", 10)
+        assert refused is not None and refused.startswith("NOREPLICAS")
+        assert client.get("quiz10:guarded") is None  # refused before it was applied
+    assert lesson10.check_quiz_2.expected == "b"
