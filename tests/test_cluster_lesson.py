@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -41,17 +42,33 @@ def test_hashed_part_is_what_the_cluster_hashes(key: str) -> None:
     assert crc_hqx(hashed_part(key).encode(), 0) % 16384 == hash_slot(key)
 
 
-def test_the_exercise_solution_passes_and_the_usual_slips_get_hints(tmp_path: Path) -> None:
+def test_the_exercise_on_the_session_cluster_and_its_usual_slips(
+        tmp_path: Path, cluster_lab: ClusterLab) -> None:
     lesson = setup("11_cluster", settings=Settings(data_dir=tmp_path, redis_backend="fake"),
                    users=10, tickets=30, logs=False)
+
+    def asked(client: Any, key: str) -> str:
+        options = client.connection_pool.connection_kwargs
+        return f"{options['host']}:{options['port']}"
+
+    def any_replica(client: Any, key: str) -> str:
+        slot = client.execute_command("CLUSTER KEYSLOT", key)
+        for shard in client.execute_command("CLUSTER SHARDS"):
+            ranges = shard["slots"]
+            if any(a <= slot <= b for a, b in zip(ranges[0::2], ranges[1::2], strict=True)):
+                node = next(n for n in shard["nodes"] if n["role"] != "master")
+                return f"{node['ip']}:{node['port']}"
+        return ""
+
     try:
-        assert lesson11.check(lesson, _solution().answer).ok is True
+        assert lesson11.check(lesson, _solution().answer, cluster_lab).ok is True
         assert lesson11.check(lesson, ...).ok is None
-        whole = lesson11.check(lesson, lambda key: key)
-        assert whole.ok is False and "between the braces" in whole.message
-        naive = lesson11.check(lesson, lambda k: k[k.find("{") + 1:k.find("}")] if "{" in k else k)
-        assert naive.ok is False and "empty braces" in naive.message
-        assert lesson11.check(lesson, 42).ok is False
+        assert "the node you asked" in lesson11.check(lesson, asked, cluster_lab).message
+        replica = lesson11.check(lesson, any_replica, cluster_lab)
+        assert replica.ok is False and "replica" in replica.message and "MOVED" in replica.message
+        assert lesson11.check(lesson, lambda client, key: 42, cluster_lab).ok is False
+        crash = lesson11.check(lesson, lambda client, key: 1 / 0, cluster_lab)
+        assert crash.ok is False and "ZeroDivisionError" in crash.message
     finally:
         lesson.close()
         show_logs(False)

@@ -43,7 +43,7 @@ EXERCISE_IMPORT = re.compile(
 #: The lessons rewritten on the lessons' foundation (the %%redis magic, pieces, tiered hints):
 #: the rules below that name REWRITTEN hold for these. Add a lesson here when you rewrite it;
 #: the list goes once every lesson is in it.
-REWRITTEN = {"00", "01", "02", "03", "04", "05", "09", "10"}
+REWRITTEN = {"00", "01", "02", "03", "04", "05", "09", "10", "11"}
 
 
 def _cells(path: Path) -> list[dict[str, Any]]:
@@ -264,7 +264,9 @@ IDEAS: dict[str, tuple[set[str], set[str]]] = {
     "09": ({"get", "set"}, {"make_app", "compare", "where_redis_pays", "load_test"}),
     "10": ({"role", "info", "wait", "config_set"},
            {"topology", "offsets_table", "sentinel_drill", "replication_gap", "make_app"}),
-    "11": ({"cluster_keyslot", "cluster_shards", "keyslot"}, {"ClusterLab", "make_app"}),
+    "11": ({"cluster_keyslot", "cluster_shards", "get"},
+           {"topology", "slot_table", "SlotExplorer", "keys_per_node", "cluster_drill",
+            "make_app"}),
     "12": ({"publish", "subscribe", "pubsub"}, {"Notifier", "Listener", "make_app"}),
     "13": ({"eval", "fcall", "evalsha"}, {"RateLimiter", "make_app"}),
     "14": ({"xadd", "xreadgroup", "xack", "xautoclaim"}, {"StreamQueue", "EventLog"}),

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import redis
 
-from helpdesk_kit.backends import RedisServer
+from helpdesk_kit.backends import ClusterLab, RedisServer
 from helpdesk_kit.lessons import Lesson, capture_logs, counting_client, lesson_prefix
 from helpdesk_kit.lessons.checks import Quiz
 from helpdesk_kit.lessons.exercises import (
@@ -22,6 +22,7 @@ from helpdesk_kit.lessons.exercises import (
     lesson05,
     lesson09,
     lesson10,
+    lesson11,
 )
 from helpdesk_kit.widgets.invalidation import stale_read_race
 from helpdesk_kit.widgets.warming import recent_first_reads
@@ -31,7 +32,8 @@ def test_every_quiz_waits_for_an_answer_and_hides_its_reason() -> None:
     quizzes = [lesson00.check_quiz, lesson01.check_quiz, lesson01.check_quiz_2,
                lesson02.check_quiz, lesson03.check_quiz, lesson04.check_quiz,
                lesson04.check_quiz_2, lesson05.check_quiz, lesson05.check_quiz_2,
-               lesson09.check_quiz, lesson10.check_quiz, lesson10.check_quiz_2]
+               lesson09.check_quiz, lesson10.check_quiz, lesson10.check_quiz_2,
+               lesson11.check_quiz, lesson11.check_quiz_2]
     for quiz in quizzes:
         assert isinstance(quiz, Quiz)
         assert quiz(...).ok is None
@@ -202,3 +204,37 @@ def test_10_min_replicas_max_lag_refuses_a_write_when_no_replica_was_heard_from(
         assert refused is not None and refused.startswith("NOREPLICAS")
         assert client.get("quiz10:guarded") is None  # refused before it was applied
     assert lesson10.check_quiz_2.expected == "b"
+
+
+def test_11_only_a_shared_tag_shares_a_slot() -> None:
+    from helpdesk_kit.backends.cluster import hash_slot
+
+    pairs = {"a": ("{user:7}.name", "{user:7}.email"), "b": ("user:7.name", "user:7.email"),
+             "c": ("{user}:7", "{user:7}")}
+    same = [option for option, (one, other) in pairs.items()
+            if hash_slot(one) == hash_slot(other)]
+    assert same == [lesson11.check_quiz.expected]
+
+
+def test_11_two_slots_on_one_primary_are_still_crossslot(cluster_lab: ClusterLab) -> None:
+    """Quiz 2 on the session cluster: the node serving slots 2648 and 2780 refuses the MGET."""
+    from helpdesk_kit.backends.cluster import hash_slot
+    from helpdesk_kit.lessons.exercises.lesson11 import shard_of
+
+    one, other = "{user:3}.name", "{user:7}.name"
+    assert (hash_slot(one), hash_slot(other)) == (2648, 2780)
+    primary, _ = shard_of(cluster_lab, one)
+    assert shard_of(cluster_lab, other)[0] == primary  # one node serves both slots
+    node = next(n for n in cluster_lab.nodes if n.address == primary)
+    with node.client() as client:
+        client.set(one, "Ana")
+        client.set(other, "Noa")
+        try:
+            client.mget(one, other)
+        except redis.exceptions.ClusterCrossSlotError:
+            refused = True
+        else:
+            refused = False
+        client.delete(one)
+        client.delete(other)
+    assert refused and lesson11.check_quiz_2.expected == "b"

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from ...backends import SentinelLab
-from ...backends.binaries import no_server_reason
 from ...backends.launchers import Node
 from ..checks import (
     AnswerFailed,
@@ -32,20 +31,14 @@ from ..checks import (
     wrong,
 )
 from ..lesson import Lesson
+from ..practice import practice_lab, servers_missing
 
 __all__ = ["check", "check_quiz", "check_quiz_2", "practice_set"]
 
-_practice: list[SentinelLab] = []
-
-
 def practice_set() -> SentinelLab:
-    """A primary with 2 replicas (and the one Sentinel a :class:`SentinelLab` needs), started
-    the first time a check runs without the lesson's set and kept until the process exits."""
-    if not _practice:
-        lab = SentinelLab(replicas=2, sentinels=1, quorum=1)
-        lab.start()  # a launcher stops its processes at exit by itself
-        _practice.append(lab)
-    return _practice[0]
+    """A primary with 2 replicas (and the one Sentinel a :class:`SentinelLab` needs), for a
+    check run without the lesson's set."""
+    return practice_lab("replicas", lambda: SentinelLab(replicas=2, sentinels=1, quorum=1))
 
 
 @contextlib.contextmanager
@@ -88,9 +81,9 @@ def check(lesson: Lesson, answer: Any, lab: SentinelLab | None = None) -> CheckR
     practice set; compare it with what the primary knows."""
     if is_unanswered(answer):
         return not_answered()
-    missing = no_server_reason()
+    missing = servers_missing()
     if missing:
-        return CheckResult(None, f"this exercise needs real servers ({missing}).")
+        return missing
     lab = lab or practice_set()
     primary = lab.primary()
     replicas = [node for node in lab.data if node.alive and node is not primary]
