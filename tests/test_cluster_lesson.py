@@ -102,3 +102,34 @@ def test_keys_per_node_and_the_explorer_on_the_session_cluster(cluster_lab: Clus
         for n in range(60):
             backend.client.delete(f"{key_prefix}{{k{n}}}")
         close_backend(backend)
+
+
+@pytest.mark.slow
+def test_while_a_dead_primarys_slots_have_no_primary_every_node_refuses() -> None:
+    """What lesson 11 says after its failover: with ``cluster-require-full-coverage yes`` (the
+    default, which the lab keeps), a healthy primary answers CLUSTERDOWN for its own keys
+    from the moment the dead one is flagged FAIL until its replica is promoted. The order of
+    states is asserted; the deadline only bounds the wait."""
+    import time
+
+    import redis
+    from scaleout_servers import need_binaries
+
+    need_binaries()
+    with ClusterLab(node_timeout_ms=1000) as lab:
+        dead, healthy = lab.nodes[0], lab.nodes[1]  # slots 0-5460 and 5461-10922
+        key = next(f"k{n}" for n in range(1000) if 5461 <= hash_slot(f"k{n}") <= 10922)
+        states: list[str] = []
+        with healthy.client(timeout=0.5) as client:
+            client.set(key, "kept")
+            dead.kill()
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and states[-2:] != ["down", "ok"]:
+                try:
+                    state = "ok" if client.get(key) == "kept" else "lost"
+                except redis.exceptions.ClusterDownError:
+                    state = "down"
+                if not states or states[-1] != state:
+                    states.append(state)
+                time.sleep(0.02)
+        assert states == ["ok", "down", "ok"]

@@ -110,10 +110,11 @@ def check(lesson: Lesson, answer: Any, lab: ClusterLab | None = None) -> CheckRe
                     "(CLUSTER KEYSLOT): an empty {} or a lone { does not make a hash tag.")
         return wrong(f"routing {key!r} (slot {hash_slot(key)}, asked of {asked.address}): you "
                      f"said {got}, and {said or 'it does not serve that slot'}. {hint}")
-    return right("that is what a cluster client does at start and after every MOVED: the "
-                 "slot of the key (CRC16 of the key or of its hash tag, mod 16384), then the "
-                 "primary whose shard serves that slot. redis-py's RedisCluster keeps that "
-                 "map and asks CLUSTER SHARDS (or CLUSTER SLOTS) again when a node says MOVED.")
+    return right("that is what a cluster client does for every command: the slot of the key "
+                 "(CRC16 of the key or of its hash tag, mod 16384), then the primary whose "
+                 "shard serves that slot. redis-py's RedisCluster keeps that map (it asks "
+                 "CLUSTER SLOTS), follows a MOVED to the node it names, and reads the whole "
+                 "map again after a few of them.")
 
 
 check_quiz = Quiz(
