@@ -5,8 +5,8 @@ client of one node; return the ``host:port`` of the primary that serves ``key`` 
 that node: ``CLUSTER KEYSLOT`` for the key's slot, ``CLUSTER SHARDS`` for who serves which
 slots. The check asks each answer of a different node (so "the node I am connected to" is
 wrong most of the time), on keys with awkward hash tags, and checks it against the live
-cluster twice: with the cluster's own slot map, and by sending ``GET key`` to the node named -
-a node that does not serve the key answers ``MOVED``. It runs on the lesson's cluster when it
+cluster twice: with the cluster's own slot map, and by sending ``EXISTS key`` to the node
+named - a node that does not serve the key answers ``MOVED`` (EXISTS reads a key of any type). It runs on the lesson's cluster when it
 is given, otherwise on a small practice cluster of its own.
 """
 
@@ -34,7 +34,7 @@ from ..practice import practice_lab, servers_missing
 __all__ = ["KEYS", "check", "check_quiz", "check_quiz_2", "practice_cluster", "shard_of"]
 
 #: Keys to route: tags, an empty tag, two tags, a lone brace (their slots differ).
-KEYS = ("ticket:7", "{tasks}:pending", "lesson11:{tasks}:processing:w1", "a{}b", "{a}{b}",
+KEYS = ("ticket:7", "{tasks}:pending", "helpdesk:{tasks}:processing:w1", "a{}b", "{a}{b}",
         "x{y", "user:{42}:name", "session:abc")
 
 def practice_cluster() -> ClusterLab:
@@ -60,13 +60,13 @@ def shard_of(lab: ClusterLab, key: str) -> tuple[str, set[str]]:
 
 
 def _moved(lab: ClusterLab, address: str, key: str) -> str | None:
-    """``GET key`` on the node at ``address``: None if it answers, else what it said."""
+    """``EXISTS key`` on the node at ``address``: None if it answers, else what it said."""
     node = next((n for n in lab.nodes if n.address == address and n.alive), None)
     if node is None:
         return f"no live node of this cluster is at {address}"
     with node.client() as client:
         try:
-            client.get(key)
+            client.exists(key)
         except redis.exceptions.MovedError as exc:
             return f"it answers MOVED {exc}"
     return None
@@ -74,7 +74,7 @@ def _moved(lab: ClusterLab, address: str, key: str) -> str | None:
 
 def check(lesson: Lesson, answer: Any, lab: ClusterLab | None = None) -> CheckResult:
     """Route every key of :data:`KEYS` with ``answer``, each asked of another node; compare
-    with the cluster's slot map and with a GET sent where the answer says."""
+    with the cluster's slot map and with an EXISTS sent where the answer says."""
     del lesson  # the cluster is the lesson's lab (or a practice one), not the lesson's Redis
     if is_unanswered(answer):
         return not_answered()
