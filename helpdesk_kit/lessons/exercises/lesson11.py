@@ -6,8 +6,9 @@ that node: ``CLUSTER KEYSLOT`` for the key's slot, ``CLUSTER SHARDS`` for who se
 slots. The check asks each answer of a different node (so "the node I am connected to" is
 wrong most of the time), on keys with awkward hash tags, and checks it against the live
 cluster twice: with the cluster's own slot map, and by sending ``EXISTS key`` to the node
-named - a node that does not serve the key answers ``MOVED`` (EXISTS reads a key of any type). It runs on the lesson's cluster when it
-is given, otherwise on a small practice cluster of its own.
+named - a node that does not serve the key answers ``MOVED`` (EXISTS reads a key of any
+type). It runs on the lesson's cluster when it is given, otherwise on a small practice cluster
+of its own.
 """
 
 from __future__ import annotations
