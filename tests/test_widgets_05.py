@@ -146,3 +146,26 @@ def test_evictions_are_shown_only_on_the_lessons_own_server() -> None:
     assert fake is not None and "never evicts" in fake
     shared = w.eviction_skip_reason(Backend(None, "url", "redis://x", caps))  # type: ignore[arg-type]
     assert shared is not None and "whole server" in shared
+
+
+def test_sampled_eviction_respects_memory_is_seeded_and_lands_near_exact_lru() -> None:
+    exact = simulate(replace(SMALL, capacity=50))
+    sampled = simulate(replace(SMALL, capacity=50, samples=5))
+    assert sampled.peak_keys <= 50 and sampled.evictions > 0
+    assert sampled.hit_rates == simulate(replace(SMALL, capacity=50, samples=5)).hit_rates
+    assert abs(sampled.hit_rate - exact.hit_rate) < 0.05  # Zipf: close to exact, not on it
+    with pytest.raises(ValueError):
+        SimConfig(samples=-1)
+
+
+def test_the_pool_keeps_the_best_candidates_and_skips_keys_gone() -> None:
+    from helpdesk_kit.lab.sim_sampling import POOL_SIZE, EvictionPool
+
+    pool = EvictionPool(5, random.Random(3))
+    keys = list(range(100))
+    gone = {99, 98}
+    victim = pool.victim(keys, score=float, cached=lambda key: key not in gone)
+    assert victim not in gone
+    assert all(score < victim for score, _key in pool.pool)  # the best of what was sampled
+    assert len(pool.pool) <= POOL_SIZE
+    assert [s for s, _ in pool.pool] == sorted(s for s, _ in pool.pool)

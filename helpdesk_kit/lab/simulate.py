@@ -19,8 +19,9 @@ clock (read; on a miss load and ``SET EX ttl``) and labels every miss:
 It is pure Python, deterministic for a given ``seed`` and fast (30k requests in well under a
 second), so a lesson can replay it as often as a slider moves. Memory is counted in keys
 (every cached ticket is about the same size; Redis's ``maxmemory`` is bytes); expired keys
-free their room at once, a simplification of Redis's active expiry. Its LRU and LFU are exact,
-the ideal that Redis approximates by sampling (:mod:`.sim_memory` says how they differ).
+free their room at once, a simplification of Redis's active expiry. Its LRU and LFU are exact
+by default, the ideal that Redis approximates; ``samples=5`` picks victims Redis's way, from
+sampled keys (:mod:`.sim_memory` says how they differ).
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ class SimConfig:
     capacity: int | None = None  # keys that fit in maxmemory; None = no limit
     policy: EvictionPolicy = EvictionPolicy.ALLKEYS_LRU
     warm: int = 0              # the hottest keys loaded before the first read (cache warming)
+    samples: int = 0           # LRU/LFU victims: 0 exact, else Redis's maxmemory-samples way
     buckets: int = 30          # points on the hit-rate-over-time curve
     seed: int = 42
 
@@ -92,8 +94,8 @@ class SimConfig:
                 raise ValueError(f"{name} must be positive")
         if self.capacity is not None and self.capacity < 1:
             raise ValueError("capacity must be at least 1 key (or None for no limit)")
-        if self.zipf_s < 0 or self.warm < 0:
-            raise ValueError("zipf_s and warm must not be negative")
+        if self.zipf_s < 0 or self.warm < 0 or self.samples < 0:
+            raise ValueError("zipf_s, warm and samples must not be negative")
 
     @property
     def requests(self) -> int:
@@ -101,8 +103,9 @@ class SimConfig:
 
     def __str__(self) -> str:
         pattern = f"zipf (s={self.zipf_s:g})" if self.pattern == "zipf" else "uniform"
+        how = f" ({self.samples} samples)" if self.samples else ""
         memory = ("no memory limit" if self.capacity is None
-                  else f"memory for {self.capacity:,} keys, {self.policy}")
+                  else f"memory for {self.capacity:,} keys, {self.policy}{how}")
         warm = f", the {self.warm:,} hottest warmed first" if self.warm else ""
         return (f"{pattern} reads of {self.key_space:,} keys, {self.rate:g} per second for "
                 f"{self.duration:g} s, EX {self.ttl:g}, {memory}{warm} (seed {self.seed})")
@@ -200,7 +203,7 @@ def simulate(config: SimConfig) -> SimResult:
     """Run the scenario and return what happened; same config, same result."""
     rng = random.Random(config.seed)
     requests = _sampler(config, rng)
-    memory = SimMemory(config.policy, rng)
+    memory = SimMemory(config.policy, rng, config.samples)
     result = SimResult(config)
     limit = config.capacity
     for key in range(min(config.warm, config.key_space, limit or config.warm)):

@@ -92,12 +92,16 @@ class HitRateLab(Shown):
                                         description="memory (% of keys)", style=style)
         self.policy = widgets.Dropdown(options=POLICIES, value=c.policy,
                                        description="maxmemory-policy", style=style)
+        self.samples = widgets.Dropdown(
+            options=[("exact LRU/LFU", 0), ("5 (Redis's default)", 5), ("10", 10)],
+            value=c.samples, description="maxmemory-samples", style=style)
         self.button = widgets.Button(description="simulate", button_style="primary")
         self.plot = widgets.Image(format="png")  # an image, not an Output: nothing printed
         self.verdict = widgets.HTML()
         self.button.on_click(lambda _: self.run())
         self.widget = widgets.VBox([self.pattern, self.keys, self.ttl, self.rate, self.memory,
-                                    self.policy, self.button, self.verdict, self.plot])
+                                    self.policy, self.samples, self.button, self.verdict,
+                                    self.plot])
         self.last: SimResult | None = None
 
     def config(self) -> SimConfig:
@@ -106,7 +110,8 @@ class HitRateLab(Shown):
             1, self.keys.value * self.memory.value // 100)
         return SimConfig(pattern=self.pattern.value, key_space=self.keys.value,
                          ttl=float(self.ttl.value), rate=float(self.rate.value),
-                         capacity=capacity, policy=self.policy.value)
+                         capacity=capacity, policy=self.policy.value,
+                         samples=self.samples.value)
 
     def run(self) -> SimResult:
         self.last = simulate(self.config())
