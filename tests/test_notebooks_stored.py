@@ -43,7 +43,7 @@ EXERCISE_IMPORT = re.compile(
 #: The lessons rewritten on the lessons' foundation (the %%redis magic, pieces, tiered hints):
 #: the rules below that name REWRITTEN hold for these. Add a lesson here when you rewrite it;
 #: the list goes once every lesson is in it.
-REWRITTEN = {"00", "01", "02", "03", "04", "16"}
+REWRITTEN = {"00", "01", "02", "03", "04", "05", "09", "10", "11", "16"}
 
 
 def _cells(path: Path) -> list[dict[str, Any]]:
@@ -257,13 +257,16 @@ IDEAS: dict[str, tuple[set[str], set[str]]] = {
            {"make_app", "Cache", "key_table", "watch_expiry", "cache_session"}),
     "03": ({"delete", "del", "eval"}, {"make_app", "Cache", "stale_read_race", "naive_update"}),
     "04": ({"pipeline"}, {"warm_tickets", "warm_users", "start", "time_loop_vs_pipeline"}),
-    "05": ({"config_set", "config", "object", "memory_usage"}, {"simulate", "make_app"}),
+    "05": ({"config_get", "config_set", "info", "object"}, {"simulate", "HitRateLab", "make_app"}),
     "06": ({"rpush", "lpop", "blpop"}, {"helpdesk_queue", "TaskQueue", "Worker", "enqueue"}),
     "07": ({"lmove", "blmove", "lrem"}, {"helpdesk_queue", "reserve", "crash_and_recover"}),
     "08": ({"info"}, {"snapshot", "make_app"}),
-    "09": ({"get", "set"}, {"make_app", "compare"}),
-    "10": ({"role", "wait", "config_set"}, {"SentinelLab", "make_app"}),
-    "11": ({"cluster_keyslot", "cluster_shards", "keyslot"}, {"ClusterLab", "make_app"}),
+    "09": ({"get", "set"}, {"make_app", "compare", "where_redis_pays", "load_test"}),
+    "10": ({"role", "info", "wait", "config_set"},
+           {"topology", "offsets_table", "sentinel_drill", "replication_gap", "make_app"}),
+    "11": ({"cluster_keyslot", "cluster_shards", "get"},
+           {"topology", "slot_table", "SlotExplorer", "keys_per_node", "cluster_drill",
+            "make_app"}),
     "12": ({"publish", "subscribe", "pubsub"}, {"Notifier", "Listener", "make_app"}),
     "13": ({"eval", "fcall", "evalsha"}, {"RateLimiter", "make_app"}),
     "14": ({"xadd", "xreadgroup", "xack", "xautoclaim"}, {"StreamQueue", "EventLog"}),
