@@ -271,6 +271,9 @@ IDEAS: dict[str, tuple[set[str], set[str]]] = {
     "13": ({"eval", "fcall", "evalsha"}, {"RateLimiter", "make_app"}),
     "14": ({"xadd", "xreadgroup", "xack", "xautoclaim"}, {"StreamQueue", "EventLog"}),
     "16": ({"client_tracking", "client_tracking_on"}, {"NearCache", "make_app"}),
+    "17": ({"shutdown", "bgsave", "config_set", "info"}, {"crash_under_load", "CrashDrill"}),
+    "18": ({"slowlog_get", "keys", "scan", "memory_usage", "object"},
+           {"triage", "TriagePanel", "stage_slow_command"}),
 }
 #: What a redis-py client is called in the lessons' cells (the receiver of a command call).
 CLIENT_NAMES = re.compile(r"(client|redis|pipe|pipeline|counted|down|^r)$")
