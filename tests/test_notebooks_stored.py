@@ -43,7 +43,7 @@ EXERCISE_IMPORT = re.compile(
 #: The lessons rewritten on the lessons' foundation (the %%redis magic, pieces, tiered hints):
 #: the rules below that name REWRITTEN hold for these. Add a lesson here when you rewrite it;
 #: the list goes once every lesson is in it.
-REWRITTEN = {"00", "01", "02", "03", "04", "05", "09", "10", "11", "16"}
+REWRITTEN = {"00", "01", "02", "03", "04", "05", "09", "10", "11", "16", "17", "18"}
 
 
 def _cells(path: Path) -> list[dict[str, Any]]:
@@ -271,9 +271,10 @@ IDEAS: dict[str, tuple[set[str], set[str]]] = {
     "13": ({"eval", "fcall", "evalsha"}, {"RateLimiter", "make_app"}),
     "14": ({"xadd", "xreadgroup", "xack", "xautoclaim"}, {"StreamQueue", "EventLog"}),
     "16": ({"client_tracking", "client_tracking_on"}, {"NearCache", "make_app"}),
-    "17": ({"shutdown", "bgsave", "config_set", "info"}, {"crash_under_load", "CrashDrill"}),
+    "17": ({"shutdown", "bgsave", "config_set", "info"}, {"crash_under_load", "CrashLab"}),
     "18": ({"slowlog_get", "keys", "scan", "memory_usage", "object"},
-           {"triage", "TriagePanel", "stage_slow_command"}),
+           {"triage", "TriagePanel", "stage_slow_command", "stage_big_keys", "stage_full_memory",
+            "morning_rush"}),
 }
 #: What a redis-py client is called in the lessons' cells (the receiver of a command call).
 CLIENT_NAMES = re.compile(r"(client|redis|pipe|pipeline|counted|down|^r)$")

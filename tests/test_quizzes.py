@@ -11,9 +11,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 import redis
 
 from helpdesk_kit.backends import ClusterLab, RedisServer
+from helpdesk_kit.backends.launch_persistent import PersistentServers
+from helpdesk_kit.backends.launchers import wait_for
 from helpdesk_kit.lessons import Lesson, capture_logs, counting_client, lesson_prefix
 from helpdesk_kit.lessons.checks import Quiz
 from helpdesk_kit.lessons.exercises import (
@@ -27,6 +30,8 @@ from helpdesk_kit.lessons.exercises import (
     lesson10,
     lesson11,
     lesson16,
+    lesson17,
+    lesson18,
 )
 from helpdesk_kit.widgets.invalidation import stale_read_race
 from helpdesk_kit.widgets.warming import recent_first_reads
@@ -38,7 +43,7 @@ def test_every_quiz_waits_for_an_answer_and_hides_its_reason() -> None:
                lesson04.check_quiz_2, lesson05.check_quiz, lesson05.check_quiz_2,
                lesson09.check_quiz, lesson10.check_quiz, lesson10.check_quiz_2,
                lesson11.check_quiz, lesson11.check_quiz_2, lesson16.check_quiz,
-               lesson16.check_quiz_2]
+               lesson16.check_quiz_2, lesson17.check_quiz, lesson18.check_quiz]
     for quiz in quizzes:
         assert isinstance(quiz, Quiz)
         assert quiz(...).ok is None
@@ -299,3 +304,62 @@ def test_11_two_slots_on_one_primary_are_still_crossslot(cluster_lab: ClusterLab
         client.delete(one)
         client.delete(other)
     assert refused and lesson11.check_quiz_2.expected == "b"
+
+
+# --- lessons 17 and 18: what a save point keeps, what volatile-lru refuses ------------------
+def _push(client: redis.Redis, key: str, count: int) -> None:
+    pipe = client.pipeline(transaction=False)
+    for n in range(count):
+        pipe.rpush(key, f"task-{n}")
+    pipe.execute()
+
+
+def test_17_a_save_point_needs_its_seconds_and_its_changes(redis_server: RedisServer) -> None:
+    """The quiz on real servers of their own (``redis_server`` only makes CI fail without one).
+
+    ``save 3600 1000``: 1,500 changes, as in the quiz, but its seconds have not passed - no
+    snapshot, and a SIGKILL takes all 1,500 (the quiz: 0 left). ``save 1 1000``: both hold
+    once a second has passed; the snapshot is waited for as a state (the changes since the last
+    save drop to 0), and the same kill then loses none."""
+    key = "quiz17:tasks:pending"
+    with PersistentServers() as servers:
+        waiting = servers.add("seconds-not-passed", {"save": "3600 1000", "appendonly": "no"})
+        with waiting.client() as client:
+            _push(client, key, 1500)
+            assert client.info("persistence")["rdb_changes_since_last_save"] == 1500
+            assert client.info("persistence")["rdb_bgsave_in_progress"] == 0   # none started
+            servers.crash(waiting)
+            servers.restart(waiting)
+            assert client.llen(key) == lesson17.check_quiz.expected == 0
+        both = servers.add("both-hold", {"save": "1 1000", "appendonly": "no"})
+        with both.client() as client:
+            _push(client, key, 1500)
+            wait_for(lambda: client.info("persistence")["rdb_changes_since_last_save"] == 0, 30,
+                     "the save point to fire")
+            servers.crash(both)
+            servers.restart(both)
+            assert client.llen(key) == 1500
+
+
+def test_18_volatile_lru_with_no_ttl_left_refuses_the_push(redis_server: RedisServer) -> None:
+    """volatile-lru, memory filled with keys that have no TTL: Redis evicts every key with a
+    TTL, never one without, and then refuses the next RPUSH with OOM - the quiz's b."""
+    with RedisServer() as server:
+        client = server.client()
+        client.set("quiz18:ticket:7", "{}", ex=300)
+        client.set("quiz18:session:ab12", "{}", ex=1800)
+        client.rpush("quiz18:tasks:pending", "a task")
+        used = client.info("memory")["used_memory"]
+        client.config_set("maxmemory-policy", "volatile-lru")
+        client.config_set("maxmemory", used + 200_000)
+        with pytest.raises(redis.OutOfMemoryError):
+            for n in range(10_000):
+                client.set(f"filler:{n}", "x" * 200)             # no TTL: never evicted
+        left = {key.removeprefix("quiz18:") for key in client.scan_iter("quiz18:*")}
+        assert left == {"tasks:pending"}                         # every TTL key evicted
+        with pytest.raises(redis.OutOfMemoryError):                 # the quiz's next enqueue
+            client.rpush("quiz18:tasks:pending", "one more task")
+        assert client.llen("quiz18:tasks:pending") == 1              # refused, nothing lost
+        assert client.info("stats")["evicted_keys"] >= 2
+        client.close()
+    assert lesson18.check_quiz.expected == "b"
