@@ -194,9 +194,12 @@ def check_reliable(pieces: Pieces, ws: Workspace) -> list[str]:
         held = run.call("reserve_task", ws.client, ws.keys, "w1")
         run.call("reserve_task", ws.client, ws.keys, "w1")
         run.call("ack_task", ws.client, ws.keys, "w1", held)
-        run.expect(_entries(ws, mine) == [twice], "one ack removed both copies of the same "
-                   "text: LREM with a count of 0 removes every equal element, and the second "
-                   "copy's work is not done yet. Remove one (a count of 1).")
+        left = _entries(ws, mine)
+        run.expect(left != [twice, twice], "the ack removed nothing: LREM finds only an element "
+                   "equal to the text it is given - pass the text you were given, as it is.")
+        run.expect(left == [twice], "one ack removed both copies of the same text: LREM with a "
+                   "count of 0 removes every equal element, and the second copy's work is not "
+                   "done yet. Remove one (a count of 1).")
         run.call("ack_task", ws.client, ws.keys, "w1", held)
     with run.step("a worker that dies keeps what it took in its own list"):
         entries = enqueue(3, 4, 5)
