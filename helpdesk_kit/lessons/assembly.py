@@ -197,7 +197,11 @@ class PieceQueue(TaskQueue):
             data = self.pieces["dequeue_task"](self.client, self.keys)
             if data is None:
                 return None
-            parsed = self.parse_or_bury(json.dumps(data))  # not a task: a dead letter
+            try:
+                raw = json.dumps(data)
+            except (TypeError, ValueError):  # not even JSON: it goes to the dead letters too
+                raw = repr(data)
+            parsed = self.parse_or_bury(raw)  # not a task: a dead letter
             if parsed:
                 return parsed[0]
 

@@ -100,8 +100,9 @@ def _judge(got: Any, text: str, client: redis.Redis, queue: str) -> str | None:
         return (f"used_percent is {percent!r} with maxmemory 0, which means no limit: there "
                 "is no percentage of no limit. Answer None (null in JSON) - the seed's 0 "
                 "would read as an empty Redis.")
-    if expected["used_percent"] is not None and (
-            not isinstance(percent, int | float) or abs(percent - expected["used_percent"]) > 0.01):
+    close = (isinstance(percent, int | float) and not isinstance(percent, bool)
+             and abs(percent - (expected["used_percent"] or 0)) <= 0.01)  # NaN is never close
+    if expected["used_percent"] is not None and not close:
         return (f"used_percent is {percent!r} for used_memory {expected['used_bytes']:,} of "
                 f"maxmemory {expected['max_bytes']:,}: the part of the limit in use, as a "
                 "percentage (0 to 100), to two decimals.")
