@@ -6,6 +6,7 @@ hold each answer to the behaviour it explains, on a real redis-server and on fak
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,10 +14,12 @@ from typing import Any
 
 import pytest
 import redis
+from conftest import until
 
 from helpdesk_kit.backends import ClusterLab, RedisServer
 from helpdesk_kit.backends.launch_persistent import PersistentServers
 from helpdesk_kit.backends.launchers import wait_for
+from helpdesk_kit.keys import KeySchema
 from helpdesk_kit.lessons import Lesson, capture_logs, counting_client, lesson_prefix
 from helpdesk_kit.lessons.checks import Quiz
 from helpdesk_kit.lessons.exercises import (
@@ -363,3 +366,97 @@ def test_18_volatile_lru_with_no_ttl_left_refuses_the_push(redis_server: RedisSe
         assert client.info("stats")["evicted_keys"] >= 2
         client.close()
     assert lesson18.check_quiz.expected == "b"
+
+
+# --- lessons 06-08: the queue and the monitor ------------------------------------------------
+def test_06_07_08_quizzes_wait_for_an_answer_and_hide_their_reason() -> None:
+    from helpdesk_kit.lessons.exercises import lesson06, lesson07, lesson08
+
+    for quiz in (lesson06.check_quiz, lesson06.check_quiz_2, lesson07.check_quiz,
+                 lesson07.check_quiz_2, lesson08.check_quiz, lesson08.check_quiz_2):
+        assert isinstance(quiz, Quiz)
+        assert quiz(...).ok is None and quiz(quiz.expected).ok is True
+        wrong = quiz("z" if isinstance(quiz.expected, str) else -1)
+        assert wrong.ok is False and quiz.why not in wrong.message
+
+
+def test_06_the_client_that_waited_longest_gets_the_task(redis_server: RedisServer) -> None:
+    from helpdesk_kit.lessons.exercises import lesson06
+
+    key = f"quiz06:{uuid.uuid4().hex}"
+    watcher = redis_server.client()
+    got: dict[str, object] = {}
+
+    def wait(name: str) -> None:
+        with redis_server.client() as own:
+            got[name] = own.blpop([key], timeout=1)
+
+    first = threading.Thread(target=wait, args=("A",))
+    first.start()
+    until(lambda: watcher.info("clients")["blocked_clients"] == 1, what="A blocks")
+    second = threading.Thread(target=wait, args=("B",))
+    second.start()
+    until(lambda: watcher.info("clients")["blocked_clients"] == 2, what="B blocks")
+    watcher.rpush(key, "task")
+    first.join(5)
+    second.join(5)
+    watcher.close()
+    assert got == {"A": (key, "task"), "B": None}  # B's BLPOP ran out: nil
+    assert lesson06.check_quiz.expected == "a"
+
+
+def test_06_rpush_with_rpop_is_a_stack(redis_client: redis.Redis, keys: KeySchema) -> None:
+    from helpdesk_kit.lessons.exercises import lesson06
+
+    for ticket in (5, 6, 7):
+        redis_client.rpush(keys.tasks_pending, ticket)
+    taken = [redis_client.rpop(keys.tasks_pending) for _ in range(3)]
+    assert ", ".join(taken) == lesson06.check_quiz_2.giveaways[0]
+    assert lesson06.check_quiz_2.expected == "c"
+
+
+def test_07_a_batch_killed_in_its_last_task_runs_its_done_tasks_again(
+        open_lesson: Callable[..., Lesson]) -> None:
+    from helpdesk_kit.app import TaskContext, helpdesk_queue
+    from helpdesk_kit.lessons.exercises import lesson07
+    from helpdesk_kit.widgets.crash import crash_and_recover
+
+    lesson = open_lesson("07_reliable_queue", users=20, tickets=50)
+    context = TaskContext(lesson.store, None, lesson.client, lesson.keys)
+    batch = lesson07.QUIZ_BATCH
+    with capture_logs():
+        report = crash_and_recover(helpdesk_queue(lesson.client, lesson.keys), context,
+                                   mode="reliable", tasks=batch, batch=batch, crash_at=batch,
+                                   heartbeat_ttl_s=0.05)
+    assert report.lost == 0 and report.recovered == batch
+    assert report.handler_runs == lesson07.check_quiz.expected
+
+
+def test_07_lrem_with_a_count_of_0_removes_every_copy(redis_client: redis.Redis,
+                                                     keys: KeySchema) -> None:
+    from helpdesk_kit.lessons.exercises import lesson07
+
+    held = keys.tasks_processing("w1")
+    redis_client.rpush(held, "task", "task")
+    assert redis_client.lrem(held, 0, "task") == 2 and not redis_client.exists(held)
+    assert lesson07.check_quiz_2.expected == "b"
+
+
+def test_08_the_keyspace_line_and_the_monitors_own_reads() -> None:
+    from helpdesk_kit.lessons.exercises import lesson08
+
+    fields = dict(part.split("=") for part in lesson08.QUIZ_LINE.split(":")[1].split(","))
+    assert (int(fields["keys"]) - int(fields["expires"]),
+            int(fields["avg_ttl"]) // 1000) == lesson08.check_quiz.expected
+    with RedisServer() as server, server.client() as client:  # nobody else reads here
+        for n in range(lesson08.QUIZ_POLL_KEYS):
+            client.set(f"ticket:{n}", "{}", ex=300)
+        for _ in range(3):  # the dashboard polls; nobody reads the cache
+            for n in range(lesson08.QUIZ_POLL_KEYS):
+                client.pttl(f"ticket:{n}")
+            client.llen("tasks:pending")
+            client.dbsize()
+            stats = client.info("stats")
+    rate = stats["keyspace_hits"] / (stats["keyspace_hits"] + stats["keyspace_misses"])
+    assert f"{rate:.0%}" == lesson08.check_quiz_2.giveaways[0]
+    assert lesson08.check_quiz_2.expected == "b"

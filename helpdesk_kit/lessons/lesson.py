@@ -118,21 +118,24 @@ class Lesson:
         ``jitter=0.1``, ``stale_guard=False``...). New rows are stamped ``SAMPLE_NOW``, so a
         lesson's output is the same on every run.
         """
-        from ..app import HelpdeskApp, helpdesk_queue
+        from ..app import REGISTRY, HelpdeskApp, helpdesk_queue
         from ..cache import Cache
-        from .assembly import PieceCache, PieceStore
+        from .assembly import QUEUE_PIECES, PieceCache, PieceQueue, PieceStore
 
         options = {"ttl": self.settings.cache_ttl, **cache_options}
         mine = pieces.mine if pieces is not None else {}
-        cache = (PieceCache(self.client, self.keys, mine, **options) if mine
+        cached = {name: f for name, f in mine.items() if name not in QUEUE_PIECES}
+        cache = (PieceCache(self.client, self.keys, cached, **options) if cached
                  else Cache(self.client, self.keys, **options))
         if self.settings.publish_stats:  # a class's dashboard shows this learner's hit rate
             cache.internals.publish_stats(self.keys.cache_stats)
         store: Any = self.store
         if "update_ticket" in mine:
             store = PieceStore(self.store, self.client, self.keys, mine["update_ticket"])
-        return HelpdeskApp(store, cache, helpdesk_queue(self.client, self.keys),
-                           clock=lambda: SAMPLE_NOW)
+        queue = helpdesk_queue(self.client, self.keys)
+        if any(name in mine for name in QUEUE_PIECES):
+            queue = PieceQueue(self.client, self.keys, mine, registry=REGISTRY)
+        return HelpdeskApp(store, cache, queue, clock=lambda: SAMPLE_NOW)
 
     def my_helpdesk(self) -> Helpdesk:
         """Your pieces from ``my_helpdesk.py`` (up to this lesson), each checked again: the

@@ -50,6 +50,16 @@ PIECES: tuple[Piece, ...] = (
           "write the database, then DEL ticket:{id}; return the updated row"),
     Piece("warm_users", "04", "warm_users(client, keys, users) -> None",
           "warmupCache", "cache every user dict as cache_user does, in a few round trips"),
+    Piece("enqueue_task", "06", "enqueue_task(client, keys, task) -> None",
+          "enqueueTask", "RPUSH tasks:pending the JSON of task with a timestamp (ms) added"),
+    Piece("dequeue_task", "06", "dequeue_task(client, keys) -> dict | None",
+          "dequeueTask", "LPOP tasks:pending: the oldest task as a dict, or None"),
+    Piece("reserve_task", "07", "reserve_task(client, keys, worker_id) -> str | None",
+          "", "LMOVE the oldest pending task into tasks:processing:{worker}; its text"),
+    Piece("ack_task", "07", "ack_task(client, keys, worker_id, raw) -> None",
+          "", "LREM one copy of that text from tasks:processing:{worker}"),
+    Piece("recover_tasks", "07", "recover_tasks(client, keys, worker_id) -> int",
+          "", "move a dead worker's tasks back to the front of tasks:pending, in order"),
 )
 
 

@@ -1,8 +1,10 @@
-"""The kit's own implementation of every piece: a thin adapter over the kit's ``Cache``.
+"""The kit's own implementation of every piece: a thin adapter over the kit's ``Cache`` and
+``TaskQueue``.
 
-The pieces speak plain data (a user is the dict the seed's ``JSON.stringify`` would write);
-the kit's cache speaks rows (:class:`~helpdesk_kit.models.User`). These functions convert at
-the edge and call the kit, so the conformance suite can hold the kit to the very steps a
+The pieces speak plain data (a user is the dict the seed's ``JSON.stringify`` would write, a
+task the dict its JSON holds); the kit speaks rows (:class:`~helpdesk_kit.models.User`) and
+:class:`~helpdesk_kit.queue.Task` objects. These functions convert at the edge and call the
+kit, so the conformance suite can hold the kit to the very steps a
 learner's pieces must pass. An app built with no learner pieces (the stored lessons) runs on
 the kit itself, never on these: they exist for the suite, and to show that the kit and the
 exercise agree on what each piece must do.
@@ -15,14 +17,17 @@ from typing import Any
 
 import redis
 
+from ...app import helpdesk_queue
 from ...cache import Cache
 from ...cache.codec import decode_user, encode_user
 from ...db import HelpdeskStore
 from ...keys import KeySchema
 from ...models import Ticket, User
+from ...queue import Task
 from ..output import capture_logs
 
-__all__ = ["cache_user", "get_cached_user", "invalidate_user", "update_ticket", "user_data",
+__all__ = ["ack_task", "cache_user", "dequeue_task", "enqueue_task", "get_cached_user",
+           "invalidate_user", "recover_tasks", "reserve_task", "update_ticket", "user_data",
            "user_from_data", "warm_users"]
 
 
@@ -78,3 +83,32 @@ def warm_users(client: redis.Redis, keys: KeySchema, users: list[dict[str, Any]]
     given = _GivenUsers([user_from_data(user) for user in users])
     with capture_logs():  # the kit logs "Cache precargado: N usuarios"; a piece says nothing
         Cache(client, keys).warm_users(given, progress=False)  # type: ignore[arg-type]
+
+
+# --- the queue (lessons 06 and 07): the helpdesk's TaskQueue -------------------------------
+def enqueue_task(client: redis.Redis, keys: KeySchema, task: dict[str, Any]) -> None:
+    given = Task(task["type"], dict(task["payload"]))
+    if "id" in task:
+        given.id = str(task["id"])
+    helpdesk_queue(client, keys).enqueue_task(given)
+
+
+def dequeue_task(client: redis.Redis, keys: KeySchema) -> dict[str, Any] | None:
+    task = helpdesk_queue(client, keys).dequeue()
+    if task is None:
+        return None
+    data: dict[str, Any] = json.loads(task.raw or task.to_json())
+    return data
+
+
+def reserve_task(client: redis.Redis, keys: KeySchema, worker_id: str) -> str | None:
+    task = helpdesk_queue(client, keys).reserve(worker_id)
+    return None if task is None else task.raw
+
+
+def ack_task(client: redis.Redis, keys: KeySchema, worker_id: str, raw: str) -> None:
+    helpdesk_queue(client, keys).ack(worker_id, Task.from_json(raw))
+
+
+def recover_tasks(client: redis.Redis, keys: KeySchema, worker_id: str) -> int:
+    return helpdesk_queue(client, keys).release(worker_id)
