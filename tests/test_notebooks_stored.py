@@ -43,7 +43,7 @@ EXERCISE_IMPORT = re.compile(
 #: The lessons rewritten on the lessons' foundation (the %%redis magic, pieces, tiered hints):
 #: the rules below that name REWRITTEN hold for these. Add a lesson here when you rewrite it;
 #: the list goes once every lesson is in it.
-REWRITTEN = {"00", "01", "02", "03", "04"}
+REWRITTEN = {"00", "01", "02", "03", "04", "12", "13", "14", "15"}
 
 
 def _cells(path: Path) -> list[dict[str, Any]]:
@@ -264,9 +264,14 @@ IDEAS: dict[str, tuple[set[str], set[str]]] = {
     "09": ({"get", "set"}, {"make_app", "compare"}),
     "10": ({"role", "wait", "config_set"}, {"SentinelLab", "make_app"}),
     "11": ({"cluster_keyslot", "cluster_shards", "keyslot"}, {"ClusterLab", "make_app"}),
-    "12": ({"publish", "subscribe", "pubsub"}, {"Notifier", "Listener", "make_app"}),
-    "13": ({"eval", "fcall", "evalsha"}, {"RateLimiter", "make_app"}),
-    "14": ({"xadd", "xreadgroup", "xack", "xautoclaim"}, {"StreamQueue", "EventLog"}),
+    "12": ({"publish", "subscribe", "pubsub"},
+           {"Notifier", "Listener", "make_app", "LiveNotifications", "NotificationFeed"}),
+    "13": ({"eval", "fcall", "evalsha", "script_load"},
+           {"RateLimiter", "make_app", "race_limiters", "KitScripts"}),
+    "14": ({"xadd", "xgroup_create", "xreadgroup", "xack", "xautoclaim", "xpending"},
+           {"StreamQueue", "make_app", "StreamLab", "stream_rows", "Worker"}),
+    "15": ({"xadd", "xrange", "xrevrange"},
+           {"EventLog", "OpenByPriority", "make_app", "rebuild", "ReadModelLab"}),
     "16": ({"client_tracking"}, {"NearCache", "make_app"}),
 }
 #: What a redis-py client is called in the lessons' cells (the receiver of a command call).

@@ -15,6 +15,12 @@ piece (lesson)        plugs in as                                 the app calls 
                                                                   the ticket's generation and
                                                                   the lists' (lesson 03's guard)
 ``warm_users`` (04)   :class:`PieceCache`'s ``warm_users``        ``app.cache.warm_users(store)``
+``listen_notifica-    :class:`.assembly_messaging.PieceListener`  the live feed of lesson 12
+tions`` (12)          (in a thread, read like ``app.Listener``)   hears what the app publishes
+``allow_ticket``      :class:`.assembly_messaging.                ``create_ticket``, first,
+(13)                  PieceRateLimiter` as ``app.rate_limiter``   with ``make_app(rate_limit=)``
+``consume_stream``    :class:`.assembly_messaging.                its ``run()``: each task on the
+(14)                  PieceStreamWorker`                          app's stream runs its handler
 ====================  ==========================================  ==============================
 
 What the kit's own cache would add around a user read, and these pieces do not have, is
