@@ -23,4 +23,4 @@ def listen_notifications(client, keys, on_notification, stop):
             seen.add(note["taskId"])
             on_notification(note)
     finally:
-        pubsub.close()  # UNSUBSCRIBE, and the connection goes back
+        pubsub.close()  # the connection closes: the server drops its subscription
