@@ -180,6 +180,142 @@ def _recovery(wherefrom: str, whereto: str) -> Callable[..., int]:
     return recover_tasks
 
 
+# lesson 12: the notification listener
+def _listener(*, envelope: bool = False, decode: bool = True, dedupe: bool = True,
+              close: bool = True, stop: bool = True, channel: str | None = None
+              ) -> Callable[..., None]:
+    def listen_notifications(client: Any, keys: Any, on_notification: Any, halt: Any) -> None:
+        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(channel or keys.notifications_channel)
+        seen: set[str] = set()
+        deadline = time.monotonic() + 5  # a listener that ignores stop ends after all
+        while (not halt.is_set() or not stop) and time.monotonic() < deadline:
+            message = pubsub.get_message(timeout=0.05)
+            if message is None:
+                continue
+            if envelope:
+                on_notification(message)
+                continue
+            if not decode:
+                on_notification(message["data"])
+                continue
+            note = json.loads(message["data"])  # raises on what is not JSON
+            if not isinstance(note, dict) or "taskId" not in note:
+                continue
+            if dedupe and note["taskId"] in seen:
+                continue
+            seen.add(note["taskId"])
+            on_notification(note)
+        if close:
+            pubsub.close()
+    return listen_notifications
+
+
+def _tolerant(**options: Any) -> Callable[..., None]:
+    """A listener that skips what is not JSON, with the other options of :func:`_listener`."""
+    strict = _listener(**options)
+
+    def listen_notifications(client: Any, keys: Any, on_notification: Any, halt: Any) -> None:
+        def only_json(note: Any) -> None:
+            on_notification(note)
+        strict(_SkipsText(client), keys, only_json, halt)
+    return listen_notifications
+
+
+class _SkipsText:
+    """A client whose pubsub drops messages that are not JSON (for :func:`_tolerant`)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def pubsub(self, **options: Any) -> Any:
+        inner = self._client.pubsub(**options)
+        real = inner.get_message
+
+        def get_message(**kwargs: Any) -> Any:
+            message = real(**kwargs)
+            if message is not None:
+                try:
+                    json.loads(message["data"])
+                except ValueError:
+                    return None
+            return message
+        inner.get_message = get_message
+        return inner
+
+
+# lesson 13: the rate limiter
+def _python_limiter(client: Any, keys: Any, user_id: int, limit: int, window_ms: int) -> bool:
+    key = keys.rate_limit("tickets", user_id)
+    if int(client.get(key) or 0) >= limit:
+        return False
+    if client.incr(key) == 1:
+        client.pexpire(key, window_ms)
+    return True
+
+
+def _incr_then_pexpire(client: Any, keys: Any, user_id: int, limit: int, window_ms: int
+                       ) -> bool:
+    key = keys.rate_limit("tickets", user_id)
+    count = client.incr(key)
+    if count == 1:
+        client.pexpire(key, window_ms)
+    return bool(count <= limit)
+
+
+def _lua(expire: str, *, every_call: bool = False, refuse_at: str = ">") -> Callable[..., bool]:
+    when = "true" if every_call else "count == 1"
+    expiry = f"redis.call('{expire}', KEYS[1], ARGV[2])" if expire else ""
+    script = (f"local count = redis.call('INCR', KEYS[1])\nif {when} then {expiry} end\n"
+              f"if count {refuse_at} tonumber(ARGV[1]) then return 0 end\nreturn 1")
+
+    def allow_ticket(client: Any, keys: Any, user_id: int, limit: int, window_ms: int) -> bool:
+        return bool(client.eval(script, 1, keys.rate_limit("tickets", user_id), limit,
+                                window_ms) == 1)
+    return allow_ticket
+
+
+# lesson 14: the stream consumer
+def _consumer(*, own_pending: bool = True, claim_pages: int | None = None, ack: bool = True,
+              skip_deleted: bool = True, ack_first: bool = False, returns: bool = True
+              ) -> Callable[..., Any]:
+    def consume_stream(client: Any, stream: str, group: str, consumer: str, handle: Any,
+                       min_idle_ms: int) -> Any:
+        handled = 0
+
+        def run(entries: Any) -> None:
+            nonlocal handled
+            for entry_id, fields in entries:
+                if ack_first:
+                    client.xack(stream, group, entry_id)
+                if fields or not skip_deleted:
+                    handle(entry_id, fields)
+                    handled += 1
+                if ack and not ack_first:
+                    client.xack(stream, group, entry_id)
+
+        def drain(start: str) -> None:
+            while reply := client.xreadgroup(group, consumer, {stream: start}, count=100):
+                if not reply[0][1]:
+                    return
+                run(reply[0][1])
+                if not ack:
+                    return
+
+        if own_pending:
+            drain("0")
+        cursor, pages = "0-0", 0
+        while claim_pages is None or pages < claim_pages:
+            reply = client.xautoclaim(stream, group, consumer, min_idle_ms, cursor)
+            cursor, pages = reply[0], pages + 1
+            run(reply[1])
+            if cursor == "0-0":
+                break
+        drain(">")
+        return handled if returns else None
+    return consume_stream
+
+
 @pytest.mark.parametrize(("number", "mistake", "step", "words"), [
     ("01", {"cache_user": _no_ttl}, 4, "never expires"),
     ("01", {"get_cached_user": _raw_text}, 5, "json.loads"),
@@ -200,6 +336,25 @@ def _recovery(wherefrom: str, whereto: str) -> Callable[..., int]:
     ("07", {"ack_task": _every_copy}, 5, "a count of 1"),
     ("07", {"recover_tasks": _recovery("LEFT", "RIGHT")}, 7, "back to the front"),
     ("07", {"recover_tasks": _recovery("LEFT", "LEFT")}, 7, "in the order they were taken"),
+    ("12", {"listen_notifications": _listener(channel="notifications")}, 1, "nobody"),
+    ("12", {"listen_notifications": _listener(envelope=True)}, 2, "envelope"),
+    ("12", {"listen_notifications": _listener(decode=False)}, 2, "raw text"),
+    ("12", {"listen_notifications": _listener()}, 3, "raised JSONDecodeError"),
+    ("12", {"listen_notifications": _tolerant(dedupe=False)}, 4, "twice"),
+    ("12", {"listen_notifications": _tolerant(close=False)}, 5, "still open"),
+    ("12", {"listen_notifications": _tolerant(stop=False)}, 5, "still listening"),
+    ("13", {"allow_ticket": _lua("")}, 2, "never expires"),
+    ("13", {"allow_ticket": _lua("EXPIRE")}, 2, "PEXPIRE, not EXPIRE"),
+    ("13", {"allow_ticket": _lua("PEXPIRE", refuse_at=">=")}, 3, "only 2 calls passed"),
+    ("13", {"allow_ticket": _lua("PEXPIRE", every_call=True)}, 4, "pushed the window"),
+    ("13", {"allow_ticket": _python_limiter}, 6, "both took the last slot"),
+    ("13", {"allow_ticket": _incr_then_pexpire}, 7, "locked out for good"),
+    ("14", {"consume_stream": _consumer(ack=False)}, 1, "XACK each entry"),
+    ("14", {"consume_stream": _consumer(returns=False)}, 1, "return how many"),
+    ("14", {"consume_stream": _consumer(own_pending=False)}, 3, "ID 0"),
+    ("14", {"consume_stream": _consumer(skip_deleted=False)}, 4, "no fields"),
+    ("14", {"consume_stream": _consumer(claim_pages=1)}, 5, "cursor"),
+    ("14", {"consume_stream": _consumer(ack_first=True)}, 6, "acked anyway"),
 ])
 def test_a_mistake_breaks_the_step_that_names_it(number: str, mistake: dict[str, Any],
                                                  step: int, words: str,

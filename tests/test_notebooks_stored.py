@@ -43,8 +43,8 @@ EXERCISE_IMPORT = re.compile(
 #: The lessons rewritten on the lessons' foundation (the %%redis magic, pieces, tiered hints):
 #: the rules below that name REWRITTEN hold for these. Add a lesson here when you rewrite it;
 #: the list goes once every lesson is in it.
-REWRITTEN = {"00", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "16", "17",
-             "18"}
+REWRITTEN = {"00", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "13",
+             "14", "15", "16", "17", "18"}
 
 
 def _cells(path: Path) -> list[dict[str, Any]]:
@@ -269,9 +269,14 @@ IDEAS: dict[str, tuple[set[str], set[str]]] = {
     "11": ({"cluster_keyslot", "cluster_shards", "get"},
            {"topology", "slot_table", "SlotExplorer", "keys_per_node", "cluster_drill",
             "make_app"}),
-    "12": ({"publish", "subscribe", "pubsub"}, {"Notifier", "Listener", "make_app"}),
-    "13": ({"eval", "fcall", "evalsha"}, {"RateLimiter", "make_app"}),
-    "14": ({"xadd", "xreadgroup", "xack", "xautoclaim"}, {"StreamQueue", "EventLog"}),
+    "12": ({"publish", "subscribe", "pubsub"},
+           {"Notifier", "Listener", "make_app", "LiveNotifications", "NotificationFeed"}),
+    "13": ({"eval", "fcall", "evalsha", "script_load"},
+           {"RateLimiter", "make_app", "race_limiters", "KitScripts"}),
+    "14": ({"xadd", "xgroup_create", "xreadgroup", "xack", "xautoclaim", "xpending"},
+           {"StreamQueue", "make_app", "StreamLab", "stream_rows", "Worker"}),
+    "15": ({"xadd", "xrange", "xrevrange"},
+           {"EventLog", "OpenByPriority", "make_app", "rebuild", "ReadModelLab"}),
     "16": ({"client_tracking", "client_tracking_on"}, {"NearCache", "make_app"}),
     "17": ({"shutdown", "bgsave", "config_set", "info"}, {"crash_under_load", "CrashLab"}),
     "18": ({"slowlog_get", "keys", "scan", "memory_usage", "object"},

@@ -24,6 +24,12 @@ piece (lesson)        plugs in as                                 the app calls 
 ``recover_tasks``     ``release``; ``requeue_orphans`` calls      ack, a graceful exit, and the
 (07)                  ``recover_tasks`` for each worker whose     recovery of a dead worker's
                       heartbeat expired                           tasks
+``listen_notifica-    :class:`.assembly_messaging.PieceListener`  the live feed of lesson 12
+tions`` (12)          (in a thread, read like ``app.Listener``)   hears what the app publishes
+``allow_ticket``      :class:`.assembly_messaging.                ``create_ticket``, first,
+(13)                  PieceRateLimiter` as ``app.rate_limiter``   with ``make_app(rate_limit=)``
+``consume_stream``    :class:`.assembly_messaging.                its ``run()``: each task on the
+(14)                  PieceStreamWorker`                          app's stream runs its handler
 ====================  ==========================================  ==============================
 
 What the kit's own cache would add around a user read, and these pieces do not have, is
@@ -53,12 +59,14 @@ from ..queue import RetryPolicy, Task, TaskQueue, TaskRegistry
 from ..vocab import Entity
 from .conformance.reference import user_data, user_from_data
 
-__all__ = ["QUEUE_PIECES", "PieceCache", "PieceQueue", "PieceStore"]
+__all__ = ["CACHE_PIECES", "QUEUE_PIECES", "PieceCache", "PieceQueue", "PieceStore"]
 
 log = logging.getLogger("helpdesk_kit.cache")
 
-#: The pieces PieceCache plugs in (PieceStore takes update_ticket).
+#: The user cache's pieces (lesson 01); PieceStore takes update_ticket (lesson 03).
 USER_PIECES = ("cache_user", "get_cached_user", "invalidate_user")
+#: The pieces :class:`PieceCache` runs; the others plug in elsewhere (the table above).
+CACHE_PIECES = (*USER_PIECES, "warm_users")
 #: The queue pieces of lesson 06 (the seed's) and of lesson 07 (the reliable queue).
 SEED_QUEUE_PIECES = ("enqueue_task", "dequeue_task")
 RELIABLE_QUEUE_PIECES = ("reserve_task", "ack_task", "recover_tasks")
