@@ -43,7 +43,7 @@ EXERCISE_IMPORT = re.compile(
 #: The lessons rewritten on the lessons' foundation (the %%redis magic, pieces, tiered hints):
 #: the rules below that name REWRITTEN hold for these. Add a lesson here when you rewrite it;
 #: the list goes once every lesson is in it.
-REWRITTEN = {"00", "01", "02", "03", "04", "19"}
+REWRITTEN = {"00", "01", "02", "03", "04", "05", "09", "10", "11", "16", "19"}
 
 
 def _cells(path: Path) -> list[dict[str, Any]]:
@@ -257,17 +257,23 @@ IDEAS: dict[str, tuple[set[str], set[str]]] = {
            {"make_app", "Cache", "key_table", "watch_expiry", "cache_session"}),
     "03": ({"delete", "del", "eval"}, {"make_app", "Cache", "stale_read_race", "naive_update"}),
     "04": ({"pipeline"}, {"warm_tickets", "warm_users", "start", "time_loop_vs_pipeline"}),
-    "05": ({"config_set", "config", "object", "memory_usage"}, {"simulate", "make_app"}),
+    "05": ({"config_get", "config_set", "info", "object"}, {"simulate", "HitRateLab", "make_app"}),
     "06": ({"rpush", "lpop", "blpop"}, {"helpdesk_queue", "TaskQueue", "Worker", "enqueue"}),
     "07": ({"lmove", "blmove", "lrem"}, {"helpdesk_queue", "reserve", "crash_and_recover"}),
     "08": ({"info"}, {"snapshot", "make_app"}),
-    "09": ({"get", "set"}, {"make_app", "compare"}),
-    "10": ({"role", "wait", "config_set"}, {"SentinelLab", "make_app"}),
-    "11": ({"cluster_keyslot", "cluster_shards", "keyslot"}, {"ClusterLab", "make_app"}),
+    "09": ({"get", "set"}, {"make_app", "compare", "where_redis_pays", "load_test"}),
+    "10": ({"role", "info", "wait", "config_set"},
+           {"topology", "offsets_table", "sentinel_drill", "replication_gap", "make_app"}),
+    "11": ({"cluster_keyslot", "cluster_shards", "get"},
+           {"topology", "slot_table", "SlotExplorer", "keys_per_node", "cluster_drill",
+            "make_app"}),
     "12": ({"publish", "subscribe", "pubsub"}, {"Notifier", "Listener", "make_app"}),
     "13": ({"eval", "fcall", "evalsha"}, {"RateLimiter", "make_app"}),
     "14": ({"xadd", "xreadgroup", "xack", "xautoclaim"}, {"StreamQueue", "EventLog"}),
-    "16": ({"client_tracking"}, {"NearCache", "make_app"}),
+    "16": ({"client_tracking", "client_tracking_on"}, {"NearCache", "make_app"}),
+    "17": ({"shutdown", "bgsave", "config_set", "info"}, {"crash_under_load", "CrashDrill"}),
+    "18": ({"slowlog_get", "keys", "scan", "memory_usage", "object"},
+           {"triage", "TriagePanel", "stage_slow_command"}),
     "19": ({"get", "set", "del", "rpush", "lmove", "lrem"}, {"CapstoneBoard", "run_capstone"}),
 }
 #: What a redis-py client is called in the lessons' cells (the receiver of a command call).
@@ -388,3 +394,42 @@ def test_hints_come_in_tiers_and_never_hold_the_solutions_code(path: Path) -> No
 def test_the_hint_rule_finds_code() -> None:
     fragments = _solution_fragments("def f(c, k):\n    c.set(k.user(7), 'x', ex=300)\n")
     assert "c.set(k.user(7),'x',ex=300)" in fragments and "k.user(7)" in fragments
+
+
+# --- the learner's copy runs without the CI-only cells -----------------------------------------
+def _names(tree: ast.Module) -> tuple[set[str], set[str]]:
+    """(names a cell binds - imports, assignments, functions -, names it reads)."""
+    bound: set[str] = set()
+    read: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            bound |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+            bound.add(node.name)
+        elif isinstance(node, ast.Name):
+            (bound if isinstance(node.ctx, ast.Store) else read).add(node.id)
+    return bound, read
+
+
+@pytest.mark.parametrize("path", STORED_LESSONS, ids=ids(STORED_LESSONS))
+def test_no_cell_of_the_learners_copy_reads_a_name_only_a_ci_only_cell_defines(path: Path
+                                                                               ) -> None:
+    """``scripts/learner-edition`` drops the ``ci-only`` cells: what they import or assign
+    must not be what a later cell of the learner's copy needs."""
+    only_in_ci: set[str] = set()
+    visible: set[str] = set()
+    for cell in _cells(path):
+        if cell["cell_type"] != "code" or _text(cell).lstrip().startswith("%%"):
+            continue
+        bound, read = _names(_parse(_text(cell)))
+        if "ci-only" in _tags(cell):
+            only_in_ci |= bound
+            continue
+        missing = (read - bound) & (only_in_ci - visible)
+        assert not missing, f"{sorted(missing)} come only from a ci-only cell: {_text(cell)[:80]}"
+        visible |= bound
+
+
+def test_the_ci_only_rule_finds_a_name_defined_only_there() -> None:
+    bound, read = _names(_parse("from m import A\nx = [n for n in A]\nprint(B)"))
+    assert {"A", "x", "n"} <= bound and {"A", "B", "n", "print"} <= read

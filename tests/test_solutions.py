@@ -5,8 +5,9 @@ Solutions are discovered: every ``notebooks/solutions/lessonNN.py`` that exists 
 loaded as a module and checked by ``helpdesk_kit.lessons.exercises.lessonNN`` in a lesson
 opened with ``setup``, on a real redis-server and on fakeredis. A lesson whose exercise asks for
 pieces of the learner's helpdesk (``conformance.pieces_of``) is checked with those functions,
-by name; the others with the module's ``answer``. (The pieces' own suite, on every
-implementation: tests/test_conformance.py.)
+by name; the others with the module's ``answer``, or the functions the exercise module's
+``NAMES`` lists (lesson 16). (The pieces' own suite, on every implementation:
+tests/test_conformance.py.)
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def answers(number: str, module: ModuleType) -> tuple[Any, ...]:
     pieces = pieces_of(number)
     if pieces:
         return tuple(getattr(module, piece.name) for piece in pieces)
-    return (module.answer,)
+    names = getattr(exercise(number), "NAMES", ("answer",))  # lesson 16: two functions
+    return tuple(getattr(module, name) for name in names)
 
 
 def test_every_lesson_00_to_09_has_a_solution() -> None:
@@ -146,13 +148,26 @@ def test_03_and_04_wrong_pieces_get_the_step_that_broke(
     _wrong(open_lesson, "04", loop, "step 4", "round trips", "pipeline")
 
 
-def test_05_fifo_and_no_eviction_are_recognised(open_lesson: Callable[..., Lesson]) -> None:
-    from helpdesk_kit.lessons.exercises.lesson05 import lru_hit_rate
+def test_05_fifo_no_eviction_and_the_wrong_end_are_recognised(
+        open_lesson: Callable[..., Lesson]) -> None:
+    def fifo(client: Any, index: str, key: str, capacity: int, now: int) -> bool:
+        added = client.zadd(index, {key: now}, nx=True)  # a hit keeps its old score
+        if added and client.zcard(index) > capacity:
+            client.zpopmin(index)
+        return added == 0
 
-    _wrong(open_lesson, "05", lambda reads, capacity: lru_hit_rate(reads, capacity,
-                                                                   refresh_on_hit=False), "FIFO")
-    _wrong(open_lesson, "05", lambda reads, capacity: lru_hit_rate(reads, capacity,
-                                                                   evict=False), "evict")
+    def unbounded(client: Any, index: str, key: str, capacity: int, now: int) -> bool:
+        return client.zadd(index, {key: now}) == 0
+
+    def newest_out(client: Any, index: str, key: str, capacity: int, now: int) -> bool:
+        added = client.zadd(index, {key: now})
+        if added and client.zcard(index) > capacity:
+            client.zpopmax(index)
+        return added == 0
+
+    _wrong(open_lesson, "05", fifo, "FIFO")
+    _wrong(open_lesson, "05", unbounded, "grew to")
+    _wrong(open_lesson, "05", newest_out, "lowest")
 
 
 def test_06_a_handler_that_counts_repeats(open_lesson: Callable[..., Lesson]) -> None:
@@ -208,9 +223,31 @@ def test_08_keys_is_refused(open_lesson: Callable[..., Lesson]) -> None:
     _wrong(open_lesson, "08", with_keys, "scan_iter")
 
 
-def test_09_forgetting_the_set_is_recognised(open_lesson: Callable[..., Lesson]) -> None:
-    _wrong(open_lesson, "09", lambda d, c: c / d, "SET")
-    _wrong(open_lesson, "09", lambda d, c: 2 * c / (d + c), "1.0")
+def test_09_a_forgotten_set_a_wrong_price_and_an_extra_trip_are_recognised(
+        open_lesson: Callable[..., Lesson]) -> None:
+    def no_set(client: Any, key: str, load: Any, db_ms: float, cache_ms: float) -> Any:
+        cached = client.get(key)
+        return (cached, cache_ms) if cached is not None else (load(), cache_ms + db_ms)
+
+    def one_trip_per_miss(client: Any, key: str, load: Any, db_ms: float,
+                          cache_ms: float) -> Any:
+        cached = client.get(key)
+        if cached is not None:
+            return cached, cache_ms
+        value = load()
+        client.set(key, value, ex=300)
+        return value, cache_ms + db_ms  # the SET is a round trip too
+
+    def exists_first(client: Any, key: str, load: Any, db_ms: float, cache_ms: float) -> Any:
+        if client.exists(key):
+            return client.get(key), 2 * cache_ms
+        value = load()
+        client.set(key, value, ex=300)
+        return value, 2 * cache_ms + db_ms
+
+    _wrong(open_lesson, "09", no_set, "two")
+    _wrong(open_lesson, "09", one_trip_per_miss, "priced it at")
+    _wrong(open_lesson, "09", exists_first, "a hit took 2")
 
 
 def test_a_function_that_raises_gets_its_error_as_the_hint(
