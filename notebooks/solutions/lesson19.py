@@ -168,5 +168,5 @@ def api_metrics(client, keys, info):
     }
 
 
-# What the notebook's check cell hands in (check(lesson, globals())): every name defined here.
+# What the notebook's check cell hands in: its globals(), every name defined here.
 answer = globals()

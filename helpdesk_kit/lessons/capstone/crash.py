@@ -195,7 +195,8 @@ def _run(drill: _Drill, url: str, namespace: Mapping[str, Any], source: str, kil
             "payload": {"ticketId": 1, "usuarioId": 1, "tipo": "ticket_creado"}})
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "capstone_worker.py"
-        path.write_text(source, encoding="utf-8")
+        # Annotations stay text: a name an annotation uses need not exist in the other process.
+        path.write_text("from __future__ import annotations\n" + source, encoding="utf-8")
         stderr = Path(folder) / "stderr.txt"
         child = _start_child(path, url, drill.keys, kill, stderr)
         try:

@@ -90,8 +90,9 @@ class Report:
             return (f"✏️ Not answered yet: {built} of {len(self.findings)} parts are built "
                     "and held; write the others, then run this cell again.")
         skipped = self.of(Verdict.SKIPPED)
-        return ("✅ Right: every part held, and the drills"
-                + (f" ({len(skipped)} skipped here: see why below)." if skipped else "."))
+        held = len(self.of(Verdict.HELD))
+        return (f"✅ Right: all {held} part(s) checked held"
+                + (f"; {len(skipped)} skipped here (why: below)." if skipped else "."))
 
     def __bool__(self) -> bool:
         return bool(self.ok)
