@@ -244,3 +244,66 @@ def test_every_question_has_its_answer_from_the_same_lesson() -> None:
     assert answers == questions
     assert [int(number) for number, _ in questions] == list(range(1, len(questions) + 1))
 
+
+
+# --- the capstone's own checks name the usual mistakes ------------------------------------------
+def _reference(name: str) -> Callable[..., Any]:
+    return solution()[name]
+
+
+def ticket_without_ttl(store: Any, client: Any, keys: Any, ticket_id: int) -> Any:
+    ticket = _reference("get_ticket")(store, client, keys, ticket_id)
+    if ticket is not None:
+        client.persist(keys.ticket(ticket_id))
+    return ticket
+
+
+def ticket_as_text(store: Any, client: Any, keys: Any, ticket_id: int) -> Any:
+    ticket = _reference("get_ticket")(store, client, keys, ticket_id)
+    return None if ticket is None else json.dumps(ticket)
+
+
+def tasks_on_the_clock(store: Any, client: Any, keys: Any, task: dict[str, Any]) -> None:
+    now = 1_900_000_000_000  # a later moment than the task's own
+    _reference("handle_task")(store, client, keys, {**task, "timestamp": now})
+
+
+def notifications_by_a_new_id(store: Any, client: Any, keys: Any, task: dict[str, Any]
+                              ) -> None:
+    renamed = {**task, "id": f"{task['id']}-{client.incr(keys.entity('n', 'runs'))}"}
+    _reference("handle_task")(store, client, keys, renamed)
+
+
+def closing_forgets_a_retry(store: Any, client: Any, keys: Any, task: dict[str, Any]) -> None:
+    if task["type"] != "close_inactive_tickets":
+        return _reference("handle_task")(store, client, keys, task)
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.fromtimestamp(task["timestamp"] / 1000, UTC)
+    closed = store.close_inactive_tickets(now - timedelta(days=task["payload"]["days"]), now)
+    for ticket_id in closed:  # only what this run closed: a retry closes nothing
+        client.delete(keys.ticket(ticket_id))
+    return None
+
+
+def unknown_types_ignored(store: Any, client: Any, keys: Any, task: dict[str, Any]) -> None:
+    if task["type"] in ("close_inactive_tickets", "send_notifications",
+                        "archive_old_interactions"):
+        _reference("handle_task")(store, client, keys, task)
+
+
+@pytest.mark.parametrize(("part", "planted", "step", "words"), [
+    ("tickets", {"get_ticket": ticket_without_ttl}, 3, "never expires"),
+    ("tickets", {"get_ticket": ticket_as_text}, 1, "json.loads"),
+    ("tasks", {"handle_task": tasks_on_the_clock}, 1, "the task's timestamp"),
+    ("tasks", {"handle_task": closing_forgets_a_retry}, 3, "tickets_closed_at"),
+    ("tasks", {"handle_task": notifications_by_a_new_id}, 5, "task's id"),
+    ("tasks", {"handle_task": unknown_types_ignored}, 8, "raise an error"),
+])
+def test_a_mistake_breaks_the_step_that_names_it(lesson: Lesson, part: str,
+                                                 planted: dict[str, Any], step: int,
+                                                 words: str) -> None:
+    finding = run_capstone(lesson, solution(**planted), only=(part,))[part]
+    assert finding.verdict == Verdict.BROKE, finding.detail
+    assert finding.detail.startswith(f"step {step} "), finding.detail
+    assert words in finding.detail

@@ -16,6 +16,7 @@ from typing import Any
 
 from ...app import REGISTRY, TaskContext
 from ...db import HelpdeskStore
+from ...db.sample import SAMPLE_NOW
 from ...keys import KeySchema
 from ...queue import Task
 from .capstone_checks import SAMPLE_NOW_MS
@@ -50,19 +51,23 @@ def _comments(store: HelpdeskStore) -> tuple[int, int]:
     return counts["interactions"], counts["interactions_archive"]
 
 
-def _closing_differs(yours: dict[int, tuple[str, str]], kits: dict[int, tuple[str, str]]
-                     ) -> str:
+def _closing_differs(before: dict[int, tuple[str, str]], yours: dict[int, tuple[str, str]],
+                     kits: dict[int, tuple[str, str]]) -> str:
     """Why the tickets differ after close_inactive_tickets, in the learner's terms."""
-    closed_yours = {i for i, (status, _) in yours.items() if status == "closed"}
-    closed_kits = {i for i, (status, _) in kits.items() if status == "closed"}
-    if closed_yours != closed_kits:
-        return (f"{len(closed_yours)} tickets are closed now, the kit's handler leaves "
-                f"{len(closed_kits)}: close the tickets not closed yet whose last change "
-                f"(updated_at) is older than now minus the payload's days "
-                "(store.close_inactive_tickets(cutoff, now)).")
-    return ("the right tickets are closed, but stamped with another time: 'now' is the task's "
-            "timestamp (milliseconds since 1970, the seed's Date.now()), not the clock - so a "
-            "task run again later does the very same work.")
+    closed_now = [i for i, (status, _) in yours.items()
+                  if status == "closed" and before[i][0] != "closed"]
+    stamps = {yours[i][1] for i in closed_now}
+    if stamps and stamps != {SAMPLE_NOW.isoformat()}:
+        return (f"{len(closed_now)} tickets were closed, stamped with another time than the "
+                "task's: 'now' is the task's timestamp (milliseconds since 1970, the seed's "
+                "Date.now()), not the clock - so a task run again later does the very same "
+                "work, and closes what was inactive when it was enqueued.")
+    closed_kits = [i for i, (status, _) in kits.items()
+                   if status == "closed" and before[i][0] != "closed"]
+    return (f"{len(closed_now)} tickets were closed, the kit's handler closes "
+            f"{len(closed_kits)}: close the tickets not closed yet whose last change "
+            "(updated_at) is older than now minus the payload's days "
+            "(store.close_inactive_tickets(cutoff, now)).")
 
 
 def check_tasks(pieces: Pieces, ws: Workspace, twin: HelpdeskStore) -> list[str]:
@@ -82,7 +87,7 @@ def check_tasks(pieces: Pieces, ws: Workspace, twin: HelpdeskStore) -> list[str]
     with run.step("close_inactive_tickets closes what the kit's handler closes"):
         run.call("handle_task", ws.store, ws.client, ws.keys, dict(close))
         yours = _tickets(ws.store)
-        run.expect(yours == expected, _closing_differs(yours, expected))
+        run.expect(yours == expected, _closing_differs(before, yours, expected))
     with run.step("the closed tickets leave the cache, the others stay"):
         cached = [i for i in closing if ws.client.exists(ws.keys.ticket(i))]
         run.expect(not cached, f"ticket {cached[:1]} is closed in the database but still "
