@@ -100,7 +100,7 @@ class QueueMode(StrEnum):
 
 
 class TicketEventKind(StrEnum):
-    """What happened to a ticket: one entry of the ticket event log (lesson 14)."""
+    """What happened to a ticket: one entry of the ticket event log (lesson 15)."""
 
     #: ``create_ticket`` inserted it
     CREATED = "created"

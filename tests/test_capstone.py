@@ -13,6 +13,7 @@ source can be read.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from typing import Any
 import pytest
 from test_solutions import SOLUTIONS, load_solution
 
-from helpdesk_kit.lessons import Lesson
+from helpdesk_kit.lessons import Lesson, show_logs
 from helpdesk_kit.lessons.capstone import (
     DRILLS,
     PARTS,
@@ -204,11 +205,18 @@ def test_a_recovery_that_copies_leaves_the_dead_workers_list_full(lesson: Lesson
         assert crash.verdict == Verdict.BROKE and "lists still hold" in crash.detail
 
 
-def test_a_worker_that_waits_for_ever_is_reported_not_frozen(lesson: Lesson) -> None:
+def test_a_worker_that_waits_for_ever_is_reported_not_frozen(
+        lesson: Lesson, capsys: pytest.CaptureFixture[str]) -> None:
     report = run_capstone(lesson, solution(work=stuck_work), only=("worker",),
                           deadline_s=1.0)  # the deadline is the behaviour under test
     assert report["worker"].verdict == Verdict.BROKE
     assert "had not finished" in report["worker"].detail
+    show_logs()  # the stuck thread lives on; the notebook's log lines must print again
+    try:
+        logging.getLogger("helpdesk_kit.app").info("the next cell")
+    finally:
+        show_logs(False)
+    assert capsys.readouterr().out == "INFO helpdesk_kit.app: the next cell\n"
 
 
 def test_a_worker_that_reads_another_cells_value_cannot_go_to_another_process(

@@ -142,28 +142,6 @@ def test_queued_ids_reads_task_ids_in_order(servers: PersistentServers) -> None:
     servers.remove(node)
 
 
-# --- the quiz's answer is what a save point does ----------------------------------------
-def test_a_save_point_needs_both_its_seconds_and_its_changes(servers: PersistentServers) -> None:
-    """Lesson 17's quiz, scaled down: ``save 3 100``; 150 changes within the 3 s: no snapshot,
-    so a kill loses them all. Once a snapshot has been written (a state, waited for: the
-    changes since the last save drop to 0), the same kill loses none."""
-    node = servers.add("save-point", {"save": "3 100", "appendonly": "no"})
-    client = node.client()
-    _push(client, 150)
-    assert client.info("persistence")["rdb_changes_since_last_save"] == 150  # not saved yet
-    servers.crash(node)
-    servers.restart(node)
-    assert client.llen(KEYS.tasks_pending) == lesson17.QUIZ_EXPECTED
-    _push(client, 150)
-    wait_for(lambda: client.info("persistence")["rdb_changes_since_last_save"] == 0, 30,
-             "the save point to fire")
-    servers.crash(node)
-    servers.restart(node)
-    assert client.llen(KEYS.tasks_pending) == 150
-    client.close()
-    servers.remove(node)
-
-
 def test_the_live_parts_say_why_they_skip() -> None:
     assert "fakeredis has no BGSAVE" in (live_skip_reason("fake", "BGSAVE") or "")
     if shutil.which("redis-server") is not None:

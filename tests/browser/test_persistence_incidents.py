@@ -1,4 +1,4 @@
-"""Lessons 16 and 17 in a real browser: every cell runs in JupyterLab, then a learner's click.
+"""Lessons 17 and 18 in a real browser: every cell runs in JupyterLab, then a learner's click.
 
 Lesson 17's button crashes one more server under load (no persistence, the first choice) and
 its row says every acknowledged task was lost; lesson 18's triage panel asks its server again
@@ -17,7 +17,7 @@ def _button(page: Any, name: str) -> Any:
     return page.locator(".jp-OutputArea").get_by_role("button", name=name)
 
 
-def test_lesson_16_a_crash_drill_from_the_button(page: Any, jupyter_lab: Server) -> None:
+def test_lesson_17_a_crash_drill_from_the_button(page: Any, jupyter_lab: Server) -> None:
     from playwright.sync_api import expect
 
     run_all_cells(page, jupyter_lab, "17_persistence.ipynb")
@@ -35,7 +35,7 @@ def test_lesson_16_a_crash_drill_from_the_button(page: Any, jupyter_lab: Server)
     expect(table.locator("tbody tr")).to_have_count(6)  # the lesson's five, and this one
 
 
-def test_lesson_17_the_triage_panel_looks_again(page: Any, jupyter_lab: Server) -> None:
+def test_lesson_18_the_triage_panel_looks_again(page: Any, jupyter_lab: Server) -> None:
     from playwright.sync_api import expect
 
     run_all_cells(page, jupyter_lab, "18_incidents.ipynb")

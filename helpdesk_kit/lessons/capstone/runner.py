@@ -139,7 +139,7 @@ def _within(deadline_s: float, part: Part, run: Callable[[], Finding]) -> Findin
     found: list[Finding] = []
 
     def body() -> None:
-        with quiet_thread(), capture_logs():
+        with quiet_thread():  # this thread's lines never print, even if it outlives the part
             try:
                 found.append(run())
             except Exception as exc:  # the learner's code: its error is the finding
@@ -147,8 +147,11 @@ def _within(deadline_s: float, part: Part, run: Callable[[], Finding]) -> Findin
                                      f"it stopped with {type(exc).__name__}: {exc}"))
 
     thread = threading.Thread(target=body, name=f"capstone-{part.key}", daemon=True)
-    thread.start()
-    thread.join(deadline_s)
+    # The capture is held here, not in the thread: a stuck part must not keep the
+    # notebook's log lines muted for the rest of the session.
+    with capture_logs():
+        thread.start()
+        thread.join(deadline_s)
     if found:
         return found[0]
     return Finding(part, Verdict.BROKE, f"it had not finished after {deadline_s:.0f} s: does "

@@ -29,16 +29,16 @@ from ...vocab import Persistence
 from ..checks import (
     AnswerFailed,
     CheckResult,
+    Quiz,
     is_unanswered,
     not_answered,
     right,
     run_answer,
     wrong,
 )
-from ..checks import check as compare
 from ..lesson import Lesson
 
-__all__ = ["QUIZ_EXPECTED", "check", "check_quiz"]
+__all__ = ["check", "check_quiz"]
 
 #: Tasks queued before the switch, tasks pushed after it, and cache keys beside them.
 BEFORE, AFTER, CACHED = 2000, 50, 300
@@ -113,19 +113,14 @@ def _judge(config: dict[str, str], queued: int) -> CheckResult:
                  "process: CONFIG SET alone is forgotten by the next start.")
 
 
-#: The quiz: ``save 60 1000``, 1,500 tasks in the 40 s after a snapshot, then ``kill -9``.
-QUIZ_EXPECTED = 0
-
-
-def check_quiz(answer: object) -> CheckResult:
-    """The save-point quiz; its hint and its reason are shown only once it is answered."""
-    if answer is Ellipsis:
-        return not_answered()
-    return compare(answer, QUIZ_EXPECTED,
-                   why="a save point fires only when *both* hold: at least 60 s since the last "
-                       "snapshot *and* at least 1000 changes. After 40 s there were 1,500 "
-                       "changes but not 60 s, so no new snapshot was written, and the kill took "
-                       "every one of the 1,500 tasks. The restart loads the 12:00:00 snapshot: "
-                       "the queue as it was then.",
-                   hint="read `save 60 1000` as a condition: what must be true for Redis to "
-                        "write a snapshot, and was it true at 12:00:40?")
+#: The quiz: ``save 60 1000``, 1,500 tasks in the 40 s after a snapshot, then ``kill -9``: how
+#: many of the 1,500 are queued after the restart?
+check_quiz = Quiz(
+    0,
+    why="a save point fires only when *both* hold: at least 60 s since the last snapshot *and* "
+        "at least 1000 changes. After 40 s there were 1,500 changes but not 60 s, so no new "
+        "snapshot was written, and the kill took every one of the 1,500 tasks. The restart "
+        "loads the 12:00:00 snapshot: the queue as it was then.",
+    hint="read `save 60 1000` as a condition: what must be true for Redis to write a snapshot, "
+         "and was it true at 12:00:40?",
+    giveaways=("0 of the 1,500", "none of the 1,500", "0 of 1,500"))

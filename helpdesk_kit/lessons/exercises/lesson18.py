@@ -21,6 +21,7 @@ from ...keys import KeySchema
 from ..checks import (
     AnswerFailed,
     CheckResult,
+    Quiz,
     is_unanswered,
     not_answered,
     right,
@@ -28,10 +29,9 @@ from ..checks import (
     sandbox,
     wrong,
 )
-from ..checks import check as compare
 from ..lesson import Lesson
 
-__all__ = ["QUIZ_EXPECTED", "check", "check_quiz", "expected_bigkeys"]
+__all__ = ["check", "check_quiz", "expected_bigkeys"]
 
 
 def _noting_commands(client: Any) -> tuple[Any, list[str]]:
@@ -138,22 +138,12 @@ def _judge(got: Any, commands: list[str], expected: dict[str, tuple[str, int]],
 
 
 #: The quiz: ``volatile-lru``, a full Redis whose every key with a TTL has been evicted; what
-#: does the next ``enqueue`` (an ``RPUSH``) get?
-QUIZ_EXPECTED = "OOM"
-#: Other ways to name that answer.
-_SAME = {"OUTOFMEMORYERROR": "OOM", "OOM ERROR": "OOM", "AN OOM ERROR": "OOM"}
-
-
-def check_quiz(answer: object) -> CheckResult:
-    """The eviction quiz; its hint and reason are shown only once it is answered."""
-    if answer is Ellipsis:
-        return not_answered()
-    if isinstance(answer, str):
-        answer = _SAME.get(answer.strip().upper(), answer)
-    return compare(answer, QUIZ_EXPECTED,
-                   why="volatile-* policies only ever evict keys that have a TTL. Once none is "
-                       "left, there is nothing they may evict, and Redis refuses the write as "
-                       "under noeviction - redis.io: 'The volatile-xxx policies behave like "
-                       "noeviction if no keys have an associated expiration.' The queue (no "
-                       "TTL) was never evicted; it is refused new tasks instead.",
-                   hint="which keys may volatile-lru evict, and how many of those are left?")
+#: does the next ``enqueue`` (an ``RPUSH`` to ``tasks:pending``) get? (b: an OOM error)
+check_quiz = Quiz(
+    "b",
+    why="volatile-* policies only ever evict keys that have a TTL. Once none is left there is "
+        "nothing they may evict, and Redis refuses the write as it would under noeviction - "
+        "redis.io, key eviction: 'The volatile-xxx policies behave like noeviction if no keys "
+        "have an associated expiration.' The queue (no TTL) was never evicted; it is refused "
+        "new tasks instead, and the kit's enqueue raises OutOfMemoryError.",
+    hint="which keys may volatile-lru evict, and how many of those are left?")
