@@ -48,5 +48,5 @@ def test_every_line_of_the_list_is_an_entry() -> None:
 
 def test_the_glossary_is_linked_from_the_contents_and_the_new_lessons() -> None:
     assert "(GLOSSARY.md)" in (NOTEBOOKS / "README.md").read_text()
-    for stem in ("17_persistence", "18_incidents"):
+    for stem in ("17_persistence", "18_incidents", "19_capstone"):
         assert "(GLOSSARY.md)" in (NOTEBOOKS / f"{stem}.ipynb").read_text(), stem

@@ -12,9 +12,9 @@ dashboard - so a lesson written later is held to the same rules the day it is ad
 * each lesson has one coding exercise, stored unanswered, with a folded hint and a solution;
 * no progress bar is stored at "0%", and no quiz's answer is in an earlier cell's output.
 
-The lessons rewritten to teach Redis before the kit (:data:`REWRITTEN`) are held to more:
-Redis called directly - redis-py or a ``%%redis`` cell - on the lesson's idea before the kit's
-helper for it, hints in three tiers, and no line of the solution's code in a hint.
+Every lesson also teaches Redis before the kit: Redis called directly - redis-py or a
+``%%redis`` cell - on the lesson's idea before the kit's helper for it, hints in three tiers,
+and no line of the solution's code in a hint.
 """
 
 from __future__ import annotations
@@ -39,13 +39,6 @@ FIRST_TEN = [p for p in STORED_LESSONS if p.stem[:2] <= "09"]
 MACHINE_PATHS = re.compile(r"/root/|/home/|/tmp/")
 EXERCISE_IMPORT = re.compile(
     r"^from helpdesk_kit\.lessons\.exercises\.lesson(\d\d) import (.*)$", re.M)
-
-#: The lessons rewritten on the lessons' foundation (the %%redis magic, pieces, tiered hints):
-#: the rules below that name REWRITTEN hold for these. Add a lesson here when you rewrite it;
-#: the list goes once every lesson is in it.
-REWRITTEN = {"00", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "13",
-             "14", "15", "16", "17", "18"}
-
 
 def _cells(path: Path) -> list[dict[str, Any]]:
     return json.loads(path.read_text())["cells"]
@@ -242,11 +235,10 @@ def test_no_quiz_is_answered_by_an_earlier_output(path: Path) -> None:
                 found = re.search(rf"(?<![\w.]){re.escape(text)}(?![\w])", shown)
                 assert not found, f"{text!r} is printed before the quiz {quiz.hint[:40]!r}"
         shown += "\n".join(t for o in cell.get("outputs", []) for t in _output_texts(o))
-    if path.stem[:2] in REWRITTEN:
-        assert asked, "the quizzes are Quiz objects from the lesson's exercise module"
+    assert asked, "the quizzes are Quiz objects from the lesson's exercise module"
 
 
-# --- Redis before the kit, hints in tiers (the rewritten lessons) ---------------------------
+# --- Redis before the kit, hints in tiers (every lesson) ---------------------------------------
 #: Per lesson: the Redis commands of the idea it teaches (redis-py method names, or the
 #: commands of a %%redis cell, lower case; CLIENT TRACKING is client_tracking), and the kit's
 #: helpers for that idea (names called). A direct call of one of the commands must come in an
@@ -282,6 +274,7 @@ IDEAS: dict[str, tuple[set[str], set[str]]] = {
     "18": ({"slowlog_get", "keys", "scan", "memory_usage", "object"},
            {"triage", "TriagePanel", "stage_slow_command", "stage_big_keys", "stage_full_memory",
             "morning_rush"}),
+    "19": ({"get", "set", "del", "rpush", "lmove", "lrem"}, {"CapstoneBoard", "run_capstone"}),
 }
 #: What a redis-py client is called in the lessons' cells (the receiver of a command call).
 CLIENT_NAMES = re.compile(r"(client|redis|pipe|pipeline|counted|down|^r)$")
@@ -332,10 +325,7 @@ def helper_calls(source: str) -> set[str]:
 
 @pytest.mark.parametrize("path", STORED_LESSONS, ids=ids(STORED_LESSONS))
 def test_redis_is_called_directly_before_the_kits_helper(path: Path) -> None:
-    number = path.stem[:2]
-    if number not in REWRITTEN:
-        pytest.xfail(f"lesson {number} is not rewritten yet (REWRITTEN)")
-    commands, helpers = IDEAS[number]
+    commands, helpers = IDEAS[path.stem[:2]]
     code = [_text(c) for c in _cells(path) if c["cell_type"] == "code"]
     plain = [i for i, source in enumerate(code) if direct_commands(source) & commands]
     kit = [i for i, source in enumerate(code) if helper_calls(source) & helpers]
@@ -380,10 +370,7 @@ def _solution_fragments(source: str) -> set[str]:
     return {f for f in fragments if f}
 
 
-REWRITTEN_WITH_SOLUTIONS = [p for p in STORED_LESSONS if p.stem[:2] in REWRITTEN]
-
-
-@pytest.mark.parametrize("path", REWRITTEN_WITH_SOLUTIONS, ids=ids(REWRITTEN_WITH_SOLUTIONS))
+@pytest.mark.parametrize("path", STORED_LESSONS, ids=ids(STORED_LESSONS))
 def test_hints_come_in_tiers_and_never_hold_the_solutions_code(path: Path) -> None:
     statement, template, hint = _hint_cell(path)
     tiers = re.findall(r"<details><summary>Hint (\d)", hint)

@@ -44,6 +44,7 @@ from helpdesk_kit.lessons.exercises import (
     lesson16,
     lesson17,
     lesson18,
+    lesson19,
 )
 from helpdesk_kit.widgets.invalidation import stale_read_race
 from helpdesk_kit.widgets.warming import recent_first_reads
@@ -67,7 +68,7 @@ def test_every_quiz_waits_for_an_answer_and_hides_its_reason() -> None:
                lesson16.check_quiz_2, lesson17.check_quiz, lesson18.check_quiz,
                lesson12.check_quiz, lesson12.check_quiz_2, lesson13.check_quiz,
                lesson13.check_quiz_shared, lesson14.check_quiz, lesson14.check_quiz_2,
-               lesson15.check_quiz, lesson15.check_quiz_2]
+               lesson15.check_quiz, lesson15.check_quiz_2, lesson19.check_quiz]
     for quiz in quizzes:
         assert isinstance(quiz, Quiz)
         assert quiz(...).ok is None
@@ -568,3 +569,25 @@ def test_15_a_repeat_is_a_new_entry_and_the_fold_skips_it() -> None:
     applied = 1 + sum(1 for before, e in itertools.pairwise(story) if e.version > before.version)
     assert len(story) - applied == lesson15.check_quiz_2.expected
     assert lesson15.check_quiz.expected == "b"
+
+
+def test_19_a_worker_killed_after_its_work_and_before_the_ack_did_it_twice(
+        redis_server: RedisServer) -> None:
+    """Drill 2 with the kill moved after the handler: the reference solution's recovery runs
+    that task again, so its work is done twice - the quiz's answer."""
+    from test_solutions import SOLUTIONS, load_solution
+
+    from helpdesk_kit.keys import KeySchema
+    from helpdesk_kit.lessons.capstone import KillPoint, Verdict, crash_drill
+    from helpdesk_kit.lessons.capstone.crash import VICTIM
+
+    keys = KeySchema(prefix=f"test:{uuid.uuid4().hex[:8]}:")
+    namespace = load_solution(SOLUTIONS / "lesson19.py").answer
+    finding = crash_drill(redis_server.url, keys, namespace, kill=KillPoint.AFTER_WORK)
+    client = redis_server.client()
+    for key in client.scan_iter(match=f"{keys.prefix}*"):
+        client.delete(key)
+    client.close()
+    assert finding.verdict == Verdict.HELD, finding.detail
+    assert f"{VICTIM} {lesson19.check_quiz.expected}x" in finding.steps[-1]
+    assert "ran to the end twice" in finding.detail

@@ -25,6 +25,7 @@ LESSONS: tuple[tuple[str, str], ...] = (
     ("16_near_cache", "The near cache"),
     ("17_persistence", "Persistence"),
     ("18_incidents", "Incidents"),
+    ("19_capstone", "Capstone"),
 )
 CONTENTS = "README.md"
 

@@ -27,6 +27,7 @@ never prints (nbval would store the print inside the widget's state): results go
 | 16 the near cache: invalidations live, the staleness window | :mod:`.near_cache` |
 | 17 persistence: crash drills under load, tasks lost per policy | :mod:`.persistence` |
 | 18 incidents: a first look at a slow or full Redis | :mod:`.incidents` |
+| 19 capstone: check one part of your helpdesk, or all of it | :mod:`.capstone` |
 | the instructor's per-learner table (classroom mode) | :mod:`.classroom` |
 """
 
