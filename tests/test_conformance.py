@@ -9,6 +9,7 @@ app runs on the solutions' pieces (each call reaches them).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -39,6 +40,19 @@ def solution_pieces() -> dict[str, Callable[..., Any]]:
 
 
 IMPLEMENTATIONS = {"kit": lambda: KIT, "solutions": solution_pieces}
+
+
+def spied_solutions(calls: list[str]) -> Helpdesk:
+    """Every solution piece as the learner's, each call noted in ``calls`` by piece name."""
+    pieces = solution_pieces()
+
+    def spy(name: str) -> Callable[..., Any]:
+        def called(*args: Any, **kwargs: Any) -> Any:
+            calls.append(name)
+            return pieces[name](*args, **kwargs)
+        return called
+
+    return Helpdesk([Choice(p, spy(p.name), True, "solutions") for p in PIECES], "test")
 
 
 @pytest.fixture
@@ -115,6 +129,193 @@ def _execute_every_ten(client: Any, keys: Any, users: list[dict[str, Any]]) -> N
     pipe.execute()
 
 
+def _lpush(client: Any, keys: Any, task: dict[str, Any]) -> None:
+    client.lpush(keys.tasks_pending, json.dumps({**task, "timestamp": int(time.time() * 1000)}))
+
+
+def _in_seconds(client: Any, keys: Any, task: dict[str, Any]) -> None:
+    client.rpush(keys.tasks_pending, json.dumps({**task, "timestamp": int(time.time())}))
+
+
+def _drops_the_id(client: Any, keys: Any, task: dict[str, Any]) -> None:
+    entry = {"type": task["type"], "payload": task["payload"],
+             "timestamp": int(time.time() * 1000)}
+    client.rpush(keys.tasks_pending, json.dumps(entry))
+
+
+def _text(client: Any, keys: Any) -> Any:
+    return client.lpop(keys.tasks_pending)
+
+
+def _peek(client: Any, keys: Any) -> Any:
+    raw = client.lindex(keys.tasks_pending, 0)
+    return None if raw is None else json.loads(raw)
+
+
+def _pop(client: Any, keys: Any, worker_id: str) -> Any:
+    return client.lpop(keys.tasks_pending)
+
+
+def _as_dict(client: Any, keys: Any, worker_id: str) -> Any:
+    raw = client.lmove(keys.tasks_pending, keys.tasks_processing(worker_id), "LEFT", "RIGHT")
+    return None if raw is None else json.loads(raw)
+
+
+def _one_list_for_all(client: Any, keys: Any, worker_id: str) -> Any:
+    return client.lmove(keys.tasks_pending, keys.tasks_processing("all"), "LEFT", "RIGHT")
+
+
+def _every_copy(client: Any, keys: Any, worker_id: str, raw: str) -> None:
+    client.lrem(keys.tasks_processing(worker_id), 0, raw)
+
+
+def _recovery(wherefrom: str, whereto: str) -> Callable[..., int]:
+    """A recover_tasks that moves from ``wherefrom`` of the worker's list to ``whereto``."""
+    def recover_tasks(client: Any, keys: Any, worker_id: str) -> int:
+        moved = 0
+        while client.lmove(keys.tasks_processing(worker_id), keys.tasks_pending, wherefrom,
+                           whereto) is not None:
+            moved += 1
+        return moved
+    return recover_tasks
+
+
+# lesson 12: the notification listener
+def _listener(*, envelope: bool = False, decode: bool = True, dedupe: bool = True,
+              close: bool = True, stop: bool = True, channel: str | None = None
+              ) -> Callable[..., None]:
+    def listen_notifications(client: Any, keys: Any, on_notification: Any, halt: Any) -> None:
+        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(channel or keys.notifications_channel)
+        seen: set[str] = set()
+        deadline = time.monotonic() + 5  # a listener that ignores stop ends after all
+        while (not halt.is_set() or not stop) and time.monotonic() < deadline:
+            message = pubsub.get_message(timeout=0.05)
+            if message is None:
+                continue
+            if envelope:
+                on_notification(message)
+                continue
+            if not decode:
+                on_notification(message["data"])
+                continue
+            note = json.loads(message["data"])  # raises on what is not JSON
+            if not isinstance(note, dict) or "taskId" not in note:
+                continue
+            if dedupe and note["taskId"] in seen:
+                continue
+            seen.add(note["taskId"])
+            on_notification(note)
+        if close:
+            pubsub.close()
+    return listen_notifications
+
+
+def _tolerant(**options: Any) -> Callable[..., None]:
+    """A listener that skips what is not JSON, with the other options of :func:`_listener`."""
+    strict = _listener(**options)
+
+    def listen_notifications(client: Any, keys: Any, on_notification: Any, halt: Any) -> None:
+        def only_json(note: Any) -> None:
+            on_notification(note)
+        strict(_SkipsText(client), keys, only_json, halt)
+    return listen_notifications
+
+
+class _SkipsText:
+    """A client whose pubsub drops messages that are not JSON (for :func:`_tolerant`)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def pubsub(self, **options: Any) -> Any:
+        inner = self._client.pubsub(**options)
+        real = inner.get_message
+
+        def get_message(**kwargs: Any) -> Any:
+            message = real(**kwargs)
+            if message is not None:
+                try:
+                    json.loads(message["data"])
+                except ValueError:
+                    return None
+            return message
+        inner.get_message = get_message
+        return inner
+
+
+# lesson 13: the rate limiter
+def _python_limiter(client: Any, keys: Any, user_id: int, limit: int, window_ms: int) -> bool:
+    key = keys.rate_limit("tickets", user_id)
+    if int(client.get(key) or 0) >= limit:
+        return False
+    if client.incr(key) == 1:
+        client.pexpire(key, window_ms)
+    return True
+
+
+def _incr_then_pexpire(client: Any, keys: Any, user_id: int, limit: int, window_ms: int
+                       ) -> bool:
+    key = keys.rate_limit("tickets", user_id)
+    count = client.incr(key)
+    if count == 1:
+        client.pexpire(key, window_ms)
+    return bool(count <= limit)
+
+
+def _lua(expire: str, *, every_call: bool = False, refuse_at: str = ">") -> Callable[..., bool]:
+    when = "true" if every_call else "count == 1"
+    expiry = f"redis.call('{expire}', KEYS[1], ARGV[2])" if expire else ""
+    script = (f"local count = redis.call('INCR', KEYS[1])\nif {when} then {expiry} end\n"
+              f"if count {refuse_at} tonumber(ARGV[1]) then return 0 end\nreturn 1")
+
+    def allow_ticket(client: Any, keys: Any, user_id: int, limit: int, window_ms: int) -> bool:
+        return bool(client.eval(script, 1, keys.rate_limit("tickets", user_id), limit,
+                                window_ms) == 1)
+    return allow_ticket
+
+
+# lesson 14: the stream consumer
+def _consumer(*, own_pending: bool = True, claim_pages: int | None = None, ack: bool = True,
+              skip_deleted: bool = True, ack_first: bool = False, returns: bool = True
+              ) -> Callable[..., Any]:
+    def consume_stream(client: Any, stream: str, group: str, consumer: str, handle: Any,
+                       min_idle_ms: int) -> Any:
+        handled = 0
+
+        def run(entries: Any) -> None:
+            nonlocal handled
+            for entry_id, fields in entries:
+                if ack_first:
+                    client.xack(stream, group, entry_id)
+                if fields or not skip_deleted:
+                    handle(entry_id, fields)
+                    handled += 1
+                if ack and not ack_first:
+                    client.xack(stream, group, entry_id)
+
+        def drain(start: str) -> None:
+            while reply := client.xreadgroup(group, consumer, {stream: start}, count=100):
+                if not reply[0][1]:
+                    return
+                run(reply[0][1])
+                if not ack:
+                    return
+
+        if own_pending:
+            drain("0")
+        cursor, pages = "0-0", 0
+        while claim_pages is None or pages < claim_pages:
+            reply = client.xautoclaim(stream, group, consumer, min_idle_ms, cursor)
+            cursor, pages = reply[0], pages + 1
+            run(reply[1])
+            if cursor == "0-0":
+                break
+        drain(">")
+        return handled if returns else None
+    return consume_stream
+
+
 @pytest.mark.parametrize(("number", "mistake", "step", "words"), [
     ("01", {"cache_user": _no_ttl}, 4, "never expires"),
     ("01", {"get_cached_user": _raw_text}, 5, "json.loads"),
@@ -124,6 +325,36 @@ def _execute_every_ten(client: Any, keys: Any, users: list[dict[str, Any]]) -> N
     ("04", {"warm_users": _one_by_one}, 4, "one wait per user"),
     ("04", {"warm_users": _execute_per_user}, 4, "sent once per user"),
     ("04", {"warm_users": _execute_every_ten}, 4, "once at the end"),
+    ("06", {"enqueue_task": _lpush}, 4, "oldest task goes first"),
+    ("06", {"enqueue_task": _in_seconds}, 3, "milliseconds"),
+    ("06", {"enqueue_task": _drops_the_id}, 3, "keep everything"),
+    ("06", {"dequeue_task": _text}, 4, "json.loads"),
+    ("06", {"dequeue_task": _peek}, 4, "left it on the list"),
+    ("07", {"reserve_task": _pop}, 2, "in no list at all"),
+    ("07", {"reserve_task": _one_list_for_all}, 2, "its own processing list"),
+    ("07", {"reserve_task": _as_dict}, 3, "the text itself"),
+    ("07", {"ack_task": _every_copy}, 5, "a count of 1"),
+    ("07", {"recover_tasks": _recovery("LEFT", "RIGHT")}, 7, "back to the front"),
+    ("07", {"recover_tasks": _recovery("LEFT", "LEFT")}, 7, "in the order they were taken"),
+    ("12", {"listen_notifications": _listener(channel="notifications")}, 1, "nobody"),
+    ("12", {"listen_notifications": _listener(envelope=True)}, 2, "envelope"),
+    ("12", {"listen_notifications": _listener(decode=False)}, 2, "raw text"),
+    ("12", {"listen_notifications": _listener()}, 3, "raised JSONDecodeError"),
+    ("12", {"listen_notifications": _tolerant(dedupe=False)}, 4, "twice"),
+    ("12", {"listen_notifications": _tolerant(close=False)}, 5, "still open"),
+    ("12", {"listen_notifications": _tolerant(stop=False)}, 5, "still listening"),
+    ("13", {"allow_ticket": _lua("")}, 2, "never expires"),
+    ("13", {"allow_ticket": _lua("EXPIRE")}, 2, "PEXPIRE, not EXPIRE"),
+    ("13", {"allow_ticket": _lua("PEXPIRE", refuse_at=">=")}, 3, "only 2 calls passed"),
+    ("13", {"allow_ticket": _lua("PEXPIRE", every_call=True)}, 4, "pushed the window"),
+    ("13", {"allow_ticket": _python_limiter}, 6, "both took the last slot"),
+    ("13", {"allow_ticket": _incr_then_pexpire}, 7, "locked out for good"),
+    ("14", {"consume_stream": _consumer(ack=False)}, 1, "XACK each entry"),
+    ("14", {"consume_stream": _consumer(returns=False)}, 1, "return how many"),
+    ("14", {"consume_stream": _consumer(own_pending=False)}, 3, "ID 0"),
+    ("14", {"consume_stream": _consumer(skip_deleted=False)}, 4, "no fields"),
+    ("14", {"consume_stream": _consumer(claim_pages=1)}, 5, "cursor"),
+    ("14", {"consume_stream": _consumer(ack_first=True)}, 6, "acked anyway"),
 ])
 def test_a_mistake_breaks_the_step_that_names_it(number: str, mistake: dict[str, Any],
                                                  step: int, words: str,
@@ -144,23 +375,15 @@ def test_a_piece_that_raises_is_named_with_its_error(lesson: Lesson) -> None:
 
 # --- the app, running on the solutions' pieces ----------------------------------------------
 def test_the_app_runs_on_the_solutions_pieces(lesson: Lesson) -> None:
-    pieces = solution_pieces()
     calls: list[str] = []
-
-    def spy(name: str) -> Callable[..., Any]:
-        def called(*args: Any, **kwargs: Any) -> Any:
-            calls.append(name)
-            return pieces[name](*args, **kwargs)
-        return called
-
-    helpdesk = Helpdesk([Choice(p, spy(p.name), True, "solutions") for p in PIECES], "test")
+    helpdesk = spied_solutions(calls)
     app = lesson.make_app(pieces=helpdesk)
     assert app.get_user(5)["user"] == lesson.store.get_user(5)  # a miss: GET, then SET
     assert app.get_user(5)["user"] == lesson.store.get_user(5)  # a hit
     assert calls == ["get_cached_user", "cache_user", "get_cached_user"]
     assert app.cache.stats()["user"].hits == 1  # type: ignore[union-attr]
     created = app.create_ticket(5, "Printer on fire")  # reads the requester: a hit
-    assert created["success"] and calls[-1] == "get_cached_user"
+    assert created["success"] and calls[-2:] == ["get_cached_user", "enqueue_task"]
     assert app.update_ticket(3, status="closed")["ticket"].status == "closed"
     assert "update_ticket" in calls
     assert app.get_ticket(3)["ticket"].status == "closed"
@@ -175,3 +398,57 @@ def test_without_learner_pieces_the_app_is_the_kits(lesson: Lesson) -> None:
     helpdesk = Helpdesk([Choice(p, KIT[p.name], False, "not written") for p in PIECES], "t")
     app = lesson.make_app(pieces=helpdesk)
     assert type(app.cache).__name__ == "Cache" and app.store is lesson.store
+
+
+def test_the_apps_workers_run_on_the_solutions_queue_pieces(lesson: Lesson) -> None:
+    """Lesson 06's and 07's pieces in the app: its notifications go through enqueue_task, a
+    seed worker drains with dequeue_task, a reliable one with reserve_task and ack_task, and a
+    crashed worker's tasks come back through recover_tasks: LPOP loses one, LMOVE none."""
+    from helpdesk_kit.db.sample import SAMPLE_NOW
+    from helpdesk_kit.lessons import capture_logs
+    from helpdesk_kit.lessons.assembly import PieceQueue
+    from helpdesk_kit.queue import Worker
+    from helpdesk_kit.widgets.crash import crash_and_recover
+
+    calls: list[str] = []
+    helpdesk = spied_solutions(calls)
+    app = lesson.make_app(pieces=helpdesk)
+    assert isinstance(app.queue, PieceQueue)
+    context = app.task_context(SAMPLE_NOW)
+    with capture_logs():
+        for title in ("Printer on fire", "VPN down"):
+            assert app.create_ticket(5, title)["notification"] == "queued"
+        assert calls.count("enqueue_task") == 2
+        assert Worker(app.queue, context, mode="seed").process_all() == {"processed": 2}
+        assert calls.count("dequeue_task") == 3  # two tasks, then None: the queue is empty
+        app.create_ticket(5, "Mouse")
+        assert Worker(app.queue, context, mode="reliable").process_all() == {"processed": 1}
+        assert calls.count("reserve_task") >= 2 and calls.count("ack_task") == 1
+        seed = crash_and_recover(app.queue, context, mode="seed", tasks=6, batch=1,
+                                 crash_at=3, heartbeat_ttl_s=0.05)
+        reliable = crash_and_recover(app.queue, context, mode="reliable", tasks=6, batch=2,
+                                     crash_at=3, heartbeat_ttl_s=0.05)
+    assert (seed.lost, reliable.lost) == (1, 0)
+    assert reliable.recovered == 2 and "recover_tasks" in calls
+    assert not lesson.client.exists(lesson.keys.tasks_pending)
+
+
+def test_lesson_08s_load_runs_on_the_solutions_pieces_as_on_the_kits(
+        open_lesson: Callable[..., Lesson]) -> None:
+    """The part of lesson 08 the stored notebook runs on the kit's pieces (its workbook is
+    empty): the same load on every solution piece - each one called - counts the same."""
+    from helpdesk_kit.widgets.app_load import app_load
+
+    calls: list[str] = []
+    runs = {}
+    for whose, helpdesk in (("kit", None), ("solutions", spied_solutions(calls))):
+        lesson = open_lesson("08_monitoring_tuning", users=40, tickets=300)
+        app = lesson.make_app(pieces=helpdesk)
+        report = app_load(app, created=20, ticket_reads=100, user_reads=30, updated=4, hot=10)
+        stats = app.cache.stats()  # type: ignore[union-attr]
+        runs[whose] = (report, {entity: (s.hits, s.misses) for entity, s in stats.items()},
+                       lesson.store.counts()["notifications"])
+    assert runs["solutions"] == runs["kit"]
+    used = {"warm_users", "get_cached_user", "update_ticket", "enqueue_task", "reserve_task",
+            "ack_task"}
+    assert used <= set(calls), used - set(calls)

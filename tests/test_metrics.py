@@ -53,6 +53,20 @@ def test_keys_and_sampled_ttl_work_on_both_backends(backend: Backend, keys: KeyS
     assert "4 with a TTL" in snap["prefix.avg_ttl_s"].source
 
 
+def test_the_sampled_ttl_is_the_cached_values_not_the_bookkeeping(
+        backend: Backend, keys: KeySchema) -> None:
+    """Generation counters live an hour and locks seconds: neither is a cached value, and an
+    average over them would rate an EX 300 cache at many minutes (lesson 08)."""
+    client = backend.client
+    client.set(keys.ticket(1), "{}", ex=300)
+    client.set(keys.generation("ticket", 1), 1, ex=3600)
+    client.set(keys.lock("ticket", 2), "me", px=2000)
+    snap = snapshot(client, keys)
+    assert snap.value("prefix.keys") == 3  # every key counts
+    assert 290 <= float(snap.value("prefix.avg_ttl_s") or 0) <= 300  # only ticket:1's TTL
+    assert "1 with a TTL" in snap["prefix.avg_ttl_s"].source
+
+
 def test_real_server_gives_info_metrics(real_redis: redis.Redis, keys: KeySchema) -> None:
     _fill(real_redis, keys, with_ttl=3, without_ttl=0)
     snap = snapshot(real_redis, keys)

@@ -41,6 +41,7 @@ def test_the_copy_is_clean(tmp_path: Path) -> None:
     stored = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
     assert sorted(p.name for p in dest.glob("*.ipynb")) == stored
     assert (dest / "README.md").exists() and not (dest / "solutions").exists()
+    assert (dest / "GLOSSARY.md").exists()  # the lessons link to it
     for path in dest.glob("*.ipynb"):
         notebook = nbformat.read(path, as_version=4)
         nbformat.validate(notebook)

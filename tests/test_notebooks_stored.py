@@ -12,9 +12,9 @@ dashboard - so a lesson written later is held to the same rules the day it is ad
 * each lesson has one coding exercise, stored unanswered, with a folded hint and a solution;
 * no progress bar is stored at "0%", and no quiz's answer is in an earlier cell's output.
 
-The lessons rewritten to teach Redis before the kit (:data:`REWRITTEN`) are held to more:
-Redis called directly - redis-py or a ``%%redis`` cell - on the lesson's idea before the kit's
-helper for it, hints in three tiers, and no line of the solution's code in a hint.
+Every lesson also teaches Redis before the kit: Redis called directly - redis-py or a
+``%%redis`` cell - on the lesson's idea before the kit's helper for it, hints in three tiers,
+and no line of the solution's code in a hint.
 """
 
 from __future__ import annotations
@@ -39,12 +39,6 @@ FIRST_TEN = [p for p in STORED_LESSONS if p.stem[:2] <= "09"]
 MACHINE_PATHS = re.compile(r"/root/|/home/|/tmp/")
 EXERCISE_IMPORT = re.compile(
     r"^from helpdesk_kit\.lessons\.exercises\.lesson(\d\d) import (.*)$", re.M)
-
-#: The lessons rewritten on the lessons' foundation (the %%redis magic, pieces, tiered hints):
-#: the rules below that name REWRITTEN hold for these. Add a lesson here when you rewrite it;
-#: the list goes once every lesson is in it.
-REWRITTEN = {"00", "01", "02", "03", "04"}
-
 
 def _cells(path: Path) -> list[dict[str, Any]]:
     return json.loads(path.read_text())["cells"]
@@ -241,11 +235,10 @@ def test_no_quiz_is_answered_by_an_earlier_output(path: Path) -> None:
                 found = re.search(rf"(?<![\w.]){re.escape(text)}(?![\w])", shown)
                 assert not found, f"{text!r} is printed before the quiz {quiz.hint[:40]!r}"
         shown += "\n".join(t for o in cell.get("outputs", []) for t in _output_texts(o))
-    if path.stem[:2] in REWRITTEN:
-        assert asked, "the quizzes are Quiz objects from the lesson's exercise module"
+    assert asked, "the quizzes are Quiz objects from the lesson's exercise module"
 
 
-# --- Redis before the kit, hints in tiers (the rewritten lessons) ---------------------------
+# --- Redis before the kit, hints in tiers (every lesson) ---------------------------------------
 #: Per lesson: the Redis commands of the idea it teaches (redis-py method names, or the
 #: commands of a %%redis cell, lower case; CLIENT TRACKING is client_tracking), and the kit's
 #: helpers for that idea (names called). A direct call of one of the commands must come in an
@@ -257,17 +250,31 @@ IDEAS: dict[str, tuple[set[str], set[str]]] = {
            {"make_app", "Cache", "key_table", "watch_expiry", "cache_session"}),
     "03": ({"delete", "del", "eval"}, {"make_app", "Cache", "stale_read_race", "naive_update"}),
     "04": ({"pipeline"}, {"warm_tickets", "warm_users", "start", "time_loop_vs_pipeline"}),
-    "05": ({"config_set", "config", "object", "memory_usage"}, {"simulate", "make_app"}),
+    "05": ({"config_get", "config_set", "info", "object"}, {"simulate", "HitRateLab", "make_app"}),
     "06": ({"rpush", "lpop", "blpop"}, {"helpdesk_queue", "TaskQueue", "Worker", "enqueue"}),
-    "07": ({"lmove", "blmove", "lrem"}, {"helpdesk_queue", "reserve", "crash_and_recover"}),
-    "08": ({"info"}, {"snapshot", "make_app"}),
-    "09": ({"get", "set"}, {"make_app", "compare"}),
-    "10": ({"role", "wait", "config_set"}, {"SentinelLab", "make_app"}),
-    "11": ({"cluster_keyslot", "cluster_shards", "keyslot"}, {"ClusterLab", "make_app"}),
-    "12": ({"publish", "subscribe", "pubsub"}, {"Notifier", "Listener", "make_app"}),
-    "13": ({"eval", "fcall", "evalsha"}, {"RateLimiter", "make_app"}),
-    "14": ({"xadd", "xreadgroup", "xack", "xautoclaim"}, {"StreamQueue", "EventLog"}),
-    "16": ({"client_tracking"}, {"NearCache", "make_app"}),
+    "07": ({"lmove", "blmove", "lrem"},
+           {"helpdesk_queue", "TaskQueue", "reserve", "crash_and_recover"}),
+    "08": ({"info"}, {"MetricsCollector", "snapshot", "snapshot_json", "dashboard", "make_app"}),
+    "09": ({"get", "set"}, {"make_app", "compare", "where_redis_pays", "load_test"}),
+    "10": ({"role", "info", "wait", "config_set"},
+           {"topology", "offsets_table", "sentinel_drill", "replication_gap", "make_app"}),
+    "11": ({"cluster_keyslot", "cluster_shards", "get"},
+           {"topology", "slot_table", "SlotExplorer", "keys_per_node", "cluster_drill",
+            "make_app"}),
+    "12": ({"publish", "subscribe", "pubsub"},
+           {"Notifier", "Listener", "make_app", "LiveNotifications", "NotificationFeed"}),
+    "13": ({"eval", "fcall", "evalsha", "script_load"},
+           {"RateLimiter", "make_app", "race_limiters", "KitScripts"}),
+    "14": ({"xadd", "xgroup_create", "xreadgroup", "xack", "xautoclaim", "xpending"},
+           {"StreamQueue", "make_app", "StreamLab", "stream_rows", "Worker"}),
+    "15": ({"xadd", "xrange", "xrevrange"},
+           {"EventLog", "OpenByPriority", "make_app", "rebuild", "ReadModelLab"}),
+    "16": ({"client_tracking", "client_tracking_on"}, {"NearCache", "make_app"}),
+    "17": ({"shutdown", "bgsave", "config_set", "info"}, {"crash_under_load", "CrashLab"}),
+    "18": ({"slowlog_get", "keys", "scan", "memory_usage", "object"},
+           {"triage", "TriagePanel", "stage_slow_command", "stage_big_keys", "stage_full_memory",
+            "morning_rush"}),
+    "19": ({"get", "set", "del", "rpush", "lmove", "lrem"}, {"CapstoneBoard", "run_capstone"}),
 }
 #: What a redis-py client is called in the lessons' cells (the receiver of a command call).
 CLIENT_NAMES = re.compile(r"(client|redis|pipe|pipeline|counted|down|^r)$")
@@ -318,10 +325,7 @@ def helper_calls(source: str) -> set[str]:
 
 @pytest.mark.parametrize("path", STORED_LESSONS, ids=ids(STORED_LESSONS))
 def test_redis_is_called_directly_before_the_kits_helper(path: Path) -> None:
-    number = path.stem[:2]
-    if number not in REWRITTEN:
-        pytest.xfail(f"lesson {number} is not rewritten yet (REWRITTEN)")
-    commands, helpers = IDEAS[number]
+    commands, helpers = IDEAS[path.stem[:2]]
     code = [_text(c) for c in _cells(path) if c["cell_type"] == "code"]
     plain = [i for i, source in enumerate(code) if direct_commands(source) & commands]
     kit = [i for i, source in enumerate(code) if helper_calls(source) & helpers]
@@ -366,10 +370,7 @@ def _solution_fragments(source: str) -> set[str]:
     return {f for f in fragments if f}
 
 
-REWRITTEN_WITH_SOLUTIONS = [p for p in STORED_LESSONS if p.stem[:2] in REWRITTEN]
-
-
-@pytest.mark.parametrize("path", REWRITTEN_WITH_SOLUTIONS, ids=ids(REWRITTEN_WITH_SOLUTIONS))
+@pytest.mark.parametrize("path", STORED_LESSONS, ids=ids(STORED_LESSONS))
 def test_hints_come_in_tiers_and_never_hold_the_solutions_code(path: Path) -> None:
     statement, template, hint = _hint_cell(path)
     tiers = re.findall(r"<details><summary>Hint (\d)", hint)
@@ -387,3 +388,42 @@ def test_hints_come_in_tiers_and_never_hold_the_solutions_code(path: Path) -> No
 def test_the_hint_rule_finds_code() -> None:
     fragments = _solution_fragments("def f(c, k):\n    c.set(k.user(7), 'x', ex=300)\n")
     assert "c.set(k.user(7),'x',ex=300)" in fragments and "k.user(7)" in fragments
+
+
+# --- the learner's copy runs without the CI-only cells -----------------------------------------
+def _names(tree: ast.Module) -> tuple[set[str], set[str]]:
+    """(names a cell binds - imports, assignments, functions -, names it reads)."""
+    bound: set[str] = set()
+    read: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            bound |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+            bound.add(node.name)
+        elif isinstance(node, ast.Name):
+            (bound if isinstance(node.ctx, ast.Store) else read).add(node.id)
+    return bound, read
+
+
+@pytest.mark.parametrize("path", STORED_LESSONS, ids=ids(STORED_LESSONS))
+def test_no_cell_of_the_learners_copy_reads_a_name_only_a_ci_only_cell_defines(path: Path
+                                                                               ) -> None:
+    """``scripts/learner-edition`` drops the ``ci-only`` cells: what they import or assign
+    must not be what a later cell of the learner's copy needs."""
+    only_in_ci: set[str] = set()
+    visible: set[str] = set()
+    for cell in _cells(path):
+        if cell["cell_type"] != "code" or _text(cell).lstrip().startswith("%%"):
+            continue
+        bound, read = _names(_parse(_text(cell)))
+        if "ci-only" in _tags(cell):
+            only_in_ci |= bound
+            continue
+        missing = (read - bound) & (only_in_ci - visible)
+        assert not missing, f"{sorted(missing)} come only from a ci-only cell: {_text(cell)[:80]}"
+        visible |= bound
+
+
+def test_the_ci_only_rule_finds_a_name_defined_only_there() -> None:
+    bound, read = _names(_parse("from m import A\nx = [n for n in A]\nprint(B)"))
+    assert {"A", "x", "n"} <= bound and {"A", "B", "n", "print"} <= read

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -43,20 +44,29 @@ def _report() -> DrillReport:
                        {"127.0.0.1:2": 10}, events, primaries)
 
 
-def test_the_exercise_solution_passes_and_wait_1_does_not(tmp_path: Path) -> None:
+def test_the_exercise_on_the_session_set_and_its_usual_slips(
+        tmp_path: Path, sentinel_lab: SentinelLab) -> None:
     lesson = setup("10_replication_sentinel", settings=Settings(data_dir=tmp_path,
                                                                 redis_backend="fake"),
                    users=10, tickets=30, logs=False)
+
+    def as_text(client: Any, offset: int) -> list[str]:  # "9" > "10" as text
+        return [f"{ip}:{port}" for ip, port, acked in client.role()[2] if acked >= str(offset)]
+
+    def everyone(client: Any, offset: int) -> list[str]:
+        return [f"{ip}:{port}" for ip, port, _acked in client.role()[2]]
+
     try:
-        assert lesson10.check(lesson, _solution().answer).ok is True
+        assert lesson10.check(lesson, _solution().answer, sentinel_lab).ok is True
         assert lesson10.check(lesson, ...).ok is None
-        wait_one = lesson10.check(lesson, lambda acknowledged, connected: acknowledged >= 1)
-        assert wait_one.ok is False and "WAIT 1 is not enough" in wait_one.message
-        no_replica = lesson10.check(lesson, lambda a, c: a >= c)
-        assert no_replica.ok is False and "no replica at all" in no_replica.message
-        assert lesson10.check(lesson, "yes").ok is False
-        crash = lesson10.check(lesson, lambda a, c: 1 / 0)
+        assert "as numbers" in lesson10.check(lesson, as_text, sentinel_lab).message
+        assert "has not acknowledged" in lesson10.check(lesson, everyone, sentinel_lab).message
+        assert lesson10.check(lesson, lambda c, o: "127.0.0.1:1", sentinel_lab).ok is False
+        crash = lesson10.check(lesson, lambda c, o: 1 / 0, sentinel_lab)
         assert crash.ok is False and "ZeroDivisionError" in crash.message
+        with sentinel_lab.primary().client() as client:
+            assert client.role()[0] == "master"
+            assert len(client.role()[2]) == 2, "every paused replica was continued"
     finally:
         lesson.close()
         show_logs(False)
@@ -65,10 +75,12 @@ def test_the_exercise_solution_passes_and_wait_1_does_not(tmp_path: Path) -> Non
 def test_drill_and_gap_tables_show_the_measured_figures() -> None:
     text = repr(drill_table(_report()))
     assert "2.00 s" in text and "150 / 0" in text and "127.0.0.1:2 promoted" in text
+    assert "earlier runs set aside" in text and "yes" in text  # shown, not hidden
     gaps = repr(gap_table([GapResult(False, 10, 10, 10, "a", 0), GapResult(True, 3, 0, 0, "b", 0)]))
     assert "plain RPUSH" in gaps and "durable" in gaps and "on the new primary" in gaps
     durable_row = gaps.splitlines()[-1].split()
-    assert durable_row[-4:] == ["3", "0", "0", "0"]  # pushed, none acknowledged, none kept
+    # pushed, none acknowledged, all refused (and applied), none kept, none acknowledged-lost
+    assert durable_row[-5:] == ["3", "0", "3", "0", "0"]
 
 
 def test_the_timeline_plots_who_was_primary_and_the_rates() -> None:

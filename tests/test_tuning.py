@@ -74,6 +74,14 @@ def test_hit_rate_falls_back_to_the_server_and_says_so() -> None:
     assert row.source.startswith("redis.keyspace_hit_rate")
 
 
+def test_a_cache_not_read_yet_is_no_hit_rate_whatever_the_server_says() -> None:
+    """The server's keyspace_hits count a monitor's own PTTLs: before the cache's first read
+    the row is unavailable, not rated on them (lesson 08)."""
+    row = tuning_table(snap_with(cache__hits=0, cache__misses=0, cache__hit_rate=None,
+                                 redis__keyspace_hit_rate=0.7353)).row("Cache Hit Rate")
+    assert row.verdict is UNAV and row.source == "cache.hit_rate"
+
+
 def test_ttl_prefers_the_kits_keys_under_a_prefix() -> None:
     both = {"redis__avg_ttl_s": 1000.0, "prefix__avg_ttl_s": 30.0}
     assert tuning_table(snap_with("class:", **both)).row("TTL Promedio").verdict is DEF

@@ -1,29 +1,26 @@
-"""Lesson 08's dashboard widget and background load, on real Redis and fakeredis."""
+"""Lesson 08's dashboard widget and the load it watches, on real Redis and fakeredis."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import pytest
 import redis
 
-from helpdesk_kit.app import TaskContext, helpdesk_queue
+from helpdesk_kit.app import helpdesk_queue
 from helpdesk_kit.backends import Backend
-from helpdesk_kit.cache import Cache
-from helpdesk_kit.db import HelpdeskStore
-from helpdesk_kit.db.sample import SAMPLE_NOW
 from helpdesk_kit.errors import RedisBackendError
 from helpdesk_kit.keys import KeySchema
-from helpdesk_kit.lessons import show_logs
+from helpdesk_kit.lessons import Lesson, show_logs
 from helpdesk_kit.metrics import MetricsCollector
-from helpdesk_kit.queue import TaskQueue
+from helpdesk_kit.widgets.app_load import app_load
 from helpdesk_kit.widgets.monitoring import (
     KEY_METRICS,
     Dashboard,
-    background_load,
     chart_png,
     dashboard,
     numbers_html,
 )
-from helpdesk_kit.widgets.reliability import with_email_task
 
 
 def test_refresh_shows_numbers_table_and_chart(backend: Backend, keys: KeySchema) -> None:
@@ -111,20 +108,37 @@ def test_standalone_dashboard_connects_from_the_environment(
     assert board.last.key_prefix == key_prefix
 
 
-def test_background_load_builds_a_backlog_and_warms_the_cache(
-        store: HelpdeskStore, redis_client: redis.Redis, keys: KeySchema,
-        capsys: pytest.CaptureFixture[str]) -> None:
-    cache = Cache(redis_client, keys)
-    queue = TaskQueue(redis_client, keys, registry=with_email_task(0.005))
-    context = TaskContext(store, cache, redis_client, keys, now=SAMPLE_NOW)
-    show_logs()  # as in a lesson: the kit's log lines go to the notebook
-    try:
-        load = background_load(cache, store, queue, context, seconds=0.6, tasks_per_s=400)
-        load.join(10)
-    finally:
-        show_logs(False)
-    assert capsys.readouterr().out == ""  # its threads are quiet: no line lands in a cell
-    assert not load.is_alive()
-    stats = queue.inspect()
-    assert stats.done > 0 and stats.pending == 0 and stats.processing == 0
-    assert cache.total_stats().hits > 0
+def test_app_load_is_counted_quiet_and_the_same_on_every_run(
+        open_lesson: Callable[..., Lesson], capsys: pytest.CaptureFixture[str]) -> None:
+    runs = []
+    for _ in range(2):
+        lesson = open_lesson("08_monitoring_tuning", users=40, tickets=300)
+        app = lesson.make_app()
+        seen: list[tuple[str, int]] = []
+
+        def note(phase: str, seen: list[tuple[str, int]] = seen, lesson: Lesson = lesson
+                 ) -> None:
+            seen.append((phase, int(lesson.client.llen(lesson.keys.tasks_pending))))
+
+        show_logs()  # as in a lesson: the kit's log lines go to the notebook
+        try:
+            report = app_load(app, created=20, ticket_reads=100, user_reads=30, updated=4,
+                              hot=10, on_phase=note)
+        finally:
+            show_logs(False)
+        assert capsys.readouterr().out == ""  # its worker thread is quiet too
+        assert seen == [("warmed", 0), ("created", 20), ("done", 0)]
+        assert (report.created, report.processed, report.updated) == (20, 20, 4)
+        assert lesson.store.counts()["notifications"] == 20
+        stats = app.cache.stats()  # type: ignore[union-attr]
+        runs.append((report, {entity: (s.hits, s.misses) for entity, s in stats.items()}))
+    assert runs[0] == runs[1]
+    assert "tickets created" in repr(runs[0][0])
+
+
+def test_app_load_needs_a_cache_and_a_queue(open_lesson: Callable[..., Lesson]) -> None:
+    from helpdesk_kit.app import HelpdeskApp
+
+    lesson = open_lesson("08_monitoring_tuning", users=10, tickets=20)
+    with pytest.raises(ValueError, match="cache and a queue"):
+        app_load(HelpdeskApp(lesson.store))

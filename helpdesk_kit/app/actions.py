@@ -69,7 +69,7 @@ class HelpdeskApp:
         self.notifier = Notifier(queue, self.task_context)
         #: Optional: at most N tickets per user and window (lesson 13's Lua limiter).
         self.rate_limiter: RateLimiter | None = None
-        #: Optional: the ticket event log every change is appended to (lesson 14).
+        #: Optional: the ticket event log every change is appended to (lesson 15).
         self.events: EventLog | None = None
         self.closed = False
 

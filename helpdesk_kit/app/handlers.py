@@ -63,7 +63,7 @@ class TaskContext:
     redis: redis.Redis | None = None
     keys: KeySchema = field(default_factory=KeySchema)
     now: datetime | None = None
-    #: The ticket event log (lesson 14): ``close_inactive_tickets`` appends ``closed`` events.
+    #: The ticket event log (lesson 15): ``close_inactive_tickets`` appends ``closed`` events.
     events: EventLog | None = None
 
     def current_time(self, task: Task) -> datetime:

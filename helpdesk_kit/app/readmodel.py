@@ -1,4 +1,4 @@
-"""A read model kept from the ticket event log: open tickets per priority (lesson 14).
+"""A read model kept from the ticket event log: open tickets per priority (lesson 15).
 
 Event sourcing's other half. The events say *what happened*; a read model is a small
 structure shaped for one question ("how many open tickets of each priority?"), built by

@@ -54,7 +54,8 @@ class ClusterLab(Launcher):
         bus = self._bus.setdefault(port, free_port())
         args = [self.binary, *self.base_args(port), "--cluster-enabled", "yes",
                 "--cluster-config-file", "nodes.conf", "--cluster-port", str(bus),
-                "--cluster-node-timeout", str(self.node_timeout_ms)]
+                "--cluster-node-timeout", str(self.node_timeout_ms),
+                "--repl-ping-replica-period", "1"]
         if self.tls:
             args += ["--tls-cluster", "yes"]
         return args
@@ -65,6 +66,7 @@ class ClusterLab(Launcher):
             self.spawn(f"node{n}", self._node_args)
         self._create()
         wait_for(self._healthy, 30, "every node to report cluster_state:ok")
+        wait_for(self._replicas_listed, 30, "every replica to be listed in CLUSTER SLOTS")
 
     def _create(self) -> None:
         """Join the nodes: slots to the primaries, everyone meets everyone, replicas follow."""
@@ -94,6 +96,15 @@ class ClusterLab(Launcher):
                 if len(client.cluster("NODES")) != len(self.nodes):
                     return False
         return True
+
+    def _replicas_listed(self) -> bool:
+        """``CLUSTER SLOTS`` names each range's replicas. A replica stays out of it while its
+        replication offset is still 0 (the cluster calls it "loading"), and redis-py then does
+        not know it: a client made now could not read from it. Its primary's first PING
+        (``repl-ping-replica-period``, one second in the lab) moves the offset."""
+        with self.nodes[0].client(timeout=0.5) as client:
+            ranges = client.execute_command("CLUSTER", "SLOTS")
+        return all(len(entry) - 2 == 1 + self.replicas_each for entry in ranges)
 
     def _healthy(self) -> bool:
         """Every live node: state ok, all slots served, the same number of primaries in its

@@ -135,11 +135,6 @@ class Cache:
         """How long a "no such row" stays cached, in seconds (the policy's)."""
         return self.policy.negative_ttl
 
-    @property
-    def internals(self) -> Internals:
-        """The old way in to the counters, scripts and publisher (see :class:`Internals`)."""
-        return Internals(self)
-
     def ttl_for(self, entity: EntityName) -> int:
         """The TTL for a new value of ``entity``: its base TTL plus random jitter."""
         return self.policy.ttl_for(Entity(entity), self.rng)
@@ -431,31 +426,3 @@ class Cache:
         (``HELPDESK_PUBLISH_STATS``; see :mod:`helpdesk_kit.cache.published`)."""
         self.publisher = StatsPublisher(self.client, base, self.book, every_s=every_s)
         return self.publisher
-
-
-class Internals:
-    """``cache.internals``: what the lesson helpers and lesson 13 still reach through it.
-
-    The counters, scripts and publisher are the cache's own attributes now (``book``,
-    ``scripts``, ``publisher``, :meth:`Cache.publish_stats`); this view stays until those
-    lessons are updated, and new code never uses it.
-    """
-
-    def __init__(self, cache: Cache) -> None:
-        self._cache = cache
-
-    @property
-    def scripts(self) -> CacheScripts:
-        return self._cache.scripts
-
-    @property
-    def publisher(self) -> StatsPublisher | None:
-        return self._cache.publisher
-
-    def publish_stats(self, base: str, every_s: float = 5.0) -> StatsPublisher:
-        return self._cache.publish_stats(base, every_s)
-
-    def count(self, entity: str, counter: str) -> None:
-        """Count one ``counter`` (a :class:`~helpdesk_kit.vocab.CacheCounter` name) for
-        ``entity``; an unknown name raises ValueError."""
-        self._cache.book.count(Entity(entity), CacheCounter(counter))

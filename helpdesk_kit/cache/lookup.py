@@ -160,8 +160,13 @@ class Reader:
         return False
 
     def failed(self, entity: Entity, exc: Exception) -> None:
-        """Count the error and rest: the next reads go straight to the database."""
+        """Count the error and rest: the next reads go straight to the database.
+
+        Except after ``OOM`` (``maxmemory`` reached under ``noeviction``): Redis answered and
+        refused a *write* (the value, the load lock), but it still serves reads. Resting then
+        would send every read, hits included, to the database while memory stays full.
+        """
         self.book.count(entity, CacheCounter.ERRORS)
-        if self.retry_after > 0:
+        if self.retry_after > 0 and not isinstance(exc, redis.OutOfMemoryError):
             self._resting_until = time.monotonic() + self.retry_after
         log.warning("Redis failed (%s: %s); reading from the database", type(exc).__name__, exc)

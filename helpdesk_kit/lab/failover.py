@@ -7,8 +7,10 @@ replica takes over). Both run the helpdesk's load through it
 (:func:`~helpdesk_kit.lab.failover_load.run_drill`: readers, a writer, a producer, a worker)
 and return a :class:`~helpdesk_kit.lab.failover_load.DrillReport`: read and write outage,
 seconds until the new primary serves, acknowledged tasks lost, stale cache entries, keys per
-node before and after. ``durable=True`` makes the queue wait for a replica after each push
-(``WAIT 1``): the difference between "some tasks may be lost" and "none are".
+node before and after. ``durable=True`` makes the queue ``WAIT`` for every replica connected
+at the time after each push, and raise when they do not all acknowledge it: a push the
+producer was told is queued is then on every replica it could see. That narrows the loss; it
+does not rule it out (``WAIT`` "does not make Redis a strongly consistent store").
 """
 
 from __future__ import annotations

@@ -13,8 +13,10 @@ SIGKILL (no shutdown: a crash), waits for the replica to take over, and reports:
 - **seconds until the new primary serves** (the probe's first write after the kill), and until
   the Sentinels or the cluster *named* one (``promoted_s``);
 - **acknowledged but lost tasks**: pushes the producer was told succeeded that no worker ever
-  ran and no list holds. Without ``durable`` (``WAIT 1`` after each push) some can be lost:
-  replication is asynchronous. With it: none;
+  ran and no list holds. Without ``durable`` some can be lost: replication is asynchronous.
+  With it (``WAIT`` for every connected replica after each push) an acknowledged push is on
+  every replica the primary could see, so far fewer can be - not none: a replica that was
+  not connected can still be promoted, and ``WAIT`` is best effort;
 - **stale cache entries** on the new primary: for tickets whose last invalidation was
   confirmed, there must be none; a write whose invalidation failed said so (a warning);
 - **steady**: whether the primary killed was the one every sample before the kill named. If

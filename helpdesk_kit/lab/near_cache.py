@@ -7,7 +7,8 @@ Every number is measured here and now, on the Redis the caller gives:
   dropped it (here). Both sides read ``time.monotonic()``, one clock for every process on the
   machine (Linux ``CLOCK_MONOTONIC``), so the difference is a real duration.
 * :func:`hit_ladder` - what one read of the same ticket costs from L1, from Redis (GET and
-  decoding) and from the database, interleaved and summed up by medians.
+  decoding), from the database file and from the same database across a network (sqld),
+  interleaved and summed up by medians.
 * :func:`run_writer` - the helpdesk app in another process updates tickets (database write,
   then invalidation), for the lesson's live view of the messages Redis sends.
 """
@@ -32,9 +33,11 @@ from matplotlib.figure import Figure
 
 from ..cache import Cache, NearCache
 from ..config import Settings
+from ..vocab import Entity
 
-__all__ = ["Staleness", "drop_tracking", "fill", "hit_ladder", "ladder_plot", "measure_staleness",
-           "redis_url", "run_writer", "staleness_plot"]
+__all__ = ["FILE_RUNG", "L1_RUNG", "REDIS_RUNG", "REMOTE_RUNG", "Staleness", "drop_tracking",
+           "fill", "hit_ladder", "ladder_plot", "measure_staleness", "redis_url", "run_writer",
+           "staleness_plot"]
 
 #: The raw writer: plain redis-py, so it starts in a fraction of a second. It rewrites each key
 #: with its own value (a write is a write: Redis sends the invalidation either way).
@@ -139,16 +142,44 @@ def drop_tracking(near: NearCache, client: Any) -> str:
     return "CLIENT KILL"
 
 
+def _messages_caught_up(near: NearCache, timeout: float = 5.0) -> bool:
+    """Write a marker key under L1's prefix, then delete it, each time waiting until its
+    invalidation is heard. The messages of earlier writes - a fill's own SETs - come first on
+    the one tracking connection, so by then every one of them has been handled (an order, not
+    a clock)."""
+    marker = near.keys.entity(Entity.TICKET, "lab-marker")
+    heard = threading.Event()
+
+    def listener(names: list[str] | None, _at: float) -> None:
+        if names is None or marker in names:
+            heard.set()
+
+    near.listeners.append(listener)
+    try:
+        # the marker is written, then deleted: each change is heard before the next, so no
+        # message of ours is left on its way when this returns
+        for change in (lambda: near.client.set(marker, ""), lambda: near.client.delete(marker)):
+            heard.clear()
+            change()
+            if not heard.wait(timeout):
+                return False
+        return True
+    finally:
+        near.listeners.remove(listener)
+
+
 def fill(near: NearCache, ids: Sequence[int], load: Callable[[int], Any]) -> bool:
     """Read each ticket until L1 holds it; False (at once) when L1 is off. A row loaded from
     the database reaches L1 on a later read: its own SET comes back as an invalidation first.
-    ``load(id)`` is the database."""
+    L1 counts as filled once those messages have all been handled (on a busy machine one may
+    arrive after the copy was kept, and drop it). ``load(id)`` is the database."""
     keys = [near.keys.ticket(i) for i in ids]
     deadline = time.monotonic() + 10
     while near.active and time.monotonic() < deadline:
         for ident in ids:
             near.get_ticket(ident, functools.partial(load, ident))
-        if all(key in near.local.snapshot() for key in keys):
+        if (all(key in near.local.snapshot() for key in keys) and _messages_caught_up(near)
+                and all(key in near.local.snapshot() for key in keys)):
             return True
         time.sleep(0.01)
     return False
@@ -186,39 +217,56 @@ def measure_staleness(near: NearCache, url: str, ids: Sequence[int],
     return Staleness(samples, lost, len(unheard) - lost)
 
 
+#: The rungs of the ladder, by name: one read of the same ticket from each level.
+L1_RUNG = "L1 (this process)"
+REDIS_RUNG = "Redis (GET + decode)"
+FILE_RUNG = "database: a local file"
+REMOTE_RUNG = "database: over http:// (sqld)"
+
+
 def hit_ladder(near: NearCache, cache: Cache, ticket_id: int, database: Callable[[], Any],
-               calls: int = 200, rounds: int = 7) -> dict[str, float]:
-    """Median seconds per read of one ticket from L1, Redis and the database, interleaved.
-    With L1 off (fakeredis) there is no L1 step: the ladder starts at Redis."""
-    ways: dict[str, Callable[[], Any]] = {}
+               calls: int = 200, rounds: int = 7, remote: Callable[[], Any] | None = None,
+               remote_calls: int = 20) -> dict[str, float]:
+    """Median seconds per read of one ticket from L1, Redis, the database file and, when
+    ``remote`` is given, the same database across a network (``remote_calls`` per round: each
+    is a millisecond-scale HTTP request), the levels interleaved round by round. With L1 off
+    (fakeredis) there is no L1 rung: the ladder starts at Redis."""
+    ways: dict[str, tuple[Callable[[], Any], int]] = {}
     if fill(near, [ticket_id], lambda _i: database()):
-        ways["L1 (this process)"] = lambda: near.get_cached_ticket(ticket_id)
+        ways[L1_RUNG] = (lambda: near.get_cached_ticket(ticket_id), calls)
     cache.cache_ticket(database())
-    ways["Redis (GET + decode)"] = lambda: cache.get_cached_ticket(ticket_id)
-    ways["database (store.get_ticket)"] = database
+    ways[REDIS_RUNG] = (lambda: cache.get_cached_ticket(ticket_id), calls)
+    ways[FILE_RUNG] = (database, calls)
+    if remote is not None:
+        ways[REMOTE_RUNG] = (remote, remote_calls)
     times: dict[str, list[float]] = {name: [] for name in ways}
     for _ in range(rounds):
-        for name, read in ways.items():
+        for name, (read, count) in ways.items():
             started = time.perf_counter()
-            for _ in range(calls):
+            for _ in range(count):
                 read()
-            times[name].append((time.perf_counter() - started) / calls)
+            times[name].append((time.perf_counter() - started) / count)
     return {name: statistics.median(values) for name, values in times.items()}
+
+
+#: One colour per rung, in the ladder's order.
+_RUNG_COLOURS = {L1_RUNG: "#2a9d8f", REDIS_RUNG: "#e76f51", FILE_RUNG: "#264653",
+                 REMOTE_RUNG: "#8d99ae"}
 
 
 def ladder_plot(ladder: dict[str, float]) -> Figure:
     """The hit-cost ladder: one bar per level, microseconds on a log scale."""
-    fig = Figure(figsize=(7, 2.6))
+    fig = Figure(figsize=(7, 0.6 + 0.5 * len(ladder)))
     ax = fig.subplots()
     names = list(ladder)
     values = [ladder[name] * 1e6 for name in names]
-    ax.barh(names, values, color=["#2a9d8f", "#e76f51", "#264653"][-len(names):])
+    ax.barh(names, values, color=[_RUNG_COLOURS.get(name, "#999999") for name in names])
     ax.set_xscale("log")
     for y, value in enumerate(values):
         ax.text(value, y, f" {value:,.1f} µs", va="center", fontsize=9)
     ax.invert_yaxis()
     ax.set_xlabel("microseconds per read (median, this machine, log scale)")
-    ax.set_title("What one read costs: L1, Redis, database")
+    ax.set_title("What one read costs: L1, Redis, the database here and across a network")
     fig.tight_layout()
     return fig
 

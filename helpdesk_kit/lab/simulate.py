@@ -12,13 +12,16 @@ clock (read; on a miss load and ``SET EX ttl``) and labels every miss:
 * **expired** - it was cached, its TTL ran out (a longer TTL helps, if the data allows);
 * **evicted** - it was cached, memory was full and the eviction policy dropped it (more
   memory or a policy that keeps the hot keys helps);
-* **rejected** - memory was full under ``noeviction``, so the ``SET`` failed (Redis answers
-  OOM) and the value was never cached.
+* **rejected** - a first read whose ``SET`` failed: memory was full under ``noeviction``
+  (Redis answers OOM), so the value was never cached. A re-read of an expired or evicted key
+  whose ``SET`` failed keeps its first cause (*expired*, *evicted*).
 
 It is pure Python, deterministic for a given ``seed`` and fast (30k requests in well under a
 second), so a lesson can replay it as often as a slider moves. Memory is counted in keys
-(every cached ticket is about the same size); expired keys free their room at once, a
-simplification of Redis's active expiry.
+(every cached ticket is about the same size; Redis's ``maxmemory`` is bytes); expired keys
+free their room at once, a simplification of Redis's active expiry. Its LRU and LFU are exact
+by default, the ideal that Redis approximates; ``samples=5`` picks victims Redis's way, from
+sampled keys (:mod:`.sim_memory` says how they differ).
 """
 
 from __future__ import annotations
@@ -74,6 +77,7 @@ class SimConfig:
     capacity: int | None = None  # keys that fit in maxmemory; None = no limit
     policy: EvictionPolicy = EvictionPolicy.ALLKEYS_LRU
     warm: int = 0              # the hottest keys loaded before the first read (cache warming)
+    samples: int = 0           # LRU/LFU victims: 0 exact, else Redis's maxmemory-samples way
     buckets: int = 30          # points on the hit-rate-over-time curve
     seed: int = 42
 
@@ -90,12 +94,21 @@ class SimConfig:
                 raise ValueError(f"{name} must be positive")
         if self.capacity is not None and self.capacity < 1:
             raise ValueError("capacity must be at least 1 key (or None for no limit)")
-        if self.zipf_s < 0 or self.warm < 0:
-            raise ValueError("zipf_s and warm must not be negative")
+        if self.zipf_s < 0 or self.warm < 0 or self.samples < 0:
+            raise ValueError("zipf_s, warm and samples must not be negative")
 
     @property
     def requests(self) -> int:
         return max(1, round(self.rate * self.duration))
+
+    def __str__(self) -> str:
+        pattern = f"zipf (s={self.zipf_s:g})" if self.pattern == "zipf" else "uniform"
+        how = f" ({self.samples} samples)" if self.samples else ""
+        memory = ("no memory limit" if self.capacity is None
+                  else f"memory for {self.capacity:,} keys, {self.policy}{how}")
+        warm = f", the {self.warm:,} hottest warmed first" if self.warm else ""
+        return (f"{pattern} reads of {self.key_space:,} keys, {self.rate:g} per second for "
+                f"{self.duration:g} s, EX {self.ttl:g}, {memory}{warm} (seed {self.seed})")
 
 
 @dataclass
@@ -153,6 +166,12 @@ def advice(result: SimResult, thresholds: Thresholds | None = None) -> list[str]
     """The design's advice, picked by which kind of miss dominates."""
     if result.hit_rate > hit_rate_levels(thresholds)[0] or result.total_misses == 0:
         return ["Nothing to do: the cache serves almost every read."]
+    uniform = result.config.pattern == "uniform"
+    evicted = ("Memory holds only part of the keys and every key is read as often as any "
+               "other: only more memory raises the hit rate (aumentar memoria)." if uniform
+               else "Memory is too small for the hot set: add memory or lower TTLs (aumentar "
+               "memoria o reducir TTL); a policy that keeps the most-read keys helps only "
+               "where some keys are read more than others - compare them in the lab.")
     tips = []
     ranked = sorted(result.misses.items(), key=lambda kv: kv[1], reverse=True)
     for reason, count in ranked:
@@ -162,8 +181,7 @@ def advice(result: SimResult, thresholds: Thresholds | None = None) -> list[str]
             "expired": "Increase the TTL for stable data (aumentar TTL para datos estables).",
             "cold": "Warm the cache at start (implementar cache warming) - or the key space "
                     "is read too evenly to cache: review access patterns.",
-            "evicted": "Memory is too small for the hot set: add memory or lower TTLs "
-                       "(aumentar memoria o reducir TTL); allkeys-lfu keeps hot keys longest.",
+            "evicted": evicted,
             "rejected": "maxmemory is full under noeviction, so SETs fail: choose an "
                         "allkeys-* eviction policy or add memory.",
         }[reason])
@@ -185,7 +203,7 @@ def simulate(config: SimConfig) -> SimResult:
     """Run the scenario and return what happened; same config, same result."""
     rng = random.Random(config.seed)
     requests = _sampler(config, rng)
-    memory = SimMemory(config.policy, rng)
+    memory = SimMemory(config.policy, rng, config.samples)
     result = SimResult(config)
     limit = config.capacity
     for key in range(min(config.warm, config.key_space, limit or config.warm)):

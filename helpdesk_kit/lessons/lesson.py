@@ -108,31 +108,52 @@ class Lesson:
     def number(self) -> str:
         return self.name[:2]
 
-    def make_app(self, pieces: Helpdesk | None = None, **cache_options: Any) -> HelpdeskApp:
+    def make_app(self, pieces: Helpdesk | None = None, *,
+                 rate_limit: tuple[int, float] | None = None, queue: str = "list",
+                 **cache_options: Any) -> HelpdeskApp:
         """The app over this lesson's store, with a cache and a queue under its prefix.
 
         ``pieces`` (from :meth:`my_helpdesk`) puts the learner's pieces in the app, where
         they pass their checks; without it, or where a piece is the kit's, the kit runs
         (:mod:`helpdesk_kit.lessons.assembly` says where each piece plugs in).
+        ``rate_limit=(limit, window_s)`` makes ``create_ticket`` ask a limiter first: the
+        learner's ``allow_ticket`` if it is theirs, else the kit's ``RateLimiter``.
+        ``queue="streams"`` puts the app's tasks on a stream (lesson 14) instead of the list.
         ``cache_options`` go to :class:`~helpdesk_kit.cache.Cache` (``ttl=30``,
         ``jitter=0.1``, ``stale_guard=False``...). New rows are stamped ``SAMPLE_NOW``, so a
         lesson's output is the same on every run.
         """
-        from ..app import HelpdeskApp, helpdesk_queue
+        from ..app import REGISTRY, HelpdeskApp, RateLimiter, helpdesk_queue
         from ..cache import Cache
-        from .assembly import PieceCache, PieceStore
+        from ..queue import StreamQueue
+        from .assembly import CACHE_PIECES, QUEUE_PIECES, PieceCache, PieceQueue, PieceStore
+        from .assembly_messaging import PieceRateLimiter
 
         options = {"ttl": self.settings.cache_ttl, **cache_options}
         mine = pieces.mine if pieces is not None else {}
-        cache = (PieceCache(self.client, self.keys, mine, **options) if mine
+        cached = {name: f for name, f in mine.items() if name in CACHE_PIECES}
+        cache = (PieceCache(self.client, self.keys, cached, **options) if cached
                  else Cache(self.client, self.keys, **options))
         if self.settings.publish_stats:  # a class's dashboard shows this learner's hit rate
-            cache.internals.publish_stats(self.keys.cache_stats)
+            cache.publish_stats(self.keys.cache_stats)
         store: Any = self.store
         if "update_ticket" in mine:
             store = PieceStore(self.store, self.client, self.keys, mine["update_ticket"])
-        return HelpdeskApp(store, cache, helpdesk_queue(self.client, self.keys),
-                           clock=lambda: SAMPLE_NOW)
+        if queue not in ("list", "streams"):
+            raise ValueError(f"queue must be 'list' or 'streams', got {queue!r}")
+        tasks: Any = helpdesk_queue(self.client, self.keys)
+        if queue == "streams":
+            tasks = StreamQueue(self.client, self.keys, registry=REGISTRY)
+        elif any(name in mine for name in QUEUE_PIECES):
+            tasks = PieceQueue(self.client, self.keys, mine, registry=REGISTRY)
+        app = HelpdeskApp(store, cache, tasks, clock=lambda: SAMPLE_NOW)
+        if rate_limit is not None:
+            limit, window_s = rate_limit
+            app.rate_limiter = (
+                PieceRateLimiter(self.client, self.keys, mine["allow_ticket"], limit=limit,
+                                 window_s=window_s) if "allow_ticket" in mine
+                else RateLimiter(self.client, self.keys, limit=limit, window_s=window_s))
+        return app
 
     def my_helpdesk(self) -> Helpdesk:
         """Your pieces from ``my_helpdesk.py`` (up to this lesson), each checked again: the

@@ -21,7 +21,11 @@ LESSONS: tuple[tuple[str, str], ...] = (
     ("12_pubsub", "Pub/Sub and keyspace notifications"),
     ("13_lua_functions", "Lua scripts and Functions"),
     ("14_streams", "Streams"),
+    ("15_event_log", "The event log"),
     ("16_near_cache", "The near cache"),
+    ("17_persistence", "Persistence"),
+    ("18_incidents", "Incidents"),
+    ("19_capstone", "Capstone"),
 )
 CONTENTS = "README.md"
 

@@ -2,9 +2,10 @@
 
 A round trip is one write to the connection followed by reading the replies: a plain command
 is one, a whole pipeline (``pipe.execute()``) is one however many commands it carries, and a
-script that Redis did not know yet is two (``EVALSHA`` refused, then the script sent). That
-count - not a stopwatch - is what a pipeline saves, and it is the same on every machine, so
-lessons and checks count instead of timing.
+script of redis-py's ``register_script`` that Redis did not know yet is three (``EVALSHA``
+refused, ``SCRIPT LOAD``, ``EVALSHA`` again: lesson 13 counts them). That count - not a
+stopwatch - is what a pipeline saves, and it is the same on every machine, so lessons and
+checks count instead of timing.
 
 :func:`counting_client` gives a real redis-py client (same server, same user, same database)
 whose connections count each send; the connection's own set-up (``HELLO``, ``AUTH``,

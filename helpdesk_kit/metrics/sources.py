@@ -157,27 +157,39 @@ def _scan_prefix(client: redis.Redis, keys: KeySchema) -> Iterator[str]:
     return client.scan_iter(match=keys.all_keys, count=500)
 
 
+def _bookkeeping(keys: KeySchema) -> tuple[str, ...]:
+    """Name starts of the kit's own bookkeeping keys: not cached values, so not in the TTL
+    sample (a generation counter lives an hour; its TTL says nothing about the cache's)."""
+    return (f"{keys.prefix}gen:", f"{keys.prefix}lock:", keys.fence)
+
+
 def _prefix_metrics(client: redis.Redis, keys: KeySchema, ttl_sample: int) -> list[Metric]:
     """The kit's own keys (SCAN under the prefix): how many, and their average TTL.
 
     This works on every backend, fakeredis included: it is how the TTL row of the tuning table
     gets a value where INFO is missing. Without a prefix the kit's keys are the whole
-    database, so the average TTL is then a server number.
+    database, so the average TTL is then a server number. SCAN may return a key twice (a
+    rehash during the walk): keys are counted once each. The TTL is sampled over cached values
+    only - not the generation counters and locks the cache keeps beside them.
     """
     scope = MetricScope.PREFIX if keys.prefix else MetricScope.SERVER
     where = f"under {keys.prefix!r}" if keys.prefix else "in the database"
+    skipped = _bookkeeping(keys)
     result: list[Metric] = []
+    sample: list[str] = []
     if keys.prefix:
-        sample: list[str] = []
-        count = 0
+        seen: set[str] = set()
         for key in _scan_prefix(client, keys):
-            count += 1
-            if len(sample) < ttl_sample:
+            if key in seen:
+                continue
+            seen.add(key)
+            if len(sample) < ttl_sample and not key.startswith(skipped):
                 sample.append(key)
-        result.append(catalogue.PREFIX_KEYS.measure(count, f"SCAN MATCH {keys.all_keys}",
+        result.append(catalogue.PREFIX_KEYS.measure(len(seen), f"SCAN MATCH {keys.all_keys}",
                                             where=where))
     else:
-        sample = list(islice(_scan_prefix(client, keys), ttl_sample))
+        cached = (key for key in _scan_prefix(client, keys) if not key.startswith(skipped))
+        sample = list(islice(dict.fromkeys(cached), ttl_sample))
     pipe = client.pipeline(transaction=False)
     for key in sample:
         pipe.pttl(key)
@@ -186,14 +198,14 @@ def _prefix_metrics(client: redis.Redis, keys: KeySchema, ttl_sample: int) -> li
     replies = pipe.execute(raise_on_error=False) if sample else []
     ttls = [int(t) for t in replies if not isinstance(t, Exception)]
     with_ttl = [t for t in ttls if t > 0]  # -1: no expiry (queues), -2: gone meanwhile
-    source = f"SCAN + PTTL of up to {ttl_sample} keys {where}"
+    source = f"SCAN + PTTL of up to {ttl_sample} cached keys {where} (not gen:/lock:)"
     if with_ttl:
         avg = round(sum(with_ttl) / len(with_ttl) / 1000, 1)
         result.append(catalogue.PREFIX_AVG_TTL_S.measure(
             avg, f"{source} ({len(with_ttl)} with a TTL)", scope=scope, where=where))
     else:
         result.append(catalogue.PREFIX_AVG_TTL_S.measure(
-            None, source, f"no key {where} has a TTL", scope=scope, where=where))
+            None, source, f"no cached key {where} has a TTL", scope=scope, where=where))
     return result
 
 

@@ -239,9 +239,12 @@ def tuning_table(snap: Snapshot, thresholds: Thresholds | None = None) -> Tuning
     """Evaluate every row of the design's tuning table against ``thresholds``.
 
     Where several metrics could answer a row, the first available one is used and the row's
-    ``source`` says which: the hit rate is the Cache's own counters, else the server's
-    keyspace_hits/misses (every read, not only cache reads); the average TTL is sampled under
-    the key prefix when there is one (your keys), else Redis's INFO estimate, else sampled.
+    ``source`` says which: the hit rate is the Cache's own counters; only a snapshot taken
+    without a Cache falls back to the server's keyspace_hits/misses, which count every read
+    of every client - a monitor's own PTTLs too - so a Cache that has not been read yet leaves
+    the row unavailable ("no reads yet") instead of rating the monitor's reads. The average
+    TTL is sampled under the key prefix when there is one (your keys), else Redis's INFO
+    estimate, else sampled.
 
     "TTL Promedio" is measured the way Redis and redis_exporter measure it: the average
     *remaining* TTL. Keys written with ``EX 300`` and read under steady traffic have remaining
@@ -252,8 +255,12 @@ def tuning_table(snap: Snapshot, thresholds: Thresholds | None = None) -> Tuning
     t = thresholds or Thresholds()
     ttl_specs = ((catalogue.PREFIX_AVG_TTL_S, catalogue.REDIS_AVG_TTL_S) if snap.key_prefix
                  else (catalogue.REDIS_AVG_TTL_S, catalogue.PREFIX_AVG_TTL_S))
+    # A Cache was given: its own hit rate is the row's, not the server's keyspace counters.
+    has_cache = isinstance(snap.value(catalogue.CACHE_HITS.name), int | float)
+    hit_specs = ((catalogue.CACHE_HIT_RATE,) if has_cache
+                 else (catalogue.CACHE_HIT_RATE, catalogue.REDIS_KEYSPACE_HIT_RATE))
     design_rows = [
-        ("Cache Hit Rate", (catalogue.CACHE_HIT_RATE, catalogue.REDIS_KEYSPACE_HIT_RATE), 100.0,
+        ("Cache Hit Rate", hit_specs, 100.0,
          f"> {t.hit_rate_optimal:g}%", f"< {t.hit_rate_deficient:g}%", " %",
          lambda v: _higher_is_better(v, t.hit_rate_optimal, t.hit_rate_deficient),
          "Efectividad del caché", "Cache effectiveness",

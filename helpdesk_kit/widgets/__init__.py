@@ -22,8 +22,12 @@ never prints (nbval would store the print inside the widget's state): results go
 | 11 Redis Cluster: slots, hash tags, keys per node | :mod:`.cluster` |
 | 12 Pub/Sub: notifications arriving live | :mod:`.pubsub` |
 | 13 Lua scripts and Functions | :mod:`.lua` |
-| 14 Streams: the three queues side by side | :mod:`.streams` |
+| 14 Streams: a queue on a consumer group, the three queues side by side | :mod:`.streams` |
+| 15 the event log: the read model, a lost append | :mod:`.events` |
 | 16 the near cache: invalidations live, the staleness window | :mod:`.near_cache` |
+| 17 persistence: crash drills under load, tasks lost per policy | :mod:`.persistence` |
+| 18 incidents: a first look at a slow or full Redis | :mod:`.incidents` |
+| 19 capstone: check one part of your helpdesk, or all of it | :mod:`.capstone` |
 | the instructor's per-learner table (classroom mode) | :mod:`.classroom` |
 """
 

@@ -53,8 +53,9 @@ def slot_table(keys: list[str]) -> Table:
 
 
 def keys_per_node(client: Any, pattern: str) -> dict[str, int]:
-    """Keys matching ``pattern`` on each primary, counted by SCAN on that node itself."""
-    return {address: sum(1 for _ in node.scan_iter(match=pattern, count=1000))
+    """Keys matching ``pattern`` on each primary, counted by SCAN on that node itself (as a
+    set: SCAN may return a key more than once)."""
+    return {address: len(set(node.scan_iter(match=pattern, count=1000)))
             for address, node in node_clients(client)}
 
 

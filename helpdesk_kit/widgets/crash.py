@@ -8,6 +8,11 @@ worker's error handling never sees it) and cuts that connection at the same mome
 ends mid-batch, no ack is sent, nothing on the way out reaches Redis, the heartbeat stops: what
 SIGKILL leaves behind. A healthy Worker then finishes the job (in reliable mode after
 ``requeue_orphans``). A worker that acked before running its handler would lose tasks here.
+
+The queue given may be the app's on the learner's pieces (lesson 07's
+:class:`~helpdesk_kit.lessons.assembly.PieceQueue`): the victim and the healthy worker then
+take, ack and recover with the learner's own ``dequeue_task`` or ``reserve_task``,
+``ack_task`` and ``recover_tasks``.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Any
 import redis
 
 from ..app import REGISTRY, TaskContext
+from ..lessons.assembly import PieceQueue
 from ..queue import Mode, Task, TaskQueue, TaskRegistry, Worker
 
 __all__ = ["REPORT_HEADERS", "CrashReport", "WorkerKilled", "counting_registry",
@@ -97,6 +103,13 @@ class _KillablePool(redis.ConnectionPool):
         return super().get_connection(*args, **kwargs)
 
 
+def _same_queue(queue: TaskQueue, client: redis.Redis, registry: TaskRegistry) -> TaskQueue:
+    """``queue`` on another client or registry: the kit's, or the same learner's pieces."""
+    if isinstance(queue, PieceQueue):
+        return queue.copy(client=client, registry=registry)
+    return TaskQueue(client, queue.keys, registry=registry, retry=queue.retry)
+
+
 def _own_connection(client: redis.Redis) -> tuple[redis.Redis, _KillablePool]:
     """A client of its own on the same server (real or fake), and its killable pool."""
     shared = client.connection_pool
@@ -133,9 +146,8 @@ def _victim(queue: TaskQueue, context: TaskContext, *, mode: Mode, batch: int, c
             return result
 
         registry.register(name, mortal, original.fields, original.check)
-    victim = Worker(TaskQueue(client, queue.keys, registry=registry, retry=queue.retry), context,
-                    mode=mode, worker_id=f"victim-{mode}", batch=batch,
-                    heartbeat_ttl_s=heartbeat_ttl_s)
+    victim = Worker(_same_queue(queue, client, registry), context, mode=mode,
+                    worker_id=f"victim-{mode}", batch=batch, heartbeat_ttl_s=heartbeat_ttl_s)
     try:
         victim.process_all()
     except (WorkerKilled, redis.ConnectionError):
@@ -159,7 +171,7 @@ def crash_and_recover(queue: TaskQueue, context: TaskContext, *, mode: Mode, tas
     victim's heartbeat has expired, as it would in production.
     """
     registry, runs = counting_registry(queue.registry)
-    counted = TaskQueue(queue.client, queue.keys, registry=registry, retry=queue.retry)
+    counted = _same_queue(queue, queue.client, registry)
     before = context.store.counts()["notifications"]
     for ticket_id in range(1, tasks + 1):
         counted.enqueue("send_notifications",

@@ -2,6 +2,8 @@
 
 The simulation is pure and seeded, so the same settings always draw the same curve; the
 widget only turns control values into a :class:`~helpdesk_kit.simulate.SimConfig`.
+:func:`eviction_skip_reason` says when the lesson may change its Redis's ``maxmemory`` (the
+cells that evict for real run only on a private redis-server of the lesson's own).
 """
 
 from __future__ import annotations
@@ -12,11 +14,32 @@ import io
 import ipywidgets as widgets
 from matplotlib.figure import Figure
 
+from ..backends import Backend
 from ..lab.simulate import POLICIES, SimConfig, SimResult, advice, hit_rate_levels, simulate
-from ..lessons import CheckResult, Table, check
+from ..lessons import Table
+from ..vocab import BackendKind
 from . import Shown, seed_thresholds
 
-__all__ = ["HitRateLab", "check_quiz", "compare_table", "plot_results", "verdict_html"]
+__all__ = ["HitRateLab", "compare_table", "eviction_skip_reason", "plot_results",
+           "verdict_html"]
+
+
+def eviction_skip_reason(backend: Backend) -> str | None:
+    """None when the lesson may set ``maxmemory`` on its Redis, else the sentence to print.
+
+    ``CONFIG SET`` changes the whole server, so only a private redis-server that this kernel
+    started (``HELPDESK_REDIS_BACKEND=server``, the default when one is installed) is changed;
+    fakeredis has no memory limit and never evicts.
+    """
+    if backend.kind == BackendKind.SERVER:
+        return backend.capabilities.why_not("CONFIG")
+    if backend.kind == BackendKind.FAKE:
+        return ("skipped: this lesson runs on fakeredis, which has no maxmemory and never "
+                "evicts. On a redis-server (the default when one is installed) these cells "
+                "set a limit and watch Redis evict.")
+    return ("skipped: CONFIG SET maxmemory changes the whole server, and this lesson's Redis "
+            f"is not one it started ({backend.kind}: it may be shared). Run the lesson on a "
+            "private redis-server (HELPDESK_REDIS_BACKEND=server) to watch Redis evict.")
 
 
 def plot_results(results: dict[str, SimResult]) -> Figure:
@@ -51,14 +74,6 @@ def verdict_html(result: SimResult) -> str:
             f"<br><small>{html.escape(result.summary())}</small><ul>{tips}</ul>")
 
 
-def check_quiz(answer: object) -> CheckResult:
-    return check(answer, "b",
-                 why="under uniform access every key is as likely as any other, so a cache "
-                     "holding 20% of the keys serves about 20% of reads whatever its TTL; "
-                     "only more memory (or a skewed access pattern) raises it.",
-                 hint="run the lab with pattern=uniform, memory 20%, and try a longer TTL.")
-
-
 class HitRateLab(Shown):
     """Access pattern, key space, TTL, rate, memory limit and policy -> hit rate over time."""
 
@@ -77,12 +92,16 @@ class HitRateLab(Shown):
                                         description="memory (% of keys)", style=style)
         self.policy = widgets.Dropdown(options=POLICIES, value=c.policy,
                                        description="maxmemory-policy", style=style)
+        self.samples = widgets.Dropdown(
+            options=[("exact LRU/LFU", 0), ("5 (Redis's default)", 5), ("10", 10)],
+            value=c.samples, description="maxmemory-samples", style=style)
         self.button = widgets.Button(description="simulate", button_style="primary")
         self.plot = widgets.Image(format="png")  # an image, not an Output: nothing printed
         self.verdict = widgets.HTML()
         self.button.on_click(lambda _: self.run())
         self.widget = widgets.VBox([self.pattern, self.keys, self.ttl, self.rate, self.memory,
-                                    self.policy, self.button, self.verdict, self.plot])
+                                    self.policy, self.samples, self.button, self.verdict,
+                                    self.plot])
         self.last: SimResult | None = None
 
     def config(self) -> SimConfig:
@@ -91,7 +110,8 @@ class HitRateLab(Shown):
             1, self.keys.value * self.memory.value // 100)
         return SimConfig(pattern=self.pattern.value, key_space=self.keys.value,
                          ttl=float(self.ttl.value), rate=float(self.rate.value),
-                         capacity=capacity, policy=self.policy.value)
+                         capacity=capacity, policy=self.policy.value,
+                         samples=self.samples.value)
 
     def run(self) -> SimResult:
         self.last = simulate(self.config())

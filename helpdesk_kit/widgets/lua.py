@@ -33,6 +33,7 @@ from ..backends import RedisServer
 from ..backends.binaries import no_server_reason
 from ..keys import KeySchema
 from ..lessons import Table, capture_logs, median_seconds
+from ..lessons.assembly_messaging import window_used
 from . import Shown
 
 __all__ = ["AFTER_SCRIPT", "BUSY_LOOP", "SPIN_LUA", "BusyReport", "RateLimitLab", "SlowReport",
@@ -275,8 +276,8 @@ class RateLimitLab(Shown):
         with capture_logs():
             result = self.app.create_ticket(self.requester_id,
                                             f"Rate-limited ticket {len(self.results) + 1}")
-        used = self.app.redis.zcard(self.limiter.keys.rate_limit(  # type: ignore[union-attr]
-            self.limiter.action, self.requester_id))
+        key = self.limiter.keys.rate_limit(self.limiter.action, self.requester_id)
+        used = window_used(self.limiter.client, key, self.limiter.limit)
         verdict = (f"created ticket {result['ticketId']}" if result["success"]
                    else result["error"])
         self.results.append((verdict, f"{used} of {self.limiter.limit}"))

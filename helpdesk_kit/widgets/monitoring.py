@@ -16,28 +16,21 @@ from __future__ import annotations
 
 import html
 import io
-import random
 import threading
 import time
-from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 import ipywidgets as widgets
 import redis
 
-from ..app import TaskContext, helpdesk_queue
-from ..cache import Cache
-from ..db import HelpdeskStore
+from ..app import helpdesk_queue
 from ..keys import KeySchema
-from ..lessons import quiet_thread
 from ..metrics import MetricsCollector, Snapshot
 from ..metrics import catalogue as C
 from ..metrics.sources import CacheCounters, QueueInspector
 from ..metrics.tuning import Thresholds, tuning_table
-from ..queue import TaskQueue, Worker
 
-__all__ = ["INFO_MEMORY_FIELDS", "KEY_METRICS", "Dashboard", "background_load", "dashboard"]
+__all__ = ["INFO_MEMORY_FIELDS", "KEY_METRICS", "Dashboard", "dashboard"]
 
 #: The ``INFO memory`` fields lesson 08 explains, in the order it explains them.
 INFO_MEMORY_FIELDS = ("used_memory", "used_memory_human", "used_memory_peak",
@@ -90,7 +83,10 @@ class Dashboard(widgets.VBox):
             self.last = snap
             self.refreshes += 1
             pending, rate = snap.value(C.QUEUE_PENDING.name), snap.value(C.CACHE_HIT_RATE.name)
-            if rate is None:  # no Cache given: the server's, which counts every read
+            if rate is None and self.collector.cache is None:
+                # No Cache to ask (a class's screen): the server's rate, which counts every
+                # read of every client. A Cache not read yet has no rate: a gap, not the
+                # dashboard's own reads rated as hits.
                 rate = snap.value(C.REDIS_KEYSPACE_HIT_RATE.name)
             self.history.append((snap.monotonic - self._started,
                                  None if pending is None else int(pending),
@@ -229,70 +225,3 @@ def dashboard(client: redis.Redis | None = None, keys: KeySchema | None = None, 
     if start:
         board.start(duration_s)
     return board
-
-
-def background_load(cache: Cache, store: HelpdeskStore, queue: TaskQueue,
-                    context: TaskContext, *, seconds: float = 3.0, readers: int = 2,
-                    tasks_per_s: float = 150, hot: int = 50, seed: int = 0
-                    ) -> threading.Thread:
-    """Something to watch, for ``seconds``: returns the (started) thread that runs it.
-
-    * ``readers`` threads read tickets through ``cache`` - nine reads in ten go to the
-      ``hot`` tickets, so the hit rate climbs as they get cached;
-    * for the first half, tasks are enqueued at ``tasks_per_s`` and one reliable worker runs
-      them: if ``queue``'s tasks take longer than ``1 / tasks_per_s``, a backlog builds up,
-      then drains. Everything stops at ``seconds``, except the worker when the backlog is not
-      gone yet: it gets up to another ``seconds`` (a bounded run: the notebook finishes).
-    """
-    count = store.counts()["tickets"]
-    deadline = time.monotonic() + seconds
-    producing_until = time.monotonic() + seconds / 2
-    task_type = "send_email" if "send_email" in queue.registry else "send_notifications"
-
-    def read(n: int) -> None:
-        rng = random.Random(seed + n)
-        while time.monotonic() < deadline:
-            ident = rng.randint(1, hot) if rng.random() < 0.9 else rng.randint(1, count)
-            cache.get_ticket(ident, partial(store.get_ticket, ident))
-            time.sleep(0.001)
-
-    def produce() -> None:
-        sent = 0
-        while time.monotonic() < producing_until:
-            queue.enqueue(task_type, {"ticketId": 1 + sent % count, "usuarioId": 1,
-                                      "tipo": "ticket_creado"}
-                          if task_type == "send_notifications"
-                          else {"ticketId": 1 + sent % count, "usuarioId": 1})
-            sent += 1
-            time.sleep(1 / tasks_per_s)
-
-    def quietly(target: Callable[[], object]) -> threading.Thread:
-        # The worker logs a line per task; from a background thread such a line would land in
-        # whichever cell runs at that moment, so every thread of the load is a quiet one.
-        def body() -> None:
-            with quiet_thread():
-                target()
-        return threading.Thread(target=body, daemon=True)
-
-    # One long-running worker (registered once, one heartbeat), stopped at the deadline.
-    worker = Worker(queue, context, mode="reliable", worker_id="load-worker",
-                    poll_timeout_s=0.05)
-    crew = [quietly(partial(read, n)) for n in range(readers)] + [quietly(produce)]
-    working = quietly(lambda: worker.run(handle_signals=False))
-
-    def run() -> None:
-        working.start()
-        for thread in crew:
-            thread.start()
-        for thread in crew:
-            thread.join()
-        time.sleep(max(0.0, deadline - time.monotonic()))  # in case there are no readers
-        # A busy machine (two cores, a class) can leave the worker behind: let it drain.
-        while queue.inspect().pending and time.monotonic() < deadline + seconds:
-            time.sleep(0.02)
-        worker.stop()
-        working.join()
-
-    runner = threading.Thread(target=run, daemon=True, name="background-load")
-    runner.start()
-    return runner

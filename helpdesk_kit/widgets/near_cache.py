@@ -17,6 +17,10 @@ import ipywidgets as widgets
 
 from ..cache import NearCache
 from ..lab.near_cache import (
+    FILE_RUNG,
+    L1_RUNG,
+    REDIS_RUNG,
+    REMOTE_RUNG,
     Staleness,
     drop_tracking,
     fill,
@@ -27,10 +31,11 @@ from ..lab.near_cache import (
     run_writer,
     staleness_plot,
 )
-from ..lessons import Lesson, Table
+from ..lessons import Lesson, Table, fmt_seconds
 from . import Shown
 
-__all__ = ["InvalidationWatch", "Staleness", "drop_tracking", "fill", "hit_ladder", "ladder_plot",
+__all__ = ["FILE_RUNG", "L1_RUNG", "REDIS_RUNG", "REMOTE_RUNG", "InvalidationWatch", "Staleness",
+           "drop_tracking", "fill", "hit_ladder", "ladder_plot", "ladder_table",
            "measure_staleness", "near_state", "redis_url", "staleness_plot"]
 
 #: The tickets the watch's button updates in another process.
@@ -46,6 +51,15 @@ def near_state(near: NearCache) -> Table:
         ("state", near.reason), ("rows held", f"{len(near.local):,} of {near.local.size:,}"),
         ("reads answered by L1", f"{hits:,}"), ("reads that went to Redis", f"{misses:,}"),
         ("values refused (changed while read)", f"{sum(s.refused for s in stats.values()):,}")])
+
+
+def ladder_table(ladder: dict[str, float]) -> Table:
+    """The ladder's medians, and how many reads of the first rung fit in one of each."""
+    first = next(iter(ladder.values()))
+    return Table(("one read of the same ticket", "median", "reads of the first row in that time"),
+                 [(name, fmt_seconds(seconds), f"{seconds / first:,.0f}")
+                  for name, seconds in ladder.items()],
+                 caption="What one read costs here (medians of 7 rounds, the levels interleaved)")
 
 
 class InvalidationWatch(Shown):

@@ -15,6 +15,7 @@ import html
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ from ..app.handlers import send_notifications
 from ..backends.binaries import no_server_reason
 from ..keys import KeySchema
 from ..lessons import capture_logs, quiet_thread
+from ..lessons.assembly_messaging import PieceListener
 from ..queue import Task
 from ..queue.stream_entries import read_entries
 from . import Shown
@@ -36,10 +38,18 @@ __all__ = ["SHARD_HEADERS", "GapReport", "LiveNotifications", "NotificationFeed"
 
 
 class NotificationFeed:
-    """A listener in a background thread; ``notes`` holds what it heard, in order."""
+    """A listener in a background thread; ``notes`` holds what it heard, in order.
 
-    def __init__(self, client: redis.Redis, keys: KeySchema) -> None:
-        self.listener = Listener(client, keys).start()  # subscribed before this returns
+    ``listen``: the learner's ``listen_notifications`` (lesson 12's piece) instead of the
+    kit's :class:`~helpdesk_kit.app.Listener`; either way it has subscribed before this
+    returns, so nothing published afterwards is missed.
+    """
+
+    def __init__(self, client: redis.Redis, keys: KeySchema,
+                 listen: Callable[..., object] | None = None) -> None:
+        self.listener: Listener | PieceListener = (
+            PieceListener(client, keys, listen) if listen is not None else Listener(client, keys))
+        self.listener.start()
         self.notes: list[Notification] = []
         self.on_note: list[object] = []  # callables(note), run in the feed's thread
         self._stop = threading.Event()
@@ -74,15 +84,17 @@ class LiveNotifications(Shown):
     """A button that creates a ticket, and the notifications arriving as they are published.
 
     The ticket's notification runs inline (``create_ticket(..., inline=True)``), so it is
-    published at once, without a worker; the feed hears it from its own thread.
+    published at once, without a worker; the feed hears it from its own thread - with the
+    kit's listener, or with ``listen`` (the learner's ``listen_notifications``).
     """
 
-    def __init__(self, app: HelpdeskApp, requester_id: int = 3) -> None:
+    def __init__(self, app: HelpdeskApp, requester_id: int = 3,
+                 listen: Callable[..., object] | None = None) -> None:
         if app.redis is None:
             raise ValueError("the app has no Redis: there is nothing to listen to")
         self.app = app
         self.requester_id = requester_id
-        self.feed = NotificationFeed(app.redis, app.keys)
+        self.feed = NotificationFeed(app.redis, app.keys, listen)
         self.created: list[int] = []
         self.button = widgets.Button(description="Create a ticket", icon="plus")
         self.status = widgets.Label("Press the button: the notification arrives below.")
@@ -108,8 +120,9 @@ class LiveNotifications(Shown):
     def _show(self) -> None:
         rows = "".join(f"<li>ticket {n.ticket_id}: {html.escape(n.kind)} for user "
                        f"{n.user_id}</li>" for n in reversed(self.feed.notes[-10:]))
-        self.view.value = (f"<b>{len(self.feed.notes)} heard</b> "
-                           f"({self.feed.listener.repeats} repeats dropped)<ul>{rows}</ul>")
+        repeats = self.feed.listener.repeats
+        dropped = "" if repeats is None else f" ({repeats} repeats dropped)"
+        self.view.value = f"<b>{len(self.feed.notes)} heard</b>{dropped}<ul>{rows}</ul>"
 
     def stop(self) -> None:
         self.feed.stop()

@@ -65,16 +65,20 @@ def drill_table(report: DrillReport) -> Table:
         ("write outage", f"{report.write_outage_s:.2f} s"),
         ("tasks acknowledged / lost", f"{report.acknowledged} / {report.lost}"),
         ("stale entries after a confirmed invalidation", report.stale_confirmed),
+        ("earlier runs set aside (a failover had begun before the kill)",
+         report.unsteady_runs),
+        ("this run steady (the kill started the failover)", "yes" if report.steady else "NO"),
     ], caption=f"{report.kind} failover: {report.killed} killed, {report.new_primary} promoted")
 
 
 def gap_table(results: list[GapResult]) -> Table:
-    """Pushed, acknowledged, still there after the failover, and acknowledged-then-lost:
-    a refused durable push shows as pushed but not kept (it was applied, then lost)."""
-    return Table(("push mode", "pushed", "acknowledged", "on the new primary",
-                  "acknowledged, then lost"),
+    """Pushed, acknowledged, refused (and applied all the same: WAIT undoes nothing), still
+    there after the failover, and acknowledged-then-lost."""
+    return Table(("push mode", "pushed", "acknowledged", "refused, yet applied",
+                  "on the new primary", "acknowledged, then lost"),
                  [("durable (WAIT for the replicas)" if r.durable else "plain RPUSH",
-                   r.pushed, r.acknowledged, r.kept, r.lost) for r in results])
+                   r.pushed, r.acknowledged, r.pushed - r.acknowledged, r.kept, r.lost)
+                  for r in results])
 
 
 def _rates(report: DrillReport, op: str, ok: bool, bucket: float) -> tuple[list[float],

@@ -1,17 +1,8 @@
-"""Lesson 05, the coding exercise: the hit rate of an LRU cache holding `capacity` keys."""
-
-from collections import OrderedDict
+"""Lesson 05, the coding exercise: one read through an exact LRU kept in a sorted set."""
 
 
-def answer(reads, capacity):
-    cache = OrderedDict()
-    hits = 0
-    for key in reads:
-        if key in cache:
-            hits += 1
-            cache.move_to_end(key)
-        else:
-            if len(cache) >= capacity:
-                cache.popitem(last=False)
-            cache[key] = True
-    return hits / len(reads)
+def answer(client, index, key, capacity, now):
+    added = client.zadd(index, {key: now})       # 1: a new member (a miss), 0: a hit
+    if added and client.zcard(index) > capacity:
+        client.zpopmin(index)                    # the lowest score: read longest ago
+    return added == 0

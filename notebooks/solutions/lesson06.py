@@ -1,8 +1,16 @@
-"""Lesson 06, the coding exercise: an idempotent handler (a repeated task counts once)."""
+"""Lesson 06, the exercise: the seed's enqueueTask / dequeueTask, on the list tasks:pending."""
+
+import json
+import time
 
 
-def answer(ctx, task):
-    first_time = ctx.redis.set(ctx.keys.entity("awarded", task.id), 1, nx=True, ex=86400)
-    if first_time:
-        key = ctx.keys.entity("points", task.payload["usuarioId"])
-        ctx.redis.incrby(key, task.payload["points"])
+def enqueue_task(client, keys, task):
+    entry = {**task, "timestamp": int(time.time() * 1000)}
+    client.rpush(keys.tasks_pending, json.dumps(entry))
+
+
+def dequeue_task(client, keys):
+    raw = client.lpop(keys.tasks_pending)
+    if raw is None:
+        return None
+    return json.loads(raw)

@@ -1,10 +1,25 @@
-"""Lesson 08, the coding exercise: count a prefix's keys and TTLs with SCAN (never KEYS)."""
+"""Lesson 08, the exercise: the seed's /api/metrics, from INFO's text split by hand."""
 
 
-def answer(client, prefix):
-    total = expiring = 0
-    for key in client.scan_iter(match=prefix + "*", count=100):
-        total += 1
-        if client.ttl(key) >= 0:
-            expiring += 1
-    return total, expiring
+def api_metrics(client, keys, info):
+    fields = {}
+    for line in info.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.partition(":")
+            fields[name] = value
+    used = int(fields["used_memory"])
+    limit = int(fields["maxmemory"])
+    return {
+        "redis": {
+            "keys": client.dbsize(),
+            "queue_length": client.llen(keys.tasks_pending),
+            "memory": {
+                "used_bytes": used,
+                "max_bytes": limit,
+                "used_percent": round(100 * used / limit, 2) if limit else None,
+            },
+        },
+    }
+
+
+answer = api_metrics

@@ -1,6 +1,10 @@
-"""Lesson 09, the coding exercise: the break-even hit rate of a cache-aside read."""
+"""Lesson 09, the coding exercise: a cache-aside read priced in round trips."""
 
 
-def answer(db_ms, cache_ms):
-    # h*c + (1 - h)*(c + d + c) = d  ->  h = 2c / (d + c); 1.0 when it never pays
-    return min(1.0, 2 * cache_ms / (db_ms + cache_ms))
+def answer(client, key, load, db_ms, cache_ms):
+    cached = client.get(key)                  # 1 round trip to Redis
+    if cached is not None:
+        return cached, cache_ms               # a hit: GET only
+    value = load()                            # the database
+    client.set(key, value, ex=300)            # and a 2nd round trip
+    return value, 2 * cache_ms + db_ms        # a miss: GET + query + SET

@@ -1,5 +1,6 @@
-"""Lesson 10 · Check yourself: WAIT covered the push when every connected replica has it."""
+"""Lesson 10, the coding exercise: the replicas that have acknowledged an offset (ROLE)."""
 
 
-def answer(acknowledged: int, connected: int) -> bool:
-    return connected >= 1 and acknowledged >= connected
+def answer(client, offset):
+    replicas = client.role()[2]      # ROLE: "master", its offset, [[ip, port, acked], ...]
+    return [f"{ip}:{port}" for ip, port, acked in replicas if int(acked) >= offset]

@@ -1,10 +1,13 @@
-"""Lesson 11 · Check yourself: the part of a key that Redis Cluster hashes."""
+"""Lesson 11, the coding exercise: the primary that serves a key (CLUSTER KEYSLOT, SHARDS)."""
 
 
-def answer(key: str) -> str:
-    start = key.find("{")
-    if start >= 0:
-        end = key.find("}", start + 1)
-        if end > start + 1:
-            return key[start + 1:end]
-    return key
+def answer(client, key):
+    slot = client.execute_command("CLUSTER KEYSLOT", key)
+    for shard in client.execute_command("CLUSTER SHARDS"):
+        ranges = shard["slots"]                       # [start, end, start, end, ...]
+        for start, end in zip(ranges[0::2], ranges[1::2], strict=True):
+            if start <= slot <= end:
+                for node in shard["nodes"]:
+                    if node["role"] == "master":
+                        return f"{node['ip']}:{node['port']}"
+    return None

@@ -1,27 +1,26 @@
-"""Lesson 12, the coding exercise: collect n distinct notifications from a channel."""
+"""Lesson 12, the exercise: the app's notification listener, in plain redis-py."""
 
 import json
-import time
 
 
-def answer(client, channel, n, timeout_s):
+def listen_notifications(client, keys, on_notification, stop):
     pubsub = client.pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(channel)
-    seen, notes = set(), []
-    deadline = time.monotonic() + timeout_s
+    pubsub.subscribe(keys.notifications_channel)
+    seen = set()
     try:
-        while len(notes) < n and time.monotonic() < deadline:
-            message = pubsub.get_message(timeout=0.1)
+        while not stop.is_set():
+            message = pubsub.get_message(timeout=0.1)  # None when nothing came meanwhile
             if message is None:
                 continue
             try:
                 note = json.loads(message["data"])
             except ValueError:
-                continue  # not a notification
-            if not isinstance(note, dict) or note.get("taskId") in seen:
+                continue  # not JSON: anyone may publish on a channel
+            if not isinstance(note, dict) or "taskId" not in note:
+                continue  # JSON, but not a notification
+            if note["taskId"] in seen:
                 continue  # a repeat: a retried task publishes again
-            seen.add(note.get("taskId"))
-            notes.append(note)
+            seen.add(note["taskId"])
+            on_notification(note)
     finally:
-        pubsub.close()
-    return notes
+        pubsub.close()  # the connection closes: the server drops its subscription

@@ -20,8 +20,8 @@ from ..output import capture_logs
 from ..roundtrips import counting_client
 from .steps import Pieces, Steps, Workspace
 
-__all__ = ["MAX_WARM_ROUND_TRIPS", "check_update", "check_user_cache", "check_warm",
-           "sample_user"]
+__all__ = ["MAX_WARM_ROUND_TRIPS", "NO_SUCH_TICKET", "check_update", "check_user_cache",
+           "check_warm", "expires_like_the_seed", "sample_user"]
 
 #: The seed's TTL for cached users and tickets.
 SEED_TTL = 300
@@ -34,7 +34,8 @@ def sample_user(user_id: int) -> dict[str, Any]:
             "created_at": "2026-01-15T09:30:00+00:00"}
 
 
-def _expires_like_the_seed(run: Steps, ws: Workspace, key: str) -> None:
+def expires_like_the_seed(run: Steps, ws: Workspace, key: str) -> None:
+    """The step breaks unless ``key`` expires, within the seed's 300 s."""
     ttl = int(ws.client.ttl(key))
     run.expect(ttl != -1, f"{key!r} never expires (TTL -1): the seed stores it with EX 300.")
     run.expect(0 < ttl <= SEED_TTL, f"{key!r} expires in {ttl} s: the seed's TTL is 300 s.")
@@ -68,7 +69,7 @@ def check_user_cache(pieces: Pieces, ws: Workspace) -> list[str]:
                    "JSON: store json.dumps(user_data), so any client can read it back.")
         run.expect(decoded == ana, f"{key!r} holds {decoded!r}: store the user_data given.")
     with run.step("it expires like the seed's (EX 300)"):
-        _expires_like_the_seed(run, ws, key)
+        expires_like_the_seed(run, ws, key)
     with run.step("get_cached_user returns the cached dict"):
         found = run.call("get_cached_user", ws.client, ws.keys, 7)
         run.expect(not isinstance(found, str | bytes), "get_cached_user returned the JSON "
@@ -179,7 +180,7 @@ def check_warm(pieces: Pieces, ws: Workspace) -> list[str]:
                            f"{found!r}: warm with the same JSON cache_user writes.")
         with run.step("each expires like the seed's (EX 300)"):
             for user in users[:: WARM_USERS // 4]:
-                _expires_like_the_seed(run, ws, ws.keys.user(user["id"]))
+                expires_like_the_seed(run, ws, ws.keys.user(user["id"]))
         with run.step("a few round trips, not one per user"):
             run.expect(trips.count < len(users), f"that took {trips.count} round trips for "
                        f"{len(users)} users, one wait per user: the seed's loop, or a pipeline "

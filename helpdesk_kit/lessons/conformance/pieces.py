@@ -50,6 +50,31 @@ PIECES: tuple[Piece, ...] = (
           "write the database, then DEL ticket:{id}; return the updated row"),
     Piece("warm_users", "04", "warm_users(client, keys, users) -> None",
           "warmupCache", "cache every user dict as cache_user does, in a few round trips"),
+    Piece("enqueue_task", "06", "enqueue_task(client, keys, task) -> None",
+          "enqueueTask", "RPUSH tasks:pending the JSON of task with a timestamp (ms) added"),
+    Piece("dequeue_task", "06", "dequeue_task(client, keys) -> dict | None",
+          "dequeueTask", "LPOP tasks:pending: the oldest task as a dict, or None"),
+    Piece("reserve_task", "07", "reserve_task(client, keys, worker_id) -> str | None",
+          "", "LMOVE the oldest pending task into tasks:processing:{worker}; its text"),
+    Piece("ack_task", "07", "ack_task(client, keys, worker_id, raw) -> None",
+          "", "LREM one copy of that text from tasks:processing:{worker}"),
+    Piece("recover_tasks", "07", "recover_tasks(client, keys, worker_id) -> int",
+          "", "move a dead worker's tasks back to the front of tasks:pending, in order"),
+    Piece("listen_notifications", "12",
+          "listen_notifications(client, keys, on_notification, stop) -> None",
+          "PubSub: notificaciones en tiempo real",
+          "SUBSCRIBE to the app's channel; each notification (a JSON object with a taskId) "
+          "to on_notification once; return unsubscribed when stop is set"),
+    Piece("allow_ticket", "13",
+          "allow_ticket(client, keys, user_id, limit, window_ms) -> bool",
+          "Lua Scripts: operaciones atómicas complejas",
+          "at most limit calls per window under rate_limit('tickets', user_id), one atomic "
+          "step per call, a window that always ends"),
+    Piece("consume_stream", "14",
+          "consume_stream(client, stream, group, consumer, handle, min_idle_ms) -> int",
+          "Streams: event sourcing",
+          "its own pending entries (ID 0), then a dead consumer's (XAUTOCLAIM to cursor 0-0), "
+          "then new ones (>); handle and XACK each; return how many were handled"),
 )
 
 

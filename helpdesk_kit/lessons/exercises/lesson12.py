@@ -1,120 +1,58 @@
-"""Lesson 12's exercise: a subscriber that collects notifications, each one once.
+"""Lesson 12's exercise and quizzes: the app's notification listener, in plain redis-py.
 
-The learner writes ``answer(client, channel, n, timeout_s)``: subscribe to ``channel``, and
-return the first ``n`` distinct notifications published there (the decoded JSON dicts, in
-order), dropping repeats (the same ``taskId`` again: a retried task publishes twice) and
-messages that are not notifications at all; give up after ``timeout_s`` seconds with what it
-has. The check runs it in a thread, publishes once it has subscribed - a repeat, some text
-that is not JSON, more than ``n`` - and then once more with nothing published at all.
+The learner writes a piece of their helpdesk::
+
+    listen_notifications(client, keys, on_notification, stop)
+        # SUBSCRIBE keys.notifications_channel; each notification (a JSON object with a
+        # taskId) to on_notification once; return, unsubscribed, once stop is set
+
+``check(lesson, listen_notifications)`` runs lesson 12's conformance check
+(:func:`~helpdesk_kit.lessons.conformance.pubsub_checks.check_listener`): the piece runs in a
+thread of its own while the check publishes notifications, a repeat and messages that are
+not notifications. A passing piece is kept in ``my_helpdesk.py``, and the live feed of the
+app runs it (``NotificationFeed(..., listen=mine.listen_notifications)``).
 """
 
 from __future__ import annotations
 
-import json
-import threading
-import time
 from typing import Any
 
-from ..checks import CheckResult, is_unanswered, not_answered, right, sandbox, wrong
-from ..checks import check as compare
+from ..checks import CheckResult, Quiz
+from ..helpdesk import check_pieces
 from ..lesson import Lesson
 
-__all__ = ["QUIZ_EXPECTED", "check", "check_quiz"]
+__all__ = ["QUIZ_EXPECTED", "check", "check_quiz", "check_quiz_2"]
 
-NOTES = [{"taskId": f"task-{n}", "ticketId": 100 + n, "usuarioId": 3, "tipo": "ticket_creado"}
-         for n in range(4)]
-
-
-def _run(answer: Any, lesson: Lesson, channel: str, n: int, timeout_s: float,
-         publish: list[str]) -> tuple[Any, BaseException | None, float]:
-    """Run the learner's subscriber in a thread and publish ``publish`` once it listens."""
-    outcome: dict[str, Any] = {}
-
-    def subscriber() -> None:
-        try:
-            outcome["result"] = answer(lesson.client, channel, n, timeout_s)
-        except Exception as exc:  # shown as a hint, not a traceback
-            outcome["error"] = exc
-
-    started = time.monotonic()
-    thread = threading.Thread(target=subscriber, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 3
-    while publish and lesson.client.pubsub_numsub(channel)[0][1] < 1:
-        if time.monotonic() > deadline or not thread.is_alive():
-            break
-        time.sleep(0.01)
-    listening = lesson.client.pubsub_numsub(channel)[0][1] >= 1
-    for message in publish if listening else []:
-        lesson.client.publish(channel, message)
-    thread.join(timeout_s + 3)
-    if thread.is_alive():
-        return "hung", None, time.monotonic() - started
-    if publish and not listening and "error" not in outcome:
-        return "deaf", None, time.monotonic() - started
-    return outcome.get("result"), outcome.get("error"), time.monotonic() - started
+WHY = ("SUBSCRIBE, then read with a deadline so the loop sees stop; decode each message, skip "
+       "what is not a notification, drop a repeated taskId, close the pubsub. The kit's "
+       "Listener does the same, reading bytes (a message need not be UTF-8) and remembering "
+       "only the last 10,000 taskIds.")
 
 
-def check(lesson: Lesson, answer: Any) -> CheckResult:
-    """Publish a repeat, some text and more than ``n``; then publish nothing at all."""
-    if is_unanswered(answer):
-        return not_answered()
-    if not callable(answer):
-        return wrong(f"answer should be a function, got {type(answer).__name__}")
-    channel = f"{sandbox(lesson).prefix}notifications"
-    sent = [json.dumps(NOTES[0]), json.dumps(NOTES[0]), "hello, not JSON",
-            *(json.dumps(note) for note in NOTES[1:])]
-    got, error, _ = _run(answer, lesson, channel, 3, 1.0, sent)
-    if got == "hung":
-        return wrong("your function was still running long after timeout_s: stop waiting at "
-                     "the deadline (time.monotonic() + timeout_s) and return what you have.")
-    if got == "deaf":
-        return wrong("your function never subscribed to the channel: client.pubsub(), then "
-                     ".subscribe(channel), then read with .get_message(timeout=...).")
-    if error is not None:
-        return wrong(f"your code raised {type(error).__name__}: {error}. Not every message on "
-                     "a channel is a notification: skip what json.loads refuses.")
-    if not isinstance(got, list):
-        return wrong(f"return a list of the notifications (dicts), got {type(got).__name__}")
-    if any(isinstance(g, dict) and g.get("type") in ("subscribe", "message") for g in got):
-        return wrong("your list holds redis-py's message envelopes: the notification is "
-                     "json.loads(message['data']), and subscribe confirmations are not "
-                     "messages (pubsub(ignore_subscribe_messages=True) skips them).")
-    if any(isinstance(g, str | bytes) for g in got):
-        return wrong("your list holds the raw text: decode each message with json.loads.")
-    if len(got) < 3:
-        return wrong(f"you returned {len(got)} of the 3 asked for: get_message gives None "
-                     "when nothing has arrived *yet* - keep asking until n arrived or the "
-                     "deadline passed.")
-    if got == [NOTES[0], NOTES[0], NOTES[1]]:
-        return wrong("the same notification twice: a retried task publishes again, so keep "
-                     "the taskIds you have seen and drop a repeat.")
-    if len(got) > 3:
-        return wrong("stop once you have n notifications: the caller asked for 3.")
-    if got != NOTES[:3]:
-        return wrong("not the first three distinct notifications, in the order published.")
-    quiet, error, seconds = _run(answer, lesson, channel, 2, 0.5, [])
-    if error is not None or quiet == "hung" or seconds > 2.5:
-        return wrong("with nothing published, your function must return [] after timeout_s "
-                     "(here 0.5 s), not wait for ever.")
-    if quiet != []:
-        return wrong("with nothing published, return an empty list.")
-    if lesson.client.pubsub_numsub(channel)[0][1]:
-        return wrong("your function returned but stayed subscribed: close the pubsub "
-                     "(pubsub.close()), or its connection lingers on the server.")
-    return right("subscribe, then read with a deadline; decode each message, skip what is not "
-                 "a notification, drop repeats by taskId. That is app.listen.Listener, and "
-                 "what `helpdesk-kit listen` runs.")
+def check(lesson: Lesson, *functions: Any) -> CheckResult:
+    """``check(lesson, listen_notifications)``."""
+    return check_pieces(lesson, "12", functions, WHY)
 
 
-#: The quiz: what a listener that was away gets of what was published meanwhile.
-QUIZ_EXPECTED = 0
+#: Quiz 1: how many times the listener's callback runs in the quiz's story.
+QUIZ_EXPECTED = 2
 
+check_quiz = Quiz(
+    QUIZ_EXPECTED,
+    why="A reaches your listener and is handed over; the retry publishes A again, and the "
+        "repeat is dropped by its taskId. B and C are published while your connection is "
+        "down: PUBLISH delivers to the subscribers connected at that moment and keeps "
+        "nothing, so they are gone (each answered 0, or 1 for another subscriber). D arrives. "
+        "2 calls. The durable record is each notification's row in the database; a stream "
+        "would have kept B and C for your listener (lesson 14).",
+    hint="go message by message: which ones reach a subscriber that is connected at that "
+         "moment, and which of those are new?")
 
-def check_quiz(answer: object) -> CheckResult:
-    return compare(answer, QUIZ_EXPECTED,
-                   why="PUBLISH delivers to the subscribers connected at that moment and keeps "
-                       "nothing: the 30 are gone (each PUBLISH answered 0). A queue must not "
-                       "be a channel: a list or a stream keeps the tasks until a worker comes.",
-                   hint="what did each PUBLISH answer while nobody listened, and where would "
-                        "Redis have kept the messages?")
+check_quiz_2 = Quiz(
+    "b",
+    why="over RESP2, a connection that has subscribed may only send (P|S)SUBSCRIBE, "
+        "(P|S)UNSUBSCRIBE, PING, RESET and QUIT: Redis answers anything else with an error. "
+        "So the GET goes on another connection - and redis-py's pubsub() takes a connection "
+        "of its own anyway. (Over RESP3, redis-py 8's default, a subscribed connection may "
+        "send any command.)",
+    hint="what may a subscribed connection still send, over RESP2?")

@@ -1,112 +1,57 @@
-"""Lesson 14's exercise: a stream consumer that survives its own restart.
+"""Lesson 14's exercise and quizzes: a consumer in a consumer group that loses nothing.
 
-The learner writes ``answer(client, stream, group, consumer)``: process every entry the
-consumer is due - first the ones it had already taken before it restarted (still pending for
-it: ``XREADGROUP ... STREAMS stream 0``), then the new ones (``>``) - acknowledging each
-(``XACK``), and return their ``n`` fields as ints, in order. The check prepares a stream in
-which the consumer took two entries and "crashed", runs the answer (in a thread: a loop that
-never ends is caught), then runs it again on new entries only.
+The learner writes a piece of their helpdesk::
+
+    consume_stream(client, stream, group, consumer, handle, min_idle_ms) -> int
+        # 1. its own pending entries (XREADGROUP ... 0), 2. a dead consumer's
+        # (XAUTOCLAIM, cursor until 0-0), 3. new ones (XREADGROUP ... >); handle and XACK
+
+``check(lesson, consume_stream)`` runs lesson 14's conformance check
+(:func:`~helpdesk_kit.lessons.conformance.stream_checks.check_consumer`): a restart, an
+entry deleted while pending, a dead consumer holding more entries than one XAUTOCLAIM
+returns, a handler that fails. A passing piece is kept in ``my_helpdesk.py``, and the app's
+streams queue runs its tasks through it (:class:`~.assembly_messaging.PieceStreamWorker`).
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
-import redis
-
-from ..checks import CheckResult, is_unanswered, not_answered, right, sandbox, wrong
-from ..checks import check as compare
+from ..checks import CheckResult, Quiz
+from ..helpdesk import check_pieces
 from ..lesson import Lesson
 
-__all__ = ["QUIZ_EXPECTED", "check", "check_quiz"]
+__all__ = ["QUIZ_EXPECTED", "check", "check_quiz", "check_quiz_2"]
 
-GROUP = "exercise-workers"
-#: How long the answer may run before it counts as a loop that never ends.
-TIMEOUT_S = 5.0
-
-
-def _run(answer: Any, client: redis.Redis, stream: str, consumer: str
-         ) -> tuple[Any, BaseException | None]:
-    outcome: dict[str, Any] = {}
-
-    def consume() -> None:
-        try:
-            outcome["result"] = answer(client, stream, GROUP, consumer)
-        except Exception as exc:  # shown as a hint
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=consume, daemon=True)
-    thread.start()
-    thread.join(TIMEOUT_S)
-    if thread.is_alive():
-        return "hung", None
-    return outcome.get("result"), outcome.get("error")
+WHY = ("ID 0 first (what this consumer was given and never acked), then XAUTOCLAIM page by "
+       "page (what a dead consumer left), then '>' (what nobody was given yet); XACK only "
+       "after the work. The kit's StreamQueue adds heartbeats, so a live worker's entries "
+       "never look idle, and buries an entry once its delivery count says max_attempts "
+       "workers died holding it.")
 
 
-def check(lesson: Lesson, answer: Any) -> CheckResult:
-    """Two entries pending from before a restart, three new; then two more, nothing pending."""
-    if is_unanswered(answer):
-        return not_answered()
-    if not callable(answer):
-        return wrong(f"answer should be a function, got {type(answer).__name__}")
-    stream = f"{sandbox(lesson).prefix}stream"
-    client = lesson.client
-    try:
-        client.xgroup_create(stream, GROUP, id="0", mkstream=True)
-        for n in range(5):
-            client.xadd(stream, {"n": n})
-        client.xreadgroup(GROUP, "c1", {stream: ">"}, count=2)  # ...then c1 crashed
-        client.xreadgroup(GROUP, "c2", {stream: ">"}, count=1)  # another consumer's, not c1's
-        return _judge(answer, client, stream)
-    finally:
-        sandbox(lesson)
+def check(lesson: Lesson, *functions: Any) -> CheckResult:
+    """``check(lesson, consume_stream)``."""
+    return check_pieces(lesson, "14", functions, WHY)
 
 
-def _judge(answer: Any, client: redis.Redis, stream: str) -> CheckResult:
-    got, error = _run(answer, client, stream, "c1")
-    if got == "hung":
-        return wrong("your function never returned: reading ID 0 again and again gives the "
-                     "same pending entries until they are acked. Ack each one, and stop a "
-                     "loop when a read comes back empty.")
-    if error is not None:
-        return wrong(f"your code raised {type(error).__name__}: {error}")
-    if not isinstance(got, list) or not all(isinstance(n, int) for n in got):
-        return wrong("return the entries' n fields as a list of ints, e.g. int(fields['n']).")
-    pending = client.xpending(stream, GROUP)["consumers"]
-    held = {str(c["name"]): int(c["pending"]) for c in pending}
-    if got == [3, 4]:
-        return wrong("you processed only the new entries: c1 had taken entries 0 and 1 before "
-                     "it restarted, and they are still pending for it. Read them first, with "
-                     "ID 0 instead of '>'.")
-    if 2 in got:
-        return wrong("entry 2 is pending for another consumer (c2): XAUTOCLAIM is how it is "
-                     "taken over, once c2 is dead - not by reading.")
-    if got != [0, 1, 3, 4]:
-        return wrong(f"you returned {got}: expected c1's two pending entries, then the new "
-                     "ones, in order.")
-    if held.get("c1"):
-        return wrong(f"{held['c1']} entries are still pending for c1: XACK each one once it "
-                     "is processed, or they are delivered again after the next restart.")
-    client.xadd(stream, {"n": 5})
-    client.xadd(stream, {"n": 6})
-    again, error = _run(answer, client, stream, "c1")
-    if error is not None or again != [5, 6]:
-        return wrong(f"run again with nothing pending and two new entries, it returned "
-                     f"{again!r} (error: {error}); expected [5, 6].")
-    return right("first ID 0 (what this consumer was given before and never acked), then '>' "
-                 "(what nobody was given yet); XACK after each. A restart under the same "
-                 "consumer name loses nothing. Workers that never come back are XAUTOCLAIM's "
-                 "job: StreamQueue.claim_orphans.")
+#: Quiz 1: the delivery count after a read, a restart's re-read and a claim.
+QUIZ_EXPECTED = 3
 
+check_quiz = Quiz(
+    QUIZ_EXPECTED,
+    why="XREADGROUP with '>' delivered it once (1). The restarted consumer read its pending "
+        "entries with ID 0: reading the history of pending entries counts a delivery too (2). "
+        "XAUTOCLAIM gave it to another consumer: a claim counts one more (3). The queue reads "
+        "this count to bury an entry that keeps killing workers.",
+    hint="count every time the group handed the entry to a consumer: the first read, the "
+         "restart's read, the claim.",
+    giveaways=("delivered 3x",))
 
-#: The quiz: a delivery counter after one crash and one XAUTOCLAIM.
-QUIZ_EXPECTED = 2
-
-
-def check_quiz(answer: object) -> CheckResult:
-    return compare(answer, QUIZ_EXPECTED,
-                   why="XREADGROUP delivered it once (1), the worker died, and XAUTOCLAIM "
-                       "delivered it again to the healthy worker (2). The queue buries an "
-                       "entry whose count says max_attempts workers already died holding it.",
-                   hint="count the deliveries: the first read, and the claim.")
+check_quiz_2 = Quiz(
+    "b",
+    why="'>' means entries never delivered to any consumer of the group: the three it held "
+        "stay pending for it, whatever it reads with '>'. It gets them back by reading with "
+        "ID 0 (its own pending entries), or another consumer takes them with XAUTOCLAIM once "
+        "they are idle long enough.",
+    hint="what does the special ID '>' ask XREADGROUP for?")
