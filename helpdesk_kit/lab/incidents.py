@@ -44,9 +44,12 @@ __all__ = ["BACKLOG", "BANNER", "EXPORT", "Felt", "clear_records", "felt_during"
            "fill_collection", "fill_keys", "fill_memory", "hammer", "morning_rush",
            "nightly_cleanup", "stage_big_keys", "stage_full_memory", "stage_slow_command"]
 
-#: The incidents' keys, under the lesson's prefix: the export's keys (a pattern), the import's
-#: backlog (a list) and the banner's readers (a set).
-EXPORT, BACKLOG, BANNER = "export:", "backlog:import", "seen:banner"
+#: The incidents' keys, under the lesson's prefix: the export's keys (a pattern)...
+EXPORT = "export:"
+#: ...the import's backlog (a list)...
+BACKLOG = "backlog:import"
+#: ...and the banner's readers (a set).
+BANNER = "seen:banner"
 
 #: KEYS[1]: a list or a set; ARGV[1] how many entries, ARGV[2] 'list' or 'set', ARGV[3] the
 #: text before each entry's number. A thousand entries per RPUSH/SADD (Lua's unpack has a
@@ -111,7 +114,8 @@ def fill_memory(client: redis.Redis, prefix: str, *, value_bytes: int = 1000,
     limit = int(client.config_get("maxmemory").get("maxmemory") or 0)
     if limit == 0:
         raise ValueError("maxmemory is 0 (no limit): set one first (CONFIG SET maxmemory)")
-    value, written = "x" * value_bytes, 0
+    value = "x" * value_bytes
+    written = 0
     while True:
         pipe = client.pipeline(transaction=False)
         for n in range(written, written + batch):

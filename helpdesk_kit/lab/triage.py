@@ -86,7 +86,8 @@ def _top(keys: list[str], values: list[int], top: int) -> list[tuple[str, int]]:
 
 
 def _memory(client: redis.Redis) -> dict[str, str]:
-    memory, errors = client.info("memory"), client.info("errorstats")
+    memory = client.info("memory")
+    errors = client.info("errorstats")
     oom = errors.get("errorstat_OOM", {}).get("count", 0)
     return {"used_memory_human": str(memory["used_memory_human"]),
             "maxmemory_human": str(memory["maxmemory_human"]),

@@ -24,13 +24,15 @@ piece (lesson)        plugs in as                                 the app calls 
 ``recover_tasks``     ``release``; ``requeue_orphans`` calls      ack, a graceful exit, and the
 (07)                  ``recover_tasks`` for each worker whose     recovery of a dead worker's
                       heartbeat expired                           tasks
-``listen_notifica-    :class:`.assembly_messaging.PieceListener`  the live feed of lesson 12
-tions`` (12)          (in a thread, read like ``app.Listener``)   hears what the app publishes
-``allow_ticket``      :class:`.assembly_messaging.                ``create_ticket``, first,
-(13)                  PieceRateLimiter` as ``app.rate_limiter``   with ``make_app(rate_limit=)``
-``consume_stream``    :class:`.assembly_messaging.                its ``run()``: each task on the
-(14)                  PieceStreamWorker`                          app's stream runs its handler
+``listen_notifica-    ``PieceListener`` (in a thread, read like   the live feed of lesson 12
+tions`` (12)          ``app.Listener``)                           hears what the app publishes
+``allow_ticket``      ``PieceRateLimiter`` as                     ``create_ticket``, first,
+(13)                  ``app.rate_limiter``                        with ``make_app(rate_limit=)``
+``consume_stream``    ``PieceStreamWorker``                       its ``run()``: each task on the
+(14)                                                              app's stream runs its handler
 ====================  ==========================================  ==============================
+
+The last three classes are in :mod:`helpdesk_kit.lessons.assembly_messaging`.
 
 What the kit's own cache would add around a user read, and these pieces do not have, is
 lesson 03's and 09's story: the stale-set guard, the load lock, negative caching and
