@@ -10,7 +10,8 @@ The learner writes a piece of their helpdesk::
 (:func:`~helpdesk_kit.lessons.conformance.stream_checks.check_consumer`): a restart, an
 entry deleted while pending, a dead consumer holding more entries than one XAUTOCLAIM
 returns, a handler that fails. A passing piece is kept in ``my_helpdesk.py``, and the app's
-streams queue runs its tasks through it (:class:`~.assembly_messaging.PieceStreamWorker`).
+streams queue runs its tasks through it
+(:class:`~helpdesk_kit.lessons.assembly_messaging.PieceStreamWorker`).
 """
 
 from __future__ import annotations
