@@ -8,6 +8,12 @@ that stored an image must produce an image again (as many as before), whatever i
 The lessons' kernels get a ``my_helpdesk.py`` of their own (``HELPDESK_WORKBOOK``, an empty
 temporary file's path): a workbook someone left in ``notebooks/`` by solving an exercise there
 must not change what the stored lessons print ("the app runs the kit's reference").
+
+A kernel that dies before it answers is started again, up to three times. jupyter_client picks
+free TCP ports, closes them and hands them to the kernel; on a machine busy starting other
+servers on free ports (this suite's redis-servers, the other notebook pass) one of them can be
+taken in between, and the kernel exits with "Address already in use" (jupyter_client#154).
+A fresh start picks fresh ports. A kernel that fails three times still fails the notebook.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,9 +29,28 @@ os.environ["HELPDESK_WORKBOOK"] = str(Path(tempfile.mkdtemp(prefix="helpdesk-wor
                                      / "my_helpdesk.py")
 
 try:
+    import nbval.kernel
     from nbval.plugin import IPyNbFile
 except ImportError:  # nbval is a test tool; without it there is nothing to adjust
     IPyNbFile = None
+
+#: How many times a kernel is started before its notebook fails.
+KERNEL_STARTS = 3
+
+if IPyNbFile is not None:
+    _start_once = nbval.kernel.start_new_kernel
+
+    def _start_with_fresh_ports(*args: Any, **kwargs: Any) -> Any:
+        """nbval's ``start_new_kernel``, tried again on a kernel that died while starting."""
+        for attempt in range(1, KERNEL_STARTS + 1):
+            try:
+                return _start_once(*args, **kwargs)
+            except RuntimeError:  # "Kernel died before replying to kernel_info"
+                if attempt == KERNEL_STARTS:
+                    raise
+        raise AssertionError("unreachable")
+
+    nbval.kernel.start_new_kernel = _start_with_fresh_ports
 
 
 def pytest_collectstart(collector: pytest.Collector) -> None:

@@ -87,5 +87,7 @@ def test_a_replication_gap_loses_acknowledged_pushes_unless_they_wait(
     print(f"\n[sentinel gap] without WAIT: {without.acknowledged} acknowledged, "
           f"{without.lost} lost; with WAIT: {with_wait.acknowledged} acknowledged "
           f"(the rest refused), {with_wait.lost} lost")
+    assert without.refusals == ()  # no WAIT: nothing to refuse a push for
     assert without.acknowledged == without.lost == 10 and without.kept == 0
+    assert len(with_wait.refusals) == 3 and all("TaskError" in r for r in with_wait.refusals)
     assert with_wait.acknowledged == 0 and with_wait.lost == 0 and with_wait.kept == 0

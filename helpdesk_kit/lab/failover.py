@@ -15,7 +15,6 @@ does not rule it out (``WAIT`` "does not make Redis a strongly consistent store"
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import threading
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import redis
 from ..backends import ClusterLab, SentinelLab, connect
 from ..backends.cluster import is_cluster
 from ..backends.connection import close_backend
+from ..backends.launchers import wait_for
 from ..config import Settings
 from ..db import HelpdeskStore
 from ..errors import TaskError
@@ -140,6 +140,9 @@ class GapResult:
     #: Pushes the new primary holds, of all ``pushed`` (a refused durable push was applied
     #: on the old primary all the same: WAIT undoes nothing).
     kept: int = 0
+    #: Why each refused push was refused (``TaskError: ...``), in order: what a failed run
+    #: shows first.
+    refusals: tuple[str, ...] = ()
 
 
 def replication_gap(lab: SentinelLab, keys: KeySchema, *, durable: bool, pushes: int = 10,
@@ -158,12 +161,17 @@ def replication_gap(lab: SentinelLab, keys: KeySchema, *, durable: bool, pushes:
     """
     primary = lab.primary()
     replicas = [n for n in lab.data if n.alive and n is not primary]
-    backend = connect(Settings.from_env({**lab.env(), "REDIS_SOCKET_TIMEOUT": "1"}))
+    backend = connect(Settings.from_env({**lab.env(), "REDIS_SOCKET_TIMEOUT": "5"}))
     queue = TaskQueue(backend.client, keys, registry=probe_registry(set(), threading.Lock()),
                       durable=durable, replica_timeout_ms=timeout_ms)
     acked: list[str] = []
     sent: list[str] = []
+    refusals: list[str] = []
     try:
+        # The primary the Sentinels name must take writes before the gap is made: right after
+        # a previous drill's restart, a busy machine can still be settling who is who.
+        wait_for(lambda: _takes_writes(backend.client, keys), 30,
+                 "the primary the Sentinels name to take writes")
         for node in replicas:
             with node.client() as client:
                 client.config_set("masterauth", "not-the-password")
@@ -172,8 +180,10 @@ def replication_gap(lab: SentinelLab, keys: KeySchema, *, durable: bool, pushes:
             task = queue.make_task("probe", {"n": n})
             sent.append(task.id)
             # refused (TaskError, RedisError): not acknowledged, the producer would try again
-            with contextlib.suppress(TaskError, redis.RedisError):
+            try:
                 acked.append(queue.enqueue_task(task).id)
+            except (TaskError, redis.RedisError) as exc:
+                refusals.append(f"{type(exc).__name__}: {exc}")
         lab.kill_primary()
         for node in replicas:
             with node.client() as client:
@@ -184,5 +194,14 @@ def replication_gap(lab: SentinelLab, keys: KeySchema, *, durable: bool, pushes:
         close_backend(backend)
     lost = sum(1 for task_id in acked if task_id not in held)
     kept = sum(1 for task_id in sent if task_id in held)
-    return GapResult(durable, pushes, len(acked), lost, new.address, kept)
+    return GapResult(durable, pushes, len(acked), lost, new.address, kept, tuple(refusals))
+
+
+def _takes_writes(client: redis.Redis, keys: KeySchema) -> bool:
+    """Does a write through ``client`` land (on the primary it reaches)?"""
+    try:
+        client.set(f"{keys.prefix}probe:writable", "1", px=60_000)
+    except redis.RedisError:
+        return False
+    return True
 

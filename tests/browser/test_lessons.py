@@ -51,8 +51,11 @@ def _verdict(page: Any) -> Any:
 
 
 def _hit_rate(page: Any) -> str:
-    """The hit rate the lab's verdict reports, as shown ("19.6%": its first 'hit rate N%')."""
-    text = _verdict(page).inner_text()
+    """The hit rate the lab's verdict reports, as shown ("19.6%": its first 'hit rate N%').
+
+    ``text_content``, not ``inner_text``: JupyterLab renders only the cells near the view, and
+    the rendered text of a cell scrolled away is empty."""
+    text = _verdict(page).text_content() or ""
     found = re.search(r"hit rate (\d+(?:\.\d+)?%)", text)
     assert found, f"no hit rate in {text!r}"
     return found.group(1)
