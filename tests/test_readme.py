@@ -1,4 +1,5 @@
-"""The README's Python example runs as written (on fakeredis and a fresh local database)."""
+"""The README's Python example runs as written (on fakeredis and a fresh local database), and
+its first paragraph counts the lessons there are."""
 
 from __future__ import annotations
 
@@ -20,3 +21,13 @@ def test_the_readme_python_example_runs(tmp_path: Path) -> None:
                               text=True, timeout=60, check=False)
         assert done.returncode == 0, done.stderr[-2000:]
         assert "success" in done.stdout  # the example prints an action's result
+
+
+def test_the_readme_counts_the_lessons_there_are() -> None:
+    from helpdesk_kit.lessons.navigation import LESSONS
+
+    words = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+             "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen",
+             "seventeen", "eighteen", "nineteen", "twenty", "twenty-one", "twenty-two"]
+    opening = README.read_text().split("```")[0]
+    assert f"{words[len(LESSONS)]} Jupyter lessons (00 to {LESSONS[-1][0][:2]})" in opening
