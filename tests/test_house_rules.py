@@ -23,9 +23,6 @@ MAX_LINE_LENGTH = 100
 #: Tokens that are not code on their own line: comments and the line structure itself.
 _NOT_CODE = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
              tokenize.ENDMARKER}
-#: Folders whose packed assignments wait for their own pass (four helpers rewrite the
-#: lessons as this is written); every other module has none.
-PACKED_NOT_YET = ("lessons", "widgets")
 
 
 def _name(path: Path) -> str:
@@ -82,8 +79,6 @@ def test_no_line_is_longer_than_100_characters() -> None:
 def test_no_values_are_packed_into_one_assignment() -> None:
     packed = []
     for path in MODULES:
-        if path.relative_to(PACKAGE).parts[0] in PACKED_NOT_YET:
-            continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Tuple)
                     and isinstance(node.value, ast.Tuple)):

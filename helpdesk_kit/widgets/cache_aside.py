@@ -66,7 +66,8 @@ def fetch(app: HelpdeskApp, ticket_id: int) -> Fetch:
 def trace(app: HelpdeskApp, ticket_id: int) -> list[str]:
     """The seed's diagram, box by box, for one read: what was asked and what came back."""
     assert app.cache is not None
-    client, key = app.cache.client, app.cache.keys.ticket(ticket_id)
+    client = app.cache.client
+    key = app.cache.keys.ticket(ticket_id)
     cached_before = bool(client.exists(key))
     done = fetch(app, ticket_id)
     steps = [f"¿Está en Redis?  GET {key} -> {'a value: YES' if cached_before else 'nil: NO'}"]

@@ -50,7 +50,8 @@ class ClassroomTable(Shown):
     def __init__(self, client: redis.Redis, *, refresh_s: float = 5.0) -> None:
         if refresh_s <= 0:
             raise ValueError(f"refresh_s must be positive, got {refresh_s}")
-        self.client, self.refresh_s = client, refresh_s
+        self.client = client
+        self.refresh_s = refresh_s
         self.rows: list[Activity] = []
         self.refreshes = 0
         self.error: str | None = None

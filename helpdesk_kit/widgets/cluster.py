@@ -113,7 +113,10 @@ class ClusterFailoverButton(Shown):
     def __init__(self, lab: ClusterLab, store: HelpdeskStore, prefix: str) -> None:
         import ipywidgets as w
 
-        self.lab, self.store, self.prefix, self.runs = lab, store, prefix, 0
+        self.lab = lab
+        self.store = store
+        self.prefix = prefix
+        self.runs = 0
         self.button = w.Button(description="Kill the {tasks} primary", icon="bolt",
                                button_style="danger")
         self.result = w.HTML("Press the button: SIGKILL, under load.")
@@ -126,7 +129,8 @@ class ClusterFailoverButton(Shown):
 
         from .replication import drill_table
 
-        self.button.disabled, self.result.value = True, "Killing a primary, under load..."
+        self.button.disabled = True
+        self.result.value = "Killing a primary, under load..."
         try:
             self.runs += 1
             report = cluster_drill(self.lab, self.store,

@@ -63,7 +63,9 @@ class BreakEvenExplorer(Shown):
                               (self.hit_rate, hit_rate)):
             if value is not None:
                 slider.value = value
-        d, c, h = self.db_ms.value, self.cache_ms.value, self.hit_rate.value
+        d = self.db_ms.value
+        c = self.cache_ms.value
+        h = self.hit_rate.value
         with_cache = expected_read_ms(h, d, c)
         even = break_even_hit_rate(d, c)
         self.result: dict[str, float | bool] = {

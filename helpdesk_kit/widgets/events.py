@@ -79,7 +79,8 @@ class ReadModelLab(Shown):
         self._show("the read model keeps open tickets per priority from the log")
 
     def table(self) -> Table:
-        model, database = self.model.counts(), open_counts(self.app.store)
+        model = self.model.counts()
+        database = open_counts(self.app.store)
         return Table(("", *model), [("read model", *model.values()),
                                     ("database", *database.values())],
                      caption=f"lag: {self.model.lag()} event(s) the model has not read")

@@ -46,7 +46,8 @@ class TriagePanel(Shown):
         """``client`` None (fakeredis, or no private server here): shown, but disabled."""
         import ipywidgets as w
 
-        self.client, self.match = client, match
+        self.client = client
+        self.match = match
         self.presses = 0
         self.button = w.Button(description="triage now", icon="stethoscope",
                                disabled=client is None)

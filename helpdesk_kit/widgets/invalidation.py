@@ -92,7 +92,8 @@ def hit_rate_windows(lesson: Lesson, app: HelpdeskApp, reads: list[int], window:
     cache = app.cache
     if cache is None:
         raise ValueError("the app has no cache to invalidate")
-    seconds, note = 0.0, ""
+    seconds = 0.0
+    note = ""
 
     def invalidate(number: int, first_read: int) -> None:
         nonlocal seconds, note

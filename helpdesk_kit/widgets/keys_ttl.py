@@ -127,7 +127,8 @@ class KeyInspector(Shown):
     """
 
     def __init__(self, cache: Cache, store: Any) -> None:
-        self.cache, self.store = cache, store
+        self.cache = cache
+        self.store = store
         self.entity = widgets.Dropdown(options=["ticket", "user"], value="ticket",
                                        description="entity")
         self.ident = widgets.BoundedIntText(value=7, min=1, max=100000, description="id")
@@ -160,7 +161,8 @@ class KeyInspector(Shown):
     def inspect(self) -> str:
         key = self.key()
         client = self.cache.client
-        raw, ttl = client.get(key), int(client.ttl(key))
+        raw = client.get(key)
+        ttl = int(client.ttl(key))
         if raw is None:
             self.view.value = f"<code>{html.escape(key)}</code>: not in Redis (GET -> nil)"
         else:

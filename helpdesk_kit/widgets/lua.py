@@ -178,7 +178,8 @@ def busy_and_kill(threshold_ms: int = 100) -> BusyReport:
     """On a private server with ``busy-reply-threshold`` ``threshold_ms``: a script that never
     ends, a PING answered ``BUSY`` once the threshold passed, then ``SCRIPT KILL``."""
     with RedisServer("redis-server", "--busy-reply-threshold", str(threshold_ms)) as server:
-        runner, other = server.client(socket_timeout=10), server.client(socket_timeout=10)
+        runner = server.client(socket_timeout=10)
+        other = server.client(socket_timeout=10)
         outcome: dict[str, str] = {}
 
         def run() -> None:
@@ -262,7 +263,9 @@ class RateLimitLab(Shown):
     """Create tickets as one user under the Lua limiter, and see each verdict."""
 
     def __init__(self, app: HelpdeskApp, limiter: RateLimiter, requester_id: int = 3) -> None:
-        self.app, self.limiter, self.requester_id = app, limiter, requester_id
+        self.app = app
+        self.limiter = limiter
+        self.requester_id = requester_id
         self.app.rate_limiter = limiter
         self.results: list[tuple[str, str]] = []
         self.button = widgets.Button(description="Create a ticket", icon="plus")

@@ -25,8 +25,7 @@ import redis
 
 from ..app import helpdesk_queue
 from ..keys import KeySchema
-from ..metrics import MetricsCollector, Snapshot
-from ..metrics import catalogue as C
+from ..metrics import MetricsCollector, Snapshot, catalogue
 from ..metrics.sources import CacheCounters, QueueInspector
 from ..metrics.tuning import Thresholds, tuning_table
 
@@ -38,7 +37,7 @@ INFO_MEMORY_FIELDS = ("used_memory", "used_memory_human", "used_memory_peak",
                       "mem_fragmentation_ratio")
 
 #: The numbers on the dashboard's first line, in order: (metric name, label), from the catalogue.
-KEY_METRICS: tuple[tuple[str, str], ...] = tuple((m.name, m.label) for m in C.DASHBOARD)
+KEY_METRICS: tuple[tuple[str, str], ...] = tuple((m.name, m.label) for m in catalogue.DASHBOARD)
 
 
 class Dashboard(widgets.VBox):
@@ -82,12 +81,13 @@ class Dashboard(widgets.VBox):
             snap = self.collector.snapshot()
             self.last = snap
             self.refreshes += 1
-            pending, rate = snap.value(C.QUEUE_PENDING.name), snap.value(C.CACHE_HIT_RATE.name)
+            pending = snap.value(catalogue.QUEUE_PENDING.name)
+            rate = snap.value(catalogue.CACHE_HIT_RATE.name)
             if rate is None and self.collector.cache is None:
                 # No Cache to ask (a class's screen): the server's rate, which counts every
                 # read of every client. A Cache not read yet has no rate: a gap, not the
                 # dashboard's own reads rated as hits.
-                rate = snap.value(C.REDIS_KEYSPACE_HIT_RATE.name)
+                rate = snap.value(catalogue.REDIS_KEYSPACE_HIT_RATE.name)
             self.history.append((snap.monotonic - self._started,
                                  None if pending is None else int(pending),
                                  None if rate is None else float(rate)))
@@ -216,7 +216,8 @@ def dashboard(client: redis.Redis | None = None, keys: KeySchema | None = None, 
 
         settings = Settings.from_env()
         connected = connect(settings)
-        client, backend = connected.client, backend or connected.kind
+        client = connected.client
+        backend = backend or connected.kind
         keys = keys or KeySchema(prefix=settings.key_prefix)
     if queue is None:
         queue = helpdesk_queue(client, keys or KeySchema())

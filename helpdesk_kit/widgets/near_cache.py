@@ -66,7 +66,8 @@ class InvalidationWatch(Shown):
     """The messages Redis sends this process's near cache, listed live as they arrive."""
 
     def __init__(self, lesson: Lesson, near: NearCache) -> None:
-        self.lesson, self.near = lesson, near
+        self.lesson = lesson
+        self.near = near
         self.url = redis_url(lesson.client, lesson.settings)
         #: (seconds since the last writer started, the key names; None: "every key")
         self.events: list[tuple[float, list[str] | None]] = []

@@ -153,7 +153,8 @@ def offline_gap(client: redis.Redis, keys: KeySchema, *, before: int = 3, offlin
                 after: int = 2) -> GapReport:
     """Publish while a subscriber listens, while it is away, and once it is back; append the
     same messages to a stream read by a consumer group that is away just as long."""
-    channel, stream = f"{keys.prefix}gap:channel", f"{keys.prefix}gap:stream"
+    channel = f"{keys.prefix}gap:channel"
+    stream = f"{keys.prefix}gap:stream"
     client.delete(stream)
     client.xgroup_create(stream, "readers", id="$", mkstream=True)
     heard = receivers_offline = 0
@@ -167,7 +168,8 @@ def offline_gap(client: redis.Redis, keys: KeySchema, *, before: int = 3, offlin
         return reached
 
     def drain(pubsub: redis.client.PubSub, expected: int, wait_s: float = 1.0) -> int:
-        got, deadline = 0, time.monotonic() + wait_s
+        got = 0
+        deadline = time.monotonic() + wait_s
         while got < expected and time.monotonic() < deadline:
             message = pubsub.get_message(ignore_subscribe_messages=True, timeout=0.05)
             if message is not None and message["type"] == "message":
@@ -243,7 +245,8 @@ def _bus_sent(client: redis.Redis, counter: str) -> int:
 
 
 def _heard(pubsub: Any, expected: int, kind: str) -> int:
-    got, deadline = 0, time.monotonic() + 2
+    got = 0
+    deadline = time.monotonic() + 2
     while got < expected and time.monotonic() < deadline:
         message = pubsub.get_message(timeout=0.05)
         if message is not None and message["type"] == kind:

@@ -71,7 +71,8 @@ def create_ticket_round_trips(store: HelpdeskStore, client: redis.Redis, keys: K
     row cached), as it is in a running app, so the counts are the steady state's.
     """
     counts: dict[str, tuple[int, int]] = {}
-    db_trips, redis_trips = RoundTrips(), RoundTrips()
+    db_trips = RoundTrips()
+    redis_trips = RoundTrips()
     counted = wrap_redis(client, LOCAL, counter=redis_trips)
     app = HelpdeskApp(wrap_store(store, LOCAL, counter=db_trips), Cache(counted, keys),
                       helpdesk_queue(counted, keys), clock=lambda: SAMPLE_NOW)

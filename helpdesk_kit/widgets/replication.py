@@ -128,7 +128,10 @@ class FailoverButton(Shown):
     def __init__(self, lab: SentinelLab, store: HelpdeskStore, prefix: str) -> None:
         import ipywidgets as w
 
-        self.lab, self.store, self.prefix, self.runs = lab, store, prefix, 0
+        self.lab = lab
+        self.store = store
+        self.prefix = prefix
+        self.runs = 0
         self.durable = w.Checkbox(description="durable pushes (WAIT)", value=False)
         self.button = w.Button(description="Kill the primary", icon="bolt",
                                button_style="danger")
@@ -143,7 +146,8 @@ class FailoverButton(Shown):
         """One drill; the killed node is restarted as a replica so the next click works."""
         from IPython.display import display
 
-        self.button.disabled, self.result.value = True, "Killing the primary, under load..."
+        self.button.disabled = True
+        self.result.value = "Killing the primary, under load..."
         try:
             self.runs += 1
             report = sentinel_drill(self.lab, self.store,

@@ -223,7 +223,8 @@ class StreamLab(Shown):
         self.held: list[Any] = []  # what A took and has not acked
         buttons = [("enqueue 3", self.enqueue), ("A takes 2", self.take), ("A acks", self.ack),
                    ("A dies", self.die), ("B recovers", self.recover)]
-        self.view, self.status = widgets.HTML(), widgets.Label("")
+        self.view = widgets.HTML()
+        self.status = widgets.Label("")
         row = []
         for label, action in buttons:
             button = widgets.Button(description=label)
@@ -249,7 +250,8 @@ class StreamLab(Shown):
 
     def ack(self) -> str:
         self.queue.ack("A", self.held)
-        done, self.held = len(self.held), []
+        done = len(self.held)
+        self.held = []
         return self._show(f"XACK: {done} done")
 
     def die(self) -> str:

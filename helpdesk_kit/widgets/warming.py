@@ -86,7 +86,9 @@ class WarmupLab(Shown):
     """Choose how many recent tickets to warm, then replay 1,000 reads: see the hit rate."""
 
     def __init__(self, lesson: Lesson, app: HelpdeskApp, reads: list[int]) -> None:
-        self.lesson, self.app, self.reads = lesson, app, reads
+        self.lesson = lesson
+        self.app = app
+        self.reads = reads
         self.warm = widgets.IntSlider(value=500, min=0, max=lesson.sample.tickets, step=100,
                                       description="warm N")
         self.button = widgets.Button(description="restart and replay")

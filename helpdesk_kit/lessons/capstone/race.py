@@ -119,7 +119,8 @@ def _status_of(ticket: Any) -> str | None:
 def race_drill(store: HelpdeskStore, client: redis.Redis, keys: KeySchema,
                found: dict[str, Callable[..., Any]]) -> Finding:
     """Drill 1 on the learner's ``get_ticket`` and ``update_ticket``; the kit's cache beside."""
-    get_ticket, update_ticket = found["get_ticket"], found["update_ticket"]
+    get_ticket = found["get_ticket"]
+    update_ticket = found["update_ticket"]
     ticket_id = store.counts()["tickets"] - 2  # none of the lesson's cells touches it
     try:
         verdict, sentence, steps = stage_race(

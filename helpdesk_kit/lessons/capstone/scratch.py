@@ -21,7 +21,8 @@ from ..lesson import SAMPLE_SEED, Lesson
 __all__ = ["twin_stores"]
 
 #: The scratch sample: enough tickets and comments that every task has work to do.
-USERS, TICKETS = 30, 300
+USERS = 30
+TICKETS = 300
 _SUFFIXES = ("", "-wal", "-shm")
 
 #: The sample built in this kernel, by folder: its database file.

@@ -94,7 +94,9 @@ class _WatchedStore:
     """The store, noting whether the ticket's cached key still existed at the write."""
 
     def __init__(self, store: HelpdeskStore, ws: Workspace, ticket_id: int) -> None:
-        self._store, self._ws, self._key = store, ws, ws.keys.ticket(ticket_id)
+        self._store = store
+        self._ws = ws
+        self._key = ws.keys.ticket(ticket_id)
         self.key_there_at_write: bool | None = None
 
     def update_ticket(self, ticket_id: int, **changes: Any) -> Ticket | None:

@@ -154,7 +154,8 @@ class _Recorder:
 def check_worker(pieces: Pieces, ws: Workspace) -> list[str]:
     """procesarTareas, reliably: take into w1's list, handle, ack; until the queue is empty."""
     run = Steps(pieces)
-    pending, mine = ws.keys.tasks_pending, ws.keys.tasks_processing("w1")
+    pending = ws.keys.tasks_pending
+    mine = ws.keys.tasks_processing("w1")
     with run.step("an empty queue: work returns 0 and handles nothing"):
         handle = _Recorder(ws, "w1")
         done = run.call("work", ws.client, ws.keys, "w1", handle)

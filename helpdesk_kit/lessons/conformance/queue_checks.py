@@ -23,7 +23,8 @@ from .steps import Pieces, Steps, Workspace
 __all__ = ["check_queue", "check_reliable", "sample_task"]
 
 #: Milliseconds since the epoch lie between these two (2001 to 2286): seconds are far below.
-MS_FROM, MS_UNTIL = 10**12, 10**13
+MS_FROM = 10**12
+MS_UNTIL = 10**13
 
 
 def sample_task(number: int) -> dict[str, Any]:
@@ -141,7 +142,8 @@ def check_reliable(pieces: Pieces, ws: Workspace) -> list[str]:
     """redis.io's reliable queue: LMOVE into a processing list, LREM to ack, recovery."""
     run = Steps(pieces)
     pending = ws.keys.tasks_pending
-    mine, dead = ws.keys.tasks_processing("w1"), ws.keys.tasks_processing("w2")
+    mine = ws.keys.tasks_processing("w1")
+    dead = ws.keys.tasks_processing("w2")
 
     def enqueue(*numbers: int) -> list[str]:
         for number in numbers:

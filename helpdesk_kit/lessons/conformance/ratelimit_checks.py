@@ -44,7 +44,8 @@ class _Interrupted(redis.Redis):
         self._after: Callable[[], None] | None = after
 
     def fire(self) -> None:
-        after, self._after = self._after, None
+        after = self._after
+        self._after = None
         if after is not None:
             after()
 

@@ -38,7 +38,8 @@ def check(lesson: Lesson, answer: Any) -> CheckResult:
         return not_answered()
     client = lesson.client
     for ticket_id in TICKETS:
-        key, bare = _key(lesson, ticket_id), f"title:{ticket_id}"
+        key = _key(lesson, ticket_id)
+        bare = f"title:{ticket_id}"
         client.delete(key)
         bare_before = bool(client.exists(bare))
         try:

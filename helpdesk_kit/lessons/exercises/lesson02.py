@@ -35,7 +35,8 @@ def check(lesson: Lesson, answer: Any) -> CheckResult:
     if is_unanswered(answer):
         return not_answered()
     keys = sandbox(lesson)
-    client, key = lesson.client, keys.session("exercise")
+    client = lesson.client
+    key = keys.session("exercise")
     try:
         client.set(key, json.dumps(SESSION), ex=60)
         read = run_answer(answer, client, key, SLIDE_TO)

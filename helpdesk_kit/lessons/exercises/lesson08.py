@@ -58,7 +58,8 @@ def _field(text: str, name: str) -> int:
 
 
 def _expected_memory(text: str) -> dict[str, Any]:
-    used, limit = _field(text, "used_memory"), _field(text, "maxmemory")
+    used = _field(text, "used_memory")
+    limit = _field(text, "maxmemory")
     return {"used_bytes": used, "max_bytes": limit,
             "used_percent": round(100 * used / limit, 2) if limit else None}
 

@@ -52,7 +52,8 @@ def shard_of(lab: ClusterLab, key: str) -> tuple[str, set[str]]:
         shards = client.execute_command("CLUSTER SHARDS")
     for shard in shards:
         ranges = list(shard["slots"])
-        starts, ends = ranges[0::2], ranges[1::2]
+        starts = ranges[0::2]
+        ends = ranges[1::2]
         if any(int(start) <= slot <= int(end) for start, end in zip(starts, ends, strict=True)):
             members = {f"{n['ip']}:{n['port']}": n["role"] for n in shard["nodes"]}
             primary = next(address for address, role in members.items() if role == "master")

@@ -41,7 +41,9 @@ from ..lesson import Lesson
 __all__ = ["check", "check_quiz"]
 
 #: Tasks queued before the switch, tasks pushed after it, and cache keys beside them.
-BEFORE, AFTER, CACHED = 2000, 50, 300
+BEFORE = 2000
+AFTER = 50
+CACHED = 300
 #: Microseconds the server pauses per key while it writes a snapshot or an AOF base: with
 #: CACHED keys, the rewrite that turning the AOF on starts lasts about 0.3 s.
 KEY_SAVE_DELAY_US = 1000
