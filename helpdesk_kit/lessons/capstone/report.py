@@ -1,9 +1,9 @@
 """What the capstone's check says: one finding per part and drill, in plain words.
 
-A :class:`Report` reads like a :class:`~helpdesk_kit.lessons.checks.CheckResult` (``ok`` and
-``message``: ``✅ Right``, ``❌ Not quite``, ``✏️ Not answered yet``) followed by a table - one
-row per part, whose functions it ran, what became of them - and then, in sentences, what held
-and what broke, with each drill's steps as they happened. The same text on every run: no
+A :class:`Report` reads like a :class:`~helpdesk_kit.lessons.checks.CheckResult` (``ok``
+and ``message``: ``✅ Right``, ``❌ Not quite``, ``✏️ Not answered yet``) followed by a table -
+one row per part, whose functions it ran, what became of them - and then, in sentences, what
+held and what broke, with each drill's steps as they happened. The same text on every run: no
 times, no machine's names.
 """
 
