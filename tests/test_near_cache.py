@@ -219,9 +219,12 @@ def test_a_silent_connection_counts_as_dropped(real_redis: redis.Redis, keys: Ke
     pauser = redis_server.client()
     try:
         assert cache.wait_active(), cache.reason
-        pauser.execute_command("CLIENT", "PAUSE", 900, "ALL")  # nobody gets an answer
-        until(lambda: not cache.active, timeout=0.8)  # the lease ran out before the pause...
-        until(lambda: cache.reason.startswith("off"), timeout=0.8)  # ...and the thread knows
+        # Nobody gets an answer for 2.5 s (the UNPAUSE below waits for it: a paused client
+        # is paused too): a lease of 0.4 s must run out well inside it, even on a loaded
+        # machine (6x).
+        pauser.execute_command("CLIENT", "PAUSE", 2500, "ALL")
+        until(lambda: not cache.active, timeout=2.4)  # the lease ran out before the pause...
+        until(lambda: cache.reason.startswith("off"), timeout=2.4)  # ...and the thread knows
         assert "no answer to PING" in cache.reason and cache.local.snapshot() == {}
     finally:
         pauser.execute_command("CLIENT", "UNPAUSE")
