@@ -178,3 +178,23 @@ def test_the_exercise_names_each_mistake(servers: PersistentServers, tmp_path: P
     result = lesson17.check(lesson, answer)
     assert result.ok is False and named in result.message, result.message
     lesson.close()
+
+
+@pytest.mark.parametrize(("fsync", "queued", "named"), [
+    ("always", 0, "rewrite is over"),                 # no complete AOF: the old queue is gone
+    ("everysec", lesson17.BEFORE - 1, "rewrite is over"),
+    ("everysec", lesson17.BEFORE + 1, "appendfsync everysec"),  # later pushes in the buffer
+    ("everysec", lesson17.BEFORE + lesson17.AFTER, "appendfsync everysec"),
+    ("always", lesson17.BEFORE + 1, "Was the rewrite over"),
+])
+def test_the_judge_names_what_the_counts_show(fsync: str, queued: int, named: str) -> None:
+    """Whatever a loaded machine does to ``everysec`` (lose the last pushes or not), the
+    verdict on an answer that left it on names it."""
+    result = lesson17._judge({"appendonly": "yes", "appendfsync": fsync}, queued)
+    assert result.ok is False and named in result.message, result.message
+
+
+def test_the_judge_passes_the_aof_with_always_and_every_task() -> None:
+    result = lesson17._judge({"appendonly": "yes", "appendfsync": "always"},
+                             lesson17.BEFORE + lesson17.AFTER)
+    assert result.ok is True

@@ -99,11 +99,23 @@ def _judge(config: dict[str, str], queued: int) -> CheckResult:
                      f"{config['appendonly']} and {queued} of {expected} tasks. A restart reads "
                      "the config file, and your change lived only in the running server's "
                      "memory: write it to the file too, once the AOF is in place.")
-    if queued < expected:
+    if queued < BEFORE:
         return wrong(f"the server came back with the AOF on, but with {queued} of {expected} "
                      "tasks: it was killed while the AOF it was building was not finished, so "
                      "the restart found no complete AOF. Return only once INFO persistence "
                      "says the rewrite is over and went well.")
+    if queued < expected and config["appendfsync"] != "always":
+        # The AOF was complete (the queue before the switch came back), and pushes made
+        # after it were lost: they waited in Redis's own buffer, as appendfsync allows.
+        return wrong(f"the AOF was complete, but {expected - queued} of the {AFTER} tasks pushed "
+                     f"after your switch were lost: the server ran appendfsync "
+                     f"{config['appendfsync']}, which may keep acknowledged writes in Redis's "
+                     "own buffer for a moment. The exercise asks for always (fsync before each "
+                     "reply). Set it before you write the config file.")
+    if queued < expected:
+        return wrong(f"the server came back with the AOF on and appendfsync always, but with "
+                     f"{queued} of {expected} tasks. Was the rewrite over, and did it go well, "
+                     "before your function returned?")
     if config["appendfsync"] != "always":
         return wrong(f"every task survived, but the restarted server runs appendfsync "
                      f"{config['appendfsync']}: the exercise asks for always (fsync before "
