@@ -101,21 +101,33 @@ def test_another_writer_drops_our_copy(near: NearCache, real_redis: redis.Redis,
 
 
 def test_a_published_string_on_the_channel_is_ignored_and_tracking_stays_on(
-        near: NearCache, real_redis: redis.Redis, keys: KeySchema) -> None:
+        real_redis: redis.Redis, keys: KeySchema) -> None:
     """__redis__:invalidate is a plain channel: anyone allowed on it can PUBLISH there. Only
     Redis's arrays of key names are invalidations; a string must neither end tracking nor
-    empty L1 (in a class, one learner could otherwise keep everyone's L1 off)."""
-    near.cache_ticket(ticket())
-    until(lambda: near.get_cached_ticket(7) is not None
-          and keys.ticket(7) in near.local.snapshot())
-    client_id = near.tracker.client_id
-    assert real_redis.publish("__redis__:invalidate", keys.ticket(7)) >= 1  # reached us
-    assert real_redis.publish("__redis__:invalidate", "\xff not a key list") >= 1
-    time.sleep(0.2)
-    assert near.active and near.tracker.client_id == client_id  # the same connection
-    assert keys.ticket(7) in near.local.snapshot()  # a forged name invalidates nothing
-    rewrite(real_redis, keys, ticket(title="a real write", version=2))
-    until(lambda: keys.ticket(7) not in near.local.snapshot())  # real ones still arrive
+    empty L1 (in a class, one learner could otherwise keep everyone's L1 off).
+
+    The listener reads the channel in order, so once a real invalidation published *after*
+    the forged ones has landed, the forged ones were read too: no sleep decides. The lease is
+    long: a loaded machine's stall must not empty L1 here (that fail-safe has its own test).
+    """
+    near = NearCache(real_redis, keys, retry_tracking=0.2, lease=30.0)
+    try:
+        assert near.wait_active(), near.reason
+        for ident in (7, 8):
+            near.cache_ticket(ticket(ident))
+        until(lambda: all(near.get_cached_ticket(i) is not None
+                          and keys.ticket(i) in near.local.snapshot() for i in (7, 8)))
+        client_id = near.tracker.client_id
+        assert real_redis.publish("__redis__:invalidate", keys.ticket(7)) >= 1  # reached us
+        assert real_redis.publish("__redis__:invalidate", "\xff not a key list") >= 1
+        rewrite(real_redis, keys, ticket(8, title="a real write", version=2))
+        until(lambda: keys.ticket(8) not in near.local.snapshot())  # read after the forged
+        assert near.active and near.tracker.client_id == client_id  # the same connection
+        assert keys.ticket(7) in near.local.snapshot()  # a forged name invalidates nothing
+        rewrite(real_redis, keys, ticket(title="a real write", version=2))
+        until(lambda: keys.ticket(7) not in near.local.snapshot())  # real ones still arrive
+    finally:
+        near.close()
 
 
 def test_our_own_writes_drop_our_copy_at_once(near: NearCache) -> None:

@@ -183,6 +183,28 @@ class SentinelLab(Launcher):
         wait_for(promoted, timeout, f"the Sentinels to replace {old.address}")
         return self.primary()
 
+    def wait_steady(self, timeout: float = 60) -> Node:
+        """Wait until the set has settled, and return its primary.
+
+        Settled: the node the Sentinels name answers ``ROLE`` as a primary, every live
+        replica is in sync with it, and every Sentinel sees them all. Right after a drill (or
+        when a busy machine made the Sentinels fail over on their own) the name can point at
+        a node that is still, or again, a replica: a write there is refused (``READONLY``).
+        """
+        def named_primary_is_one() -> bool:
+            address = self.primary_address()
+            if address is None or not any(node.address == address for node in self.data):
+                return False
+            with self.node_at(address).client() as client:
+                role = client.execute_command("ROLE")
+            return role[0] in ("master", b"master")
+
+        wait_for(named_primary_is_one, timeout, "the primary the Sentinels name to be one")
+        primary = self.primary()
+        self._wait_replicated(primary, self.live_replica_count(), timeout)
+        wait_for(self._sentinels_agree, timeout, "the Sentinels to see every replica")
+        return primary
+
     def restart(self, node: Node, timeout: float = 60) -> Node:
         """Bring a killed node back as a replica of today's primary (the old primary rejoins
         demoted: the Sentinels would demote it anyway). Waits until it is in sync and every
