@@ -290,3 +290,63 @@ def test_a_load_in_flight_during_a_pattern_invalidation_is_not_kept(
         assert redis_client.exists(keys.ticket_list(None, None, None, 5, 0)) == 0
         assert cache.get_ticket_list(lambda: store.list_tickets(limit=5), limit=5) == \
             store.list_tickets(limit=5)
+
+
+class _Interleaved:
+    """A client whose pipelines run command by command, with ``between()`` run once, right
+    after the first command of the first pipeline that takes a lock (``SET ... NX``): another
+    reader's whole store-and-release, squeezed in at the worst moment."""
+
+    def __init__(self, client: redis.Redis, between: Callable[[], None]) -> None:
+        self._client = client
+        self._between: Callable[[], None] | None = between
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._client, name)
+
+    def pipeline(self, transaction: bool = True) -> object:
+        if transaction:
+            return self._client.pipeline(transaction=True)
+        return _Recorder(self)
+
+
+class _Recorder:
+    def __init__(self, owner: _Interleaved) -> None:
+        self._owner = owner
+        self._calls: list[tuple[str, tuple[object, ...], dict[str, object]]] = []
+
+    def __getattr__(self, name: str) -> Callable[..., _Recorder]:
+        def record(*args: object, **kwargs: object) -> _Recorder:
+            self._calls.append((name, args, kwargs))
+            return self
+        return record
+
+    def execute(self, raise_on_error: bool = True) -> list[object]:
+        takes_lock = any(name == "set" and kwargs.get("nx") for name, _, kwargs in self._calls)
+        replies = []
+        for number, (name, args, kwargs) in enumerate(self._calls):
+            replies.append(getattr(self._owner._client, name)(*args, **kwargs))
+            if number == 0 and takes_lock and self._owner._between is not None:
+                between = self._owner._between
+                self._owner._between = None  # once
+                between()
+        return replies
+
+
+def test_a_lock_freed_between_a_readers_commands_never_means_a_second_load(
+        redis_client: redis.Redis, keys: KeySchema) -> None:
+    """Another reader holds the load lock; it stores the value and releases the lock right
+    after our first pipelined command. Whatever that command is, we must end up with its value,
+    not load again: the lock is taken *before* the value is read (a freed lock was freed after
+    its value was stored). The other order loaded twice on a busy CI machine."""
+    def holder_finishes() -> None:
+        Cache(redis_client, keys).cache_ticket(TICKET)  # the holder's store...
+        redis_client.delete(keys.lock("ticket", 7))     # ...then its release
+
+    redis_client.set(keys.lock("ticket", 7), "another reader", px=60_000)
+    cache = Cache(_Interleaved(redis_client, holder_finishes), keys,  # type: ignore[arg-type]
+                  lock_timeout=PATIENT)
+    loader = CountingLoader(TICKET)
+    assert cache.get_ticket(7, loader) == TICKET
+    assert loader.calls == 0  # the holder's value, not a load of our own
+    assert redis_client.exists(keys.lock("ticket", 7)) == 0  # and no lock left behind

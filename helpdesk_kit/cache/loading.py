@@ -124,11 +124,21 @@ class Load(Generic[V]):
     failed: Callable[[Exception], None]
 
 
-def _note_and_lock(pipe: Any, slot: Slot, token: str, policy: CachePolicy) -> Any:
-    """Queue on ``pipe``: read both counters, and try to take the load lock."""
+def _lock_and_note(pipe: Any, slot: Slot, token: str, policy: CachePolicy, *,
+                   read_value: bool) -> Any:
+    """Queue on ``pipe``: try to take the load lock, then (``read_value``) read the cached
+    value as bytes, then both counters.
+
+    The lock comes first. A holder stores its value *before* it releases the lock, so a lock
+    we find free again is one whose value the ``GET`` right after it sees. The other order
+    (``GET``, then ``SET NX``) lets a reader miss the value, then take the freshly freed lock
+    and load a second time: a stampede seen on a busy machine.
+    """
+    pipe.set(slot.lock, token, nx=True, px=policy.lock_ms)
+    if read_value:
+        bytes_reply(pipe, "GET", slot.key)
     pipe.get(slot.generation)
     pipe.get(slot.entity_generation)
-    pipe.set(slot.lock, token, nx=True, px=policy.lock_ms)
     return pipe
 
 
@@ -143,8 +153,9 @@ def load_once(client: redis.Redis, slot: Slot, job: Load[V], *, scripts: ScriptR
     deadline = time.monotonic() + policy.lock_timeout
     while True:
         try:
-            pipe = bytes_reply(client.pipeline(transaction=False), "GET", slot.key)
-            raw, noted, noted_all, locked = _note_and_lock(pipe, slot, token, policy).execute()
+            pipe = _lock_and_note(client.pipeline(transaction=False), slot, token, policy,
+                                  read_value=True)
+            locked, raw, noted, noted_all = pipe.execute()
         except redis.RedisError as exc:
             job.failed(exc)
             return job.run(), False
@@ -226,7 +237,8 @@ def refresh(client: redis.Redis, slot: Slot, job: Load[V], current: V | None, *,
     token = uuid.uuid4().hex
     try:
         pipe = client.pipeline(transaction=False)
-        noted, noted_all, locked = _note_and_lock(pipe, slot, token, policy).execute()
+        locked, noted, noted_all = _lock_and_note(pipe, slot, token, policy,
+                                                  read_value=False).execute()
     except redis.RedisError as exc:
         job.failed(exc)
         return current, False
