@@ -63,10 +63,29 @@ def rewrite(client: redis.Redis, keys: KeySchema, new: Ticket) -> None:
     Cache(client, keys).cache_ticket(new)
 
 
+def cache_and_hear(near: NearCache, keys: KeySchema, *rows: Ticket) -> None:
+    """``near.cache_ticket`` each row, then wait until Redis's echo of each SET has been
+    heard: our own writes are invalidations too (BCAST tells every tracker), and a late echo
+    would drop the fresh copy a test reads into L1 next."""
+    heard: list[list[str] | None] = []
+
+    def hear(names: list[str] | None, _at: float) -> None:
+        heard.append(names)
+
+    near.listeners.append(hear)
+    try:
+        for row in rows:
+            near.cache_ticket(row)
+        until(lambda: all(any(names and keys.ticket(row.id) in names for names in heard)
+                          for row in rows))
+    finally:
+        near.listeners.remove(hear)
+
+
 def test_a_second_read_is_answered_in_process(near: NearCache, real_redis: redis.Redis,
                                               keys: KeySchema,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    near.cache_ticket(ticket())
+    cache_and_hear(near, keys, ticket())
     until(lambda: near.get_cached_ticket(7) == ticket() and keys.ticket(7) in
           near.local.snapshot())
     near.reset_stats()
@@ -101,33 +120,41 @@ def test_another_writer_drops_our_copy(near: NearCache, real_redis: redis.Redis,
 
 
 def test_a_published_string_on_the_channel_is_ignored_and_tracking_stays_on(
-        real_redis: redis.Redis, keys: KeySchema) -> None:
+        redis_server: RedisServer, keys: KeySchema) -> None:
     """__redis__:invalidate is a plain channel: anyone allowed on it can PUBLISH there. Only
     Redis's arrays of key names are invalidations; a string must neither end tracking nor
     empty L1 (in a class, one learner could otherwise keep everyone's L1 off).
 
     The listener reads the channel in order, so once a real invalidation published *after*
-    the forged ones has landed, the forged ones were read too: no sleep decides. The lease is
-    long: a loaded machine's stall must not empty L1 here (that fail-safe has its own test).
+    the forged ones has landed, the forged ones were read too: no sleep decides. A server of
+    its own (nothing else flushes or evicts there) and a lease no stall can end: whatever
+    empties L1 here, it is the forged messages.
     """
-    near = NearCache(real_redis, keys, retry_tracking=0.2, lease=30.0)
-    try:
-        assert near.wait_active(), near.reason
-        for ident in (7, 8):
-            near.cache_ticket(ticket(ident))
-        until(lambda: all(near.get_cached_ticket(i) is not None
-                          and keys.ticket(i) in near.local.snapshot() for i in (7, 8)))
-        client_id = near.tracker.client_id
-        assert real_redis.publish("__redis__:invalidate", keys.ticket(7)) >= 1  # reached us
-        assert real_redis.publish("__redis__:invalidate", "\xff not a key list") >= 1
-        rewrite(real_redis, keys, ticket(8, title="a real write", version=2))
-        until(lambda: keys.ticket(8) not in near.local.snapshot())  # read after the forged
-        assert near.active and near.tracker.client_id == client_id  # the same connection
-        assert keys.ticket(7) in near.local.snapshot()  # a forged name invalidates nothing
-        rewrite(real_redis, keys, ticket(title="a real write", version=2))
-        until(lambda: keys.ticket(7) not in near.local.snapshot())  # real ones still arrive
-    finally:
-        near.close()
+    with RedisServer() as server:
+        client = server.client()
+        near = NearCache(client, keys, retry_tracking=0.2, lease=30.0)
+        heard: list[list[str] | None] = []
+        near.listeners.append(lambda names, _at: heard.append(names))
+        try:
+            assert near.wait_active(), near.reason
+            cache_and_hear(near, keys, ticket(7), ticket(8))
+            until(lambda: all(near.get_cached_ticket(i) is not None
+                              and keys.ticket(i) in near.local.snapshot() for i in (7, 8)))
+            client_id = near.tracker.client_id
+            heard.clear()
+            assert client.publish("__redis__:invalidate", keys.ticket(7)) >= 1  # reached us
+            assert client.publish("__redis__:invalidate", "\xff not a key list") >= 1
+            rewrite(client, keys, ticket(8, title="a real write", version=2))
+            until(lambda: keys.ticket(8) not in near.local.snapshot())  # read after the forged
+            assert near.active and near.tracker.client_id == client_id  # the same connection
+            assert all(names is not None and keys.ticket(7) not in names for names in heard), \
+                heard  # the forged messages reached no listener
+            assert keys.ticket(7) in near.local.snapshot()  # a forged name invalidates nothing
+            rewrite(client, keys, ticket(title="a real write", version=2))
+            until(lambda: keys.ticket(7) not in near.local.snapshot())  # real ones still arrive
+        finally:
+            near.close()
+            client.close()
 
 
 def test_our_own_writes_drop_our_copy_at_once(near: NearCache) -> None:
