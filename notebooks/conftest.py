@@ -42,13 +42,12 @@ if IPyNbFile is not None:
 
     def _start_with_fresh_ports(*args: Any, **kwargs: Any) -> Any:
         """nbval's ``start_new_kernel``, tried again on a kernel that died while starting."""
-        for attempt in range(1, KERNEL_STARTS + 1):
+        for _ in range(KERNEL_STARTS - 1):
             try:
                 return _start_once(*args, **kwargs)
             except RuntimeError:  # "Kernel died before replying to kernel_info"
-                if attempt == KERNEL_STARTS:
-                    raise
-        raise AssertionError("unreachable")
+                continue
+        return _start_once(*args, **kwargs)  # the last try: its error fails the notebook
 
     nbval.kernel.start_new_kernel = _start_with_fresh_ports
 
