@@ -9,6 +9,7 @@ import pytest
 import redis
 
 from helpdesk_kit.app import REGISTRY, HelpdeskApp
+from helpdesk_kit.backends import RedisServer
 from helpdesk_kit.cache import Cache
 from helpdesk_kit.db import HelpdeskStore
 from helpdesk_kit.keys import KeySchema
@@ -188,6 +189,31 @@ def test_maxlen_is_a_memory_cap_that_drops_unprocessed_work(redis_client: redis.
     queue.enqueue_many([("record", {"n": n}) for n in range(1000)])
     assert queue.length() < 300
     assert Worker(queue, None, mode="streams", batch=100).process_all()["processed"] < 300
+
+
+def test_with_no_cap_a_full_redis_refuses_a_task_instead_of_dropping_one(keys: KeySchema
+                                                                          ) -> None:
+    """The default stream has no MAXLEN: when memory is full, ``XADD`` fails (the producer
+    is told, as with the list queue) and every task accepted before stays, to be run."""
+    with RedisServer() as server:
+        client = server.client()
+        queue = _queue(client, keys)
+        assert queue.max_len is None
+        client.config_set("maxmemory-policy", "noeviction")
+        client.config_set("maxmemory", client.info("memory")["used_memory"] + 200_000)
+        accepted = 0
+        with pytest.raises(redis.OutOfMemoryError):
+            for n in range(100_000):
+                queue.enqueue("record", {"n": n})
+                accepted += 1
+        assert accepted > 100
+        assert queue.length() == accepted  # nothing dropped to make room
+        client.config_set("maxmemory", 0)  # the operator makes room
+        runs: list[int] = []
+        worker = Worker(_queue(client, keys, runs), None, mode="streams")
+        assert worker.process_all()["processed"] == accepted
+        assert runs == list(range(accepted))
+        client.close()
 
 
 def test_entries_trimmed_while_pending_are_counted(redis_client: redis.Redis,

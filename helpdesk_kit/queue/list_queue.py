@@ -202,12 +202,19 @@ class TaskQueue(BaseQueue):
         return self.promote_due() + orphans
 
     def register_worker(self, worker_id: str, ttl_s: float) -> None:
-        self.client.sadd(self.keys.tasks_workers, worker_id)
-        self.heartbeat(worker_id, ttl_s)
+        """A worker starts: named in ``tasks:workers``, its first heartbeat, in one trip."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.sadd(self.keys.tasks_workers, worker_id)
+        self._beat(pipe, worker_id, ttl_s)
+        pipe.execute()
 
     def heartbeat(self, worker_id: str, ttl_s: float) -> None:
         """"I am alive": a key that expires unless refreshed within ``ttl_s``."""
-        self.client.set(self.keys.worker_heartbeat(worker_id), now_ms(), px=int(ttl_s * 1000))
+        self._beat(self.client, worker_id, ttl_s)
+
+    def _beat(self, pipe: Any, worker_id: str, ttl_s: float) -> None:
+        """The heartbeat's ``SET ... PX`` on ``pipe`` (a client or a pipeline)."""
+        pipe.set(self.keys.worker_heartbeat(worker_id), now_ms(), px=int(ttl_s * 1000))
 
     def release(self, worker_id: str) -> int:
         """Hand back every task this worker holds (front of the queue, same order)."""
@@ -222,8 +229,10 @@ class TaskQueue(BaseQueue):
     def unregister_worker(self, worker_id: str) -> int:
         """Graceful exit: release what it holds, drop its heartbeat. Returns tasks released."""
         moved = self.release(worker_id)
-        self.client.delete(self.keys.worker_heartbeat(worker_id))
-        self.client.srem(self.keys.tasks_workers, worker_id)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.delete(self.keys.worker_heartbeat(worker_id))
+        pipe.srem(self.keys.tasks_workers, worker_id)
+        pipe.execute()
         return moved
 
     def worker_ids(self) -> list[str]:

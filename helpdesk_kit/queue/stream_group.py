@@ -6,9 +6,10 @@ every entry a worker took and has not acked, *who* holds it, *since when* (idle 
 *how often* it was delivered. :class:`StreamGroup` holds what that storage does for the
 queues' common life cycle (:class:`~helpdesk_kit.queue.base.BaseQueue`) and for its workers:
 
-- **adding** an entry (``XADD ... MAXLEN ~``) and **forgetting** a held one (``XACK``): the
-  storage steps. Dead letters go to a list of their own (``tasks:stream:dead``), and burying
-  acks the entry in the same MULTI, so a buried entry is never delivered again;
+- **adding** an entry (``XADD``, with ``MAXLEN ~`` if capped) and **forgetting** a held one
+  (``XACK``): the storage steps. Dead letters go to a list of their own
+  (``tasks:stream:dead``), and burying acks the entry in the same MULTI, so a buried entry is
+  never delivered again;
 - **liveness** is the idle time itself: a live worker touches what it holds with every
   heartbeat (``XCLAIM <ids> JUSTID``, which resets the idle time and counts no delivery), and
   an entry idle for longer than the heartbeat TTL belongs to a dead worker.
@@ -49,9 +50,9 @@ __all__ = ["StreamGroup"]
 
 class StreamGroup(BaseQueue):
     """A stream of tasks and its consumer group (see the module); ``max_len`` caps the
-    stream (approximately, ``~``). The other options are :class:`BaseQueue`'s."""
+    stream (approximately, ``~``; None: no cap). The other options are :class:`BaseQueue`'s."""
 
-    def __init__(self, client: redis.Redis, keys: KeySchema, *, max_len: int,
+    def __init__(self, client: redis.Redis, keys: KeySchema, *, max_len: int | None,
                  registry: TaskRegistry, retry: RetryPolicy | None, max_task_bytes: int,
                  durable: bool, replica_timeout_ms: int, replicas: int | None) -> None:
         where = QueueKeys(pending=keys.tasks_stream, delayed=keys.tasks_stream_delayed,
@@ -80,6 +81,8 @@ class StreamGroup(BaseQueue):
 
     def add_entry(self, pipe: Any, *pairs: object) -> Any:
         """``XADD`` one entry (field, value, ...) on ``pipe`` (a client or a pipeline)."""
+        if self.max_len is None:
+            return pipe.execute_command("XADD", self.keys.tasks_stream, "*", *pairs)
         return pipe.execute_command("XADD", self.keys.tasks_stream, "MAXLEN", "~",
                                     self.max_len, "*", *pairs)
 
@@ -117,9 +120,12 @@ class StreamGroup(BaseQueue):
 
     def held_ids(self, worker_id: str, limit: int = 10_000) -> list[str]:
         """The ids pending for ``worker_id`` (taken, not acked)."""
-        pending = self.client.xpending_range(self.keys.tasks_stream, GROUP, "-", "+", limit,
-                                             consumername=worker_id)
-        return [text(p["message_id"]) for p in pending]
+        return _ids(self._queue_held_ids(self.client, worker_id, limit))
+
+    def _queue_held_ids(self, pipe: Any, worker_id: str, limit: int = 10_000) -> Any:
+        """``XPENDING ... <worker_id>`` on ``pipe`` (a client: its reply; a pipeline: queued)."""
+        return pipe.xpending_range(self.keys.tasks_stream, GROUP, "-", "+", limit,
+                                   consumername=worker_id)
 
     def worker_ids(self) -> list[str]:
         """The consumers the group knows (live workers, and dead ones not yet forgotten)."""
@@ -133,8 +139,10 @@ class StreamGroup(BaseQueue):
     def heartbeat(self, worker_id: str, ttl_s: float) -> None:
         """"I am alive": the heartbeat key, and ``XCLAIM ... JUSTID`` of what we hold, which
         sets its idle time back to 0 (and does not count a delivery)."""
-        self.client.set(self.keys.worker_heartbeat(worker_id), now_ms(), px=int(ttl_s * 1000))
-        held = self.held_ids(worker_id)
+        pipe = self.client.pipeline(transaction=False)  # two independent commands, one trip
+        pipe.set(self.keys.worker_heartbeat(worker_id), now_ms(), px=int(ttl_s * 1000))
+        self._queue_held_ids(pipe, worker_id)
+        held = _ids(pipe.execute()[1])
         if held:
             self.client.execute_command("XCLAIM", self.keys.tasks_stream, GROUP, worker_id, 0,
                                         *held, "JUSTID")
@@ -222,8 +230,11 @@ class StreamGroup(BaseQueue):
     def unregister_worker(self, worker_id: str) -> int:
         """Graceful exit: hand back what it holds, drop its heartbeat and its consumer."""
         moved = self.release(worker_id)
-        self.client.delete(self.keys.worker_heartbeat(worker_id))
-        if not self.held_ids(worker_id):  # DELCONSUMER would drop pending entries: never
+        pipe = self.client.pipeline(transaction=False)
+        pipe.delete(self.keys.worker_heartbeat(worker_id))
+        self._queue_held_ids(pipe, worker_id)
+        still_held = _ids(pipe.execute()[1])
+        if not still_held:  # DELCONSUMER would drop pending entries: never
             self.client.xgroup_delconsumer(self.keys.tasks_stream, GROUP, worker_id)
         return moved
 
@@ -242,3 +253,8 @@ class StreamGroup(BaseQueue):
             keep_from = f"{millis}-{int(seq or 0) + 1}"
         return int(self.client.xtrim(self.keys.tasks_stream, minid=keep_from,
                                      approximate=True))
+
+
+def _ids(pending: list[dict[str, Any]]) -> list[str]:
+    """The entry ids of an ``XPENDING ... <consumer>`` reply, as redis-py parses it."""
+    return [text(p["message_id"]) for p in pending]

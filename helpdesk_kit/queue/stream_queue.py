@@ -3,7 +3,8 @@
 The list queues (:mod:`.list_queue`) move a task from list to list; a stream keeps every task
 as an entry of one log, and the consumer *group* remembers who holds what:
 
-1. ``enqueue`` is ``XADD tasks:stream MAXLEN ~ max_len * task <json>``;
+1. ``enqueue`` is ``XADD tasks:stream * task <json>`` (``XADD tasks:stream MAXLEN ~ max_len
+   * task <json>`` with a cap);
 2. ``reserve`` is ``XREADGROUP GROUP workers <worker> COUNT n STREAMS tasks:stream >``: the
    entries become *pending* for that consumer, in the group's pending list (who, since
    when, delivered how often: ``XPENDING``);
@@ -18,7 +19,9 @@ as an entry of one log, and the consumer *group* remembers who holds what:
    holding it) becomes a dead letter instead;
 6. acked entries stay in the log until :meth:`trim` (``XTRIM MINID``) drops the ones older
    than the oldest entry still needed. ``MAXLEN`` on ``XADD`` is a memory cap of last resort:
-   it drops the oldest entries whether or not a worker has processed them.
+   it drops the oldest entries whether or not a worker has processed them. So there is none
+   unless you ask for one (``max_len``): like the list queue, an uncapped stream grows until
+   ``maxmemory`` refuses the next ``XADD`` - an error the producer sees, and nothing dropped.
 
 Delivery is *at least once*, as in reliable mode: the same idempotent handlers run, in the
 same :class:`~helpdesk_kit.queue.Worker` (``mode="streams"``). Enqueueing, failing, promotion
@@ -45,10 +48,7 @@ from .stream_entries import FIELD, GROUP, StreamTask, read_entries, script_entri
 from .stream_group import StreamGroup
 from .task import Task, TaskRegistry, now_ms
 
-__all__ = ["ACK_AND_READ", "DEFAULT_MAX_LEN", "STREAM_LIBRARY", "StreamQueue", "StreamTask"]
-
-#: The stream's memory cap (``XADD ... MAXLEN ~``): far above any backlog a lesson makes.
-DEFAULT_MAX_LEN = 1_000_000
+__all__ = ["ACK_AND_READ", "STREAM_LIBRARY", "StreamQueue", "StreamTask"]
 
 #: KEYS: the stream, its stats hash; ARGV: the worker, then what it finished: the entry's id,
 #: ``+`` for a task that is no entry (counted, nothing to ack), ``""`` for nothing. The ack
@@ -88,7 +88,8 @@ STREAM_LIBRARY = Library("helpdesk_kit_stream_queue", {"ack_and_read": ACK_AND_R
 class StreamQueue(StreamGroup):
     """The queue on one Redis stream. Same producing API and guarantees as ``TaskQueue``.
 
-    ``max_len`` caps the stream (approximately, ``~``); ``trim_every`` acks, :meth:`trim`
+    ``max_len`` caps the stream (approximately, ``~``), dropping the oldest entries, done or
+    not (None, the default: no cap; see the module); ``trim_every`` acks, :meth:`trim`
     removes the processed entries. ``registry``, ``retry``, ``max_task_bytes``, ``durable``,
     ``replicas`` and ``replica_timeout_ms`` are the list queue's
     (:class:`~helpdesk_kit.queue.base.BaseQueue`).
@@ -96,10 +97,10 @@ class StreamQueue(StreamGroup):
 
     def __init__(self, client: redis.Redis, keys: KeySchema | None = None, *,
                  registry: TaskRegistry, retry: RetryPolicy | None = None,
-                 max_task_bytes: int = MAX_TASK_BYTES, max_len: int = DEFAULT_MAX_LEN,
+                 max_task_bytes: int = MAX_TASK_BYTES, max_len: int | None = None,
                  trim_every: int = 1000, durable: bool = False, replica_timeout_ms: int = 1000,
                  replicas: int | None = None) -> None:
-        if max_len < 1 or trim_every < 1:
+        if (max_len is not None and max_len < 1) or trim_every < 1:
             raise ValueError("max_len and trim_every must be at least 1")
         super().__init__(client, keys or KeySchema(), max_len=max_len, registry=registry,
                          retry=retry, max_task_bytes=max_task_bytes, durable=durable,

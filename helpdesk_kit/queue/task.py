@@ -25,6 +25,10 @@ from ..errors import TaskValidationError
 
 __all__ = ["Task", "TaskRegistry", "TaskType", "now_ms"]
 
+#: The encoder of every task's JSON, built once: ``json.dumps`` with ``separators`` builds a
+#: new encoder at each call, and a queue encodes a task per enqueue.
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
 
 def now_ms() -> int:
     """Milliseconds since the epoch: the design's ``Date.now()``."""
@@ -66,7 +70,7 @@ class Task:
     def to_json(self) -> str:
         """The task as JSON; a payload JSON cannot hold raises :class:`TaskValidationError`."""
         try:
-            return json.dumps(self.to_dict(), separators=(",", ":"))
+            return _COMPACT.encode(self.to_dict())
         except (TypeError, ValueError, RecursionError) as exc:  # a set, NaN is fine, deep nesting
             raise TaskValidationError(
                 f"the payload cannot be JSON ({type(exc).__name__}: {exc})") from None
