@@ -7,6 +7,11 @@ rounds; a ratio is the median of each round's ratio to the same round's floor
 
 - raw:      a hand-written ``RPUSH`` loop then ``LPOP`` loop carrying the JSON a pop task
             carries (``json.dumps`` / ``json.loads``), no validation, no handler: the floor;
+- raw, a thread idle beside it: the same loop while another thread of the process waits on
+            an event, as a worker's heartbeat thread waits between beats. That thread does
+            no work, yet on some kernels each round trip of a process with two threads costs
+            a little more (seen on Linux 6.18 in a 2-core VM): this row is the part of a
+            worker's cost that is its heartbeat thread's mere presence, not its Python;
 - pop:      ``TaskQueue.enqueue`` + ``Worker(mode="pop").process_all()`` (RPUSH / LPOP);
 - reliable, one by one: one ``enqueue`` (one RPUSH) per task, and a worker whose every step
             acks the finished task and reserves the next in one script
@@ -31,6 +36,7 @@ import json
 import secrets
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -47,9 +53,12 @@ from helpdesk_kit.db.sample import SAMPLE_NOW, load_sample
 from helpdesk_kit.keys import KeySchema
 from helpdesk_kit.queue import StreamQueue, Task, TaskQueue, TaskRegistry, Worker
 
-#: (rounds, tasks a round): many short rounds, so the 0.8x ratios are fine ones.
-FULL, QUICK = (25, 1_000), (15, 300)
+#: (rounds, tasks a round): many short rounds, so the 0.8x ratios are fine ones. A worker's
+#: session (registration, maintenance, hand-back: about ten round trips) is paid once a
+#: round: 600 tasks keep it near 1% of a round (at 300 it was 3%).
+FULL, QUICK = (25, 1_000), (25, 600)
 RAW = "raw RPUSH/LPOP loop"
+THREADED = "raw loop, a thread idle beside it"
 POP = "pop mode (enqueue + LPOP)"
 ONE, BATCH = "reliable, one by one", "reliable, batch 100"
 STREAMS_ONE, STREAMS = "streams, one by one", "streams, batch 100"
@@ -75,6 +84,18 @@ def raw_loop(client: redis.Redis, keys: KeySchema, n: int) -> float:
     while (raw := client.lpop(keys.tasks_pending)) is not None:
         json.loads(raw)  # type: ignore[arg-type]
     return n / (time.perf_counter() - start)
+
+
+def raw_beside_a_thread(client: redis.Redis, keys: KeySchema, n: int) -> float:
+    """:func:`raw_loop` while another thread of this process waits, doing nothing."""
+    idle = threading.Event()
+    waiter = threading.Thread(target=idle.wait, daemon=True)
+    waiter.start()
+    try:
+        return raw_loop(client, keys, n)
+    finally:
+        idle.set()
+        waiter.join()
 
 
 def pop_mode(client: redis.Redis, keys: KeySchema, n: int) -> float:
@@ -156,6 +177,7 @@ def run(quick: bool = False) -> list[Area]:
         with cores(server, apart=True) as placement:
             rates = interleave({
                 RAW: lambda: raw_loop(client, keys, n),
+                THREADED: lambda: raw_beside_a_thread(client, keys, n),
                 POP: lambda: pop_mode(client, keys, n),
                 ONE: lambda: reliable_mode(client, keys, 1, n),
                 BATCH: lambda: reliable_mode(client, keys, 100, n),
