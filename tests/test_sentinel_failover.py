@@ -15,10 +15,14 @@ from collections.abc import Iterator
 import pytest
 from scaleout_servers import need_binaries
 
-from helpdesk_kit.backends import SentinelLab
+from helpdesk_kit.backends import SentinelLab, connect
+from helpdesk_kit.backends.connection import close_backend
+from helpdesk_kit.backends.replication import Fences, wait_for_replicas
+from helpdesk_kit.cache import Cache, invalidation
 from helpdesk_kit.config import Settings
 from helpdesk_kit.db import HelpdeskStore, open_store
 from helpdesk_kit.db.sample import load_sample
+from helpdesk_kit.errors import InvalidationError
 from helpdesk_kit.keys import KeySchema
 from helpdesk_kit.lab.failover import DrillReport, replication_gap, sentinel_drill
 
@@ -91,3 +95,56 @@ def test_a_replication_gap_loses_acknowledged_pushes_unless_they_wait(
     assert without.acknowledged == without.lost == 10 and without.kept == 0
     assert len(with_wait.refusals) == 3 and all("TaskError" in r for r in with_wait.refusals)
     assert with_wait.acknowledged == 0 and with_wait.lost == 0 and with_wait.kept == 0
+
+
+def test_a_failover_between_an_invalidation_and_its_wait_confirms_nothing(
+        drill_lab: SentinelLab, drill_store: HelpdeskStore,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ``DEL`` runs on the primary while no replica is attached, the primary dies, and
+    the confirmation reaches the new primary, with a replica of its own to answer ``WAIT``.
+    That ``WAIT`` says nothing of the ``DEL``: the new primary never had it, and the old row
+    is still cached there. The invalidation must say so (it used to confirm).
+
+    The replicas are kept off by a wrong ``masterauth``: dropped by the primary, they cannot
+    attach again until it is put back."""
+    primary = drill_lab.wait_steady()
+    backend = connect(Settings.from_env({**drill_lab.env(), "REDIS_SOCKET_TIMEOUT": "0.5"}))
+    keys = KeySchema(prefix="split:")
+    cache = Cache(backend.client, keys)
+    ticket = drill_store.get_ticket(7)
+    assert ticket is not None
+    cache.put("ticket", 7, ticket)
+    assert wait_for_replicas(backend.client, keys.fence, 2000)  # every replica has the row
+    replicas = [node for node in drill_lab.data if node.alive and node is not primary]
+    write_fences = Fences.write
+    confirm = invalidation.confirm_replicated
+
+    def set_masterauth(password: str) -> None:
+        for replica in replicas:
+            with replica.client() as direct:
+                direct.config_set("masterauth", password)
+
+    def write_alone(fences: Fences, pipe: object) -> None:
+        # just before the MULTI runs: the primary drops its replicas, which cannot come back
+        set_masterauth("not-the-password")
+        with primary.client() as direct:
+            direct.client_kill_filter(_type="replica")
+            assert direct.execute_command("ROLE")[2] == []  # the MULTI reaches it alone
+        write_fences(fences, pipe)
+
+    def failover_first(*args: object, **kwargs: object) -> None:
+        drill_lab.kill_primary()  # with the DEL its replicas never had
+        set_masterauth("")
+        drill_lab.wait_for_new_primary(primary)
+        drill_lab.wait_steady()  # the new primary has a replica: WAIT can be answered
+        confirm(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Fences, "write", write_alone)
+    monkeypatch.setattr(invalidation, "confirm_replicated", failover_first)
+    try:
+        with pytest.raises(InvalidationError, match="failover"):
+            cache.invalidate_ticket(7)
+        assert backend.client.exists(keys.ticket(7)) == 1  # the stale row it warned of
+    finally:
+        close_backend(backend)
+        drill_lab.restart(primary)

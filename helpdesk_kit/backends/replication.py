@@ -19,12 +19,22 @@ Two shapes, because ``WAIT`` counts the writes of its own connection only:
 - :func:`wait_for_replicas`: after writes made elsewhere (a MULTI/EXEC, a cluster pipeline
   over several nodes), a small write of its own on every primary, then ``WAIT``: the
   replication stream is ordered, so a replica that has the later write has the earlier ones.
-  The cache's invalidation uses it on Sentinel and Cluster backends.
+  The cache's pattern invalidation uses it on Sentinel and Cluster backends.
+- :class:`Fences`: the same, *proved on the right server*. A client that follows a failover
+  sends its next command to the new primary: writes applied on the old one a moment before it
+  died, never replicated, and a ``WAIT`` answered by the new one would look confirmed while
+  the new primary lacks them. So the writes themselves carry a fresh token (``SET
+  fence:<token> <token>``, in the same MULTI, or on each node's connection of a cluster
+  pipeline), and the confirmation reads it back, writes, and waits, on one connection: a
+  server without the token did not run those writes, and nothing is confirmed. The cache's
+  invalidation by key uses it.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -32,11 +42,15 @@ import redis
 from .cluster import is_cluster, node_clients
 from .sentinel import is_sentinel
 
-__all__ = ["FENCE_TTL_MS", "connected_replicas", "replicas_to_wait_for", "wait_for_replicas",
-           "write_and_wait"]
+__all__ = ["FENCE_TTL_MS", "TOKEN_TTL_MS", "Fences", "connected_replicas", "replicas_to_wait_for",
+           "wait_for_replicas", "write_and_wait"]
 
-#: The fence keys expire by themselves: they only exist to move the replication offset.
+#: The fence keys expire by themselves: they only exist to move the replication offset, and to
+#: show which server ran a batch of writes, for the moment it takes to confirm them.
 FENCE_TTL_MS = 60_000
+#: A batch's token (:class:`Fences`) is read back right after the batch, within a
+#: ``WAIT`` timeout: it need not outlive that by much (one key per batch, so not a minute).
+TOKEN_TTL_MS = 10_000
 
 
 def replicas_to_wait_for(client: Any) -> int:
@@ -121,3 +135,57 @@ def wait_for_replicas(client: Any, fence: str, timeout_ms: int) -> bool:
                 client.nodes_manager.initialize()  # so the next call fences the new one
             raise
     return True
+
+
+@dataclass(frozen=True)
+class Fences:
+    """One batch of writes' proof of where it ran: a fresh token, and the key on each primary
+    that holds it (``{base}:<token>``; on a cluster ``{base}:<token>{n}``, one per primary).
+
+    :meth:`plan` them, :meth:`write` them into the batch's own pipeline (after its writes),
+    then :meth:`confirm`: on each primary, the token must be there and every replica
+    connected there must have it.
+    """
+
+    #: the client the batch runs on (a cluster's, or one server's)
+    client: Any
+    #: this batch's own token: 32 random hex digits
+    token: str
+    #: (the primary's own client, the key it holds the token in), one per primary
+    keys: tuple[tuple[Any, str], ...]
+
+    @classmethod
+    def plan(cls, client: Any, base: str) -> Fences:
+        """A new token, and its key on every primary that has a replica."""
+        token = uuid.uuid4().hex
+        return cls(client, token, tuple(_fence_keys(client, f"{base}:{token}")))
+
+    def write(self, pipe: Any) -> None:
+        """Queue ``SET <key> <token> PX`` for every primary on the batch's pipeline (a
+        MULTI on one server; a cluster pipeline sends each on that node's connection, after
+        the node's other writes)."""
+        for _node, key in self.keys:
+            pipe.set(key, self.token, px=TOKEN_TTL_MS)
+
+    def confirm(self, timeout_ms: int) -> bool:
+        """True if, on every primary, the token is there and every connected replica has
+        it within ``timeout_ms``. One connection each: ``GET`` the token, ``PEXPIRE`` it (a
+        write of this connection, after the batch on this very server: what ``WAIT``
+        counts), ``WAIT``. Connection errors reach the caller."""
+        for node, key in self.keys:
+            try:
+                wanted = connected_replicas(node)
+                pipe = node.pipeline(transaction=False)
+                pipe.get(key)
+                pipe.pexpire(key, TOKEN_TTL_MS)
+                pipe.execute_command("WAIT", max(1, wanted), timeout_ms)
+                found, _, acknowledged = pipe.execute()
+            except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError):
+                if is_cluster(self.client):  # read the slot map again, as wait_for_replicas
+                    self.client.nodes_manager.initialize()
+                raise
+            if found not in (self.token, self.token.encode()):
+                return False  # this server never ran the batch: a failover in between
+            if wanted < 1 or int(acknowledged) < wanted:
+                return False
+        return True

@@ -9,10 +9,15 @@ a cache that silently keeps an old row is worse than a loud error.
 **Replicated Redis (Sentinel, Cluster).** The primary answers before its replicas have the
 ``DEL``; if it dies then, the promoted replica still holds the old row, and a reader's guarded
 set sees the old generation too. So there every invalidation waits for the replicas
-(``WAIT``, :func:`~helpdesk_kit.backends.replication.wait_for_replicas`): when it returns, the
-invalidation survives a failover. When no replica confirms within
-:data:`REPLICA_TIMEOUT_MS`, it raises InvalidationError saying so: never a silent stale row.
-On a cluster the pattern's SCAN runs on every primary (redis-py's ``scan_iter`` visits each).
+(``WAIT``): when it returns, the invalidation survives a failover. When no replica confirms
+within :data:`REPLICA_TIMEOUT_MS`, it raises InvalidationError saying so: never a silent stale
+row. ``WAIT`` must run on the server that ran the ``DEL``: a failover between the two sends
+it to the new primary, which may never have had the ``DEL`` and confirms all the same. So an
+invalidation by key writes a fresh token in its own MULTI, and the confirmation reads it back
+on the connection that waits (:class:`~helpdesk_kit.backends.replication.Fences`): no token
+there, no confirmation. A pattern invalidation is many commands (SCAN, DEL batches) and only
+waits (:func:`~helpdesk_kit.backends.replication.wait_for_replicas`); on a cluster its SCAN
+runs on every primary (redis-py's ``scan_iter`` visits each).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import Any
 import redis
 
 from ..backends import delete_matching
-from ..backends.replication import replicas_to_wait_for, wait_for_replicas
+from ..backends.replication import Fences, replicas_to_wait_for, wait_for_replicas
 from ..errors import InvalidationError
 from ..keys import KeySchema
 from ..vocab import Entity
@@ -60,13 +65,19 @@ def invalidate_pattern(client: redis.Redis, keys: KeySchema, entity: Entity) -> 
 def run(client: redis.Redis, keys: KeySchema, what: str, build: Callable[[Any], Any], *,
         retries: int) -> None:
     """Run one MULTI/EXEC of deletes, retrying ``retries`` times; raise InvalidationError if
-    it never works."""
+    it never works. On a replicated Redis the MULTI carries a token, and the invalidation is
+    confirmed on the server that holds it (see the module)."""
+    fences = None
+    if replicas_to_wait_for(client):
+        fences = Fences.plan(client, keys.fence)
     attempts = retries + 1
     for attempt in range(1, attempts + 1):
         try:
             # one server: MULTI/EXEC; a cluster cannot run MULTI across slots
             pipe = client.pipeline(transaction=not keys.cluster)
             build(pipe)
+            if fences is not None:
+                fences.write(pipe)  # last: after the deletes, on each primary's connection
             pipe.execute()
             break
         except redis.RedisError as exc:
@@ -80,21 +91,29 @@ def run(client: redis.Redis, keys: KeySchema, what: str, build: Callable[[Any], 
             f"could not invalidate {what} after {attempts} attempts "
             f"({type(error).__name__}: {error}); the cached copy may be stale until its TTL "
             "ends") from error
-    confirm_replicated(client, keys, what)
+    if fences is not None:
+        confirm_replicated(client, keys, what, fences)
 
 
-def confirm_replicated(client: redis.Redis, keys: KeySchema, what: str) -> None:
-    """On Sentinel or Cluster, wait until a replica has the invalidation; else raise."""
-    replicas = replicas_to_wait_for(client)
-    if not replicas:
+def confirm_replicated(client: redis.Redis, keys: KeySchema, what: str,
+                       fences: Fences | None = None) -> None:
+    """On Sentinel or Cluster, wait until the replicas have the invalidation; else raise.
+
+    ``fences``: the tokens the invalidation wrote (its server must hold them); without them,
+    only wait for what was written so far (a pattern invalidation)."""
+    if not replicas_to_wait_for(client):
         return
     try:
-        confirmed = wait_for_replicas(client, keys.fence, REPLICA_TIMEOUT_MS)
+        if fences is not None:
+            confirmed = fences.confirm(REPLICA_TIMEOUT_MS)
+        else:
+            confirmed = wait_for_replicas(client, keys.fence, REPLICA_TIMEOUT_MS)
     except redis.RedisError as exc:
         confirmed = False
         reason = f"{type(exc).__name__}: {exc}"
     else:
-        reason = f"not every replica within {REPLICA_TIMEOUT_MS} ms"
+        reason = (f"not every replica within {REPLICA_TIMEOUT_MS} ms, or the server that "
+                  "answered never ran it: a failover in between")
     if not confirmed:
         raise InvalidationError(
             f"invalidated {what} on the primary, but no replica confirmed it ({reason}): if the "
