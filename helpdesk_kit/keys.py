@@ -64,9 +64,10 @@ class KeySchema:
 
     @property
     def fence(self) -> str:
-        """``fence`` - STRING (expires in a minute), written after an invalidation on a replicated
-        Redis so that ``WAIT`` covers it (:mod:`helpdesk_kit.backends.replication`); on a
-        cluster one per primary, ``fence{0}``, ``fence{1}``..."""
+        """``fence:<token>`` - STRING (expires in seconds), one per invalidation on a replicated
+        Redis: written with it and after it, so that ``WAIT`` covers it and shows which server
+        ran it (:mod:`helpdesk_kit.backends.replication`); on a cluster one per primary,
+        ``fence:<token>{0}``, ``fence:<token>{1}``... This is the names' start."""
         return f"{self.prefix}fence"
 
     @property

@@ -12,7 +12,9 @@ import fakeredis
 import pytest
 import redis
 
-from helpdesk_kit.cache import Cache, CacheStats
+from helpdesk_kit.backends.cluster import ClusterUnavailableError
+from helpdesk_kit.backends.replication import Fences
+from helpdesk_kit.cache import Cache, CacheStats, invalidation
 from helpdesk_kit.cache.codec import decode_ticket, decode_user, encode_ticket, encode_user
 from helpdesk_kit.errors import CacheValueError, InvalidationError
 from helpdesk_kit.keys import KeySchema
@@ -200,6 +202,25 @@ def test_pattern_invalidation_uses_scan_never_keys(cache: Cache, redis_client: r
     assert scanned == [keys.pattern("ticket")]
     assert redis_client.exists(keys.ticket(5)) == 0
     assert redis_client.exists(keys.user(1)) == 1
+
+
+def test_an_invalidation_that_cannot_plan_its_confirmation_deletes_and_says_so(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a replicated Redis the confirmation is planned before the MULTI; a slot map with
+    a hole (mid-failover on a cluster) must not stop the delete, and must not pass quietly."""
+    client = fakeredis.FakeRedis(decode_responses=True)
+    cache = Cache(client, KeySchema("plan:"))
+    cache.cache_ticket(make_ticket())
+
+    def no_plan(*_args: object, **_kwargs: object) -> None:
+        raise ClusterUnavailableError("SlotNotCoveredError: slot 1234 has no node")
+
+    monkeypatch.setattr(invalidation, "replicas_to_wait_for", lambda _client: 1)
+    monkeypatch.setattr(Fences, "plan", no_plan)
+    with pytest.raises(InvalidationError, match="slot 1234 has no node"):
+        cache.invalidate_ticket(7)
+    assert client.exists("plan:ticket:7") == 0  # deleted all the same
+    assert client.get("plan:gen:ticket:7") == "1"
 
 
 def test_flush_all_is_the_seeds_counter_example() -> None:

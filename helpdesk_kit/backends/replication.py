@@ -12,22 +12,23 @@ read a moment ago, so the one that did not acknowledge yet can win - measured he
 and a confirmed invalidation came back stale. So the kit waits for **every replica connected
 now** (``ROLE`` lists them; at least one): whichever is promoted has the write.
 
-Two shapes, because ``WAIT`` counts the writes of its own connection only:
+Three shapes, because ``WAIT`` counts the writes of its own connection only:
 
 - :func:`write_and_wait`: the writes and the ``WAIT`` in one pipeline on one connection (to
   the node that holds ``key``). The queue's ``durable=True`` uses it.
-- :func:`wait_for_replicas`: after writes made elsewhere (a MULTI/EXEC, a cluster pipeline
-  over several nodes), a small write of its own on every primary, then ``WAIT``: the
-  replication stream is ordered, so a replica that has the later write has the earlier ones.
-  The cache's pattern invalidation uses it on Sentinel and Cluster backends.
-- :class:`Fences`: the same, *proved on the right server*. A client that follows a failover
-  sends its next command to the new primary: writes applied on the old one a moment before it
-  died, never replicated, and a ``WAIT`` answered by the new one would look confirmed while
-  the new primary lacks them. So the writes themselves carry a fresh token (``SET
-  fence:<token> <token>``, in the same MULTI, or on each node's connection of a cluster
-  pipeline), and the confirmation reads it back, writes, and waits, on one connection: a
-  server without the token did not run those writes, and nothing is confirmed. The cache's
-  invalidation by key uses it.
+- :class:`Fences`: for writes made in a batch of their own (the cache's invalidation: a
+  MULTI/EXEC, or a cluster pipeline over several nodes), planned *before* the batch, then a
+  small write of their own on every primary, and ``WAIT``: the replication stream is ordered,
+  so a replica that has the later write has the earlier ones. The plan is what makes it the
+  *same* server. A client that follows a failover sends its next command to the new primary,
+  which may never have had the batch (written on the old one a moment before it died, never
+  replicated) and answers ``WAIT`` all the same. So on one server the batch carries a fresh
+  token in its own MULTI (``SET <prefix>fence:<token> <token>``) and the confirmation reads it
+  back on the connection that waits: no token there, no confirmation. On a cluster each
+  confirmation goes to the node client the slot map named before the batch, pinned to its
+  address: a primary that died or was demoted since answers with an error, never a ``WAIT``.
+- :func:`wait_for_replicas`: the same wait for writes already made, with no plan before them
+  (a pattern invalidation, many commands): it cannot tell a failover in between.
 """
 
 from __future__ import annotations
@@ -38,19 +39,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
+from redis.exceptions import RedisClusterException
 
-from .cluster import is_cluster, node_clients
+from .cluster import ClusterUnavailableError, is_cluster, node_clients
 from .sentinel import is_sentinel
 
-__all__ = ["FENCE_TTL_MS", "TOKEN_TTL_MS", "Fences", "connected_replicas", "replicas_to_wait_for",
+__all__ = ["FENCE_TTL_MS", "Fences", "connected_replicas", "replicas_to_wait_for",
            "wait_for_replicas", "write_and_wait"]
 
-#: The fence keys expire by themselves: they only exist to move the replication offset, and to
-#: show which server ran a batch of writes, for the moment it takes to confirm them.
-FENCE_TTL_MS = 60_000
-#: A batch's token (:class:`Fences`) is read back right after the batch, within a
-#: ``WAIT`` timeout: it need not outlive that by much (one key per batch, so not a minute).
-TOKEN_TTL_MS = 10_000
+#: The fence keys expire by themselves: they only move the replication offset and hold a
+#: batch's token until it is read back, within a ``WAIT`` timeout (one key a batch: seconds).
+FENCE_TTL_MS = 10_000
 
 
 def replicas_to_wait_for(client: Any) -> int:
@@ -106,9 +105,12 @@ def _fence_keys(client: Any, base: str) -> list[tuple[redis.Redis, str]]:
     found: dict[str, tuple[redis.Redis, str] | None] = {}
     for n in range(100 * len(wanted)):  # ~len(wanted) tries each; bounded all the same
         key = f"{base}{{{n}}}"
-        name = client.get_node_from_key(key).name
-        if name in wanted and name not in found:
+        try:
+            name = client.get_node_from_key(key).name
             replicated = client.get_node_from_key(key, replica=True) is not None
+        except RedisClusterException as exc:  # a slot without a node: mid-failover
+            raise ClusterUnavailableError(str(exc)) from exc
+        if name in wanted and name not in found:
             found[name] = (wanted[name], key) if replicated else None
         if len(found) == len(wanted):
             break
@@ -118,74 +120,71 @@ def _fence_keys(client: Any, base: str) -> list[tuple[redis.Redis, str]]:
 def wait_for_replicas(client: Any, fence: str, timeout_ms: int) -> bool:
     """Wait until every replica connected to *every* primary has all writes made so far.
 
-    ``fence`` names the small key written on each primary first (e.g. ``prefix + "fence"``;
-    it expires after a minute). True if all of them acknowledged within ``timeout_ms``;
-    False means some write may not survive a failover now.
+    ``fence`` starts the names of the small keys written on each primary first (e.g.
+    ``prefix + "fence"``; they expire in seconds). True if all of them acknowledged within
+    ``timeout_ms``; False means some write may not survive a failover now. With no plan made
+    before the writes, a failover in between goes unseen (:class:`Fences` sees it).
     """
-    for node, key in _fence_keys(client, fence):
-        try:
-            wanted = connected_replicas(node)
-            pipe = node.pipeline(transaction=False)
-            pipe.set(key, "1", px=FENCE_TTL_MS)
-            pipe.execute_command("WAIT", max(1, wanted), timeout_ms)
-            if wanted < 1 or int(pipe.execute()[-1]) < wanted:
-                return False
-        except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError):
-            if is_cluster(client):  # a dead or demoted primary: read the slot map again,
-                client.nodes_manager.initialize()  # so the next call fences the new one
-            raise
-    return True
+    return Fences.plan(client, fence, token_in_batch=False).confirm(timeout_ms) is None
 
 
 @dataclass(frozen=True)
 class Fences:
-    """One batch of writes' proof of where it ran: a fresh token, and the key on each primary
-    that holds it (``{base}:<token>``; on a cluster ``{base}:<token>{n}``, one per primary).
+    """Where one batch of writes must be confirmed, planned before the batch runs: a fresh
+    token, and for every primary with a replica its node client and a key for the token
+    (``<base>:<token>``; on a cluster ``<base>:<token>{n}``, one per primary).
 
-    :meth:`plan` them, :meth:`write` them into the batch's own pipeline (after its writes),
-    then :meth:`confirm`: on each primary, the token must be there and every replica
-    connected there must have it.
+    :meth:`plan`, then run the batch with :meth:`write` last in it, then :meth:`confirm`
+    (see the module). A primary the plan could not find a key for is not confirmed.
     """
 
     #: the client the batch runs on (a cluster's, or one server's)
     client: Any
     #: this batch's own token: 32 random hex digits
     token: str
-    #: (the primary's own client, the key it holds the token in), one per primary
+    #: (the primary's node client, the key for the token there), one per primary
     keys: tuple[tuple[Any, str], ...]
+    #: whether the batch writes the token itself (one server: inside its MULTI). Not on a
+    #: cluster: a token for every primary in one pipeline would let one unreachable primary
+    #: stop every invalidation; there the pinned node clients show it is the same server.
+    token_in_batch: bool
 
     @classmethod
-    def plan(cls, client: Any, base: str) -> Fences:
-        """A new token, and its key on every primary that has a replica."""
+    def plan(cls, client: Any, base: str, *, token_in_batch: bool = True) -> Fences:
+        """A new token, and its key on every primary that has a replica (``token_in_batch``:
+        the batch will :meth:`write` it; one server only)."""
         token = uuid.uuid4().hex
-        return cls(client, token, tuple(_fence_keys(client, f"{base}:{token}")))
+        return cls(client, token, tuple(_fence_keys(client, f"{base}:{token}")),
+                   token_in_batch and not is_cluster(client))
 
     def write(self, pipe: Any) -> None:
-        """Queue ``SET <key> <token> PX`` for every primary on the batch's pipeline (a
-        MULTI on one server; a cluster pipeline sends each on that node's connection, after
-        the node's other writes)."""
-        for _node, key in self.keys:
-            pipe.set(key, self.token, px=TOKEN_TTL_MS)
+        """Queue ``SET <key> <token> PX`` on the batch's MULTI (one server; nothing on a
+        cluster)."""
+        if self.token_in_batch:
+            for _node, key in self.keys:
+                pipe.set(key, self.token, px=FENCE_TTL_MS)
 
-    def confirm(self, timeout_ms: int) -> bool:
-        """True if, on every primary, the token is there and every connected replica has
-        it within ``timeout_ms``. One connection each: ``GET`` the token, ``PEXPIRE`` it (a
-        write of this connection, after the batch on this very server: what ``WAIT``
-        counts), ``WAIT``. Connection errors reach the caller."""
+    def confirm(self, timeout_ms: int) -> str | None:
+        """None once every planned primary's connected replicas have all it ran before;
+        otherwise why not. One connection each: ``GET`` the token (it must be there if the
+        batch wrote it), ``SET`` it (this connection's own write, after the batch on this very
+        server: what ``WAIT`` counts), ``WAIT``. Connection errors reach the caller."""
         for node, key in self.keys:
             try:
                 wanted = connected_replicas(node)
                 pipe = node.pipeline(transaction=False)
                 pipe.get(key)
-                pipe.pexpire(key, TOKEN_TTL_MS)
+                pipe.set(key, self.token, px=FENCE_TTL_MS)
                 pipe.execute_command("WAIT", max(1, wanted), timeout_ms)
                 found, _, acknowledged = pipe.execute()
             except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError):
-                if is_cluster(self.client):  # read the slot map again, as wait_for_replicas
-                    self.client.nodes_manager.initialize()
+                if is_cluster(self.client):  # a dead or demoted primary: read the slot map
+                    self.client.nodes_manager.initialize()  # again, for the next plan
                 raise
-            if found not in (self.token, self.token.encode()):
-                return False  # this server never ran the batch: a failover in between
+            if self.token_in_batch and found != self.token:
+                return ("the primary that answered never ran it: a failover came in between, "
+                        "and the old entry may be back already")
             if wanted < 1 or int(acknowledged) < wanted:
-                return False
-        return True
+                return (f"{acknowledged} of {max(1, wanted)} replica(s) acknowledged within "
+                        f"{timeout_ms} ms")
+        return None

@@ -9,15 +9,16 @@ a cache that silently keeps an old row is worse than a loud error.
 **Replicated Redis (Sentinel, Cluster).** The primary answers before its replicas have the
 ``DEL``; if it dies then, the promoted replica still holds the old row, and a reader's guarded
 set sees the old generation too. So there every invalidation waits for the replicas
-(``WAIT``): when it returns, the invalidation survives a failover. When no replica confirms
-within :data:`REPLICA_TIMEOUT_MS`, it raises InvalidationError saying so: never a silent stale
-row. ``WAIT`` must run on the server that ran the ``DEL``: a failover between the two sends
-it to the new primary, which may never have had the ``DEL`` and confirms all the same. So an
-invalidation by key writes a fresh token in its own MULTI, and the confirmation reads it back
-on the connection that waits (:class:`~helpdesk_kit.backends.replication.Fences`): no token
-there, no confirmation. A pattern invalidation is many commands (SCAN, DEL batches) and only
-waits (:func:`~helpdesk_kit.backends.replication.wait_for_replicas`); on a cluster its SCAN
-runs on every primary (redis-py's ``scan_iter`` visits each).
+(``WAIT``): when it returns, the invalidation survives a failover. When the replicas do not
+confirm within :data:`REPLICA_TIMEOUT_MS`, it raises InvalidationError saying so: never a
+silent stale row. ``WAIT`` must run on the server that ran the ``DEL``: a failover between
+the two sends it to the new primary, which may never have had the ``DEL`` and confirms all the
+same. So an invalidation by key plans its confirmation before it runs
+(:class:`~helpdesk_kit.backends.replication.Fences`): on one server its MULTI carries a fresh
+token the confirmation must find; on a cluster the confirmation goes to the very nodes the slot
+map named before. A pattern invalidation is many commands (SCAN, DEL batches) and only waits
+(:func:`~helpdesk_kit.backends.replication.wait_for_replicas`); on a cluster its SCAN runs on
+every primary (redis-py's ``scan_iter`` visits each).
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import redis
 
 from ..backends import delete_matching
-from ..backends.replication import Fences, replicas_to_wait_for, wait_for_replicas
+from ..backends.replication import Fences, replicas_to_wait_for
 from ..errors import InvalidationError
 from ..keys import KeySchema
 from ..vocab import Entity
@@ -65,11 +66,15 @@ def invalidate_pattern(client: redis.Redis, keys: KeySchema, entity: Entity) -> 
 def run(client: redis.Redis, keys: KeySchema, what: str, build: Callable[[Any], Any], *,
         retries: int) -> None:
     """Run one MULTI/EXEC of deletes, retrying ``retries`` times; raise InvalidationError if
-    it never works. On a replicated Redis the MULTI carries a token, and the invalidation is
-    confirmed on the server that holds it (see the module)."""
+    it never works. On a replicated Redis its confirmation is planned first, and made on the
+    server that ran it (see the module)."""
     fences = None
+    unplanned: redis.RedisError | None = None
     if replicas_to_wait_for(client):
-        fences = Fences.plan(client, keys.fence)
+        try:
+            fences = Fences.plan(client, keys.fence)
+        except redis.RedisError as exc:  # a slot map with a hole: delete all the same
+            unplanned = exc
     attempts = retries + 1
     for attempt in range(1, attempts + 1):
         try:
@@ -77,7 +82,7 @@ def run(client: redis.Redis, keys: KeySchema, what: str, build: Callable[[Any], 
             pipe = client.pipeline(transaction=not keys.cluster)
             build(pipe)
             if fences is not None:
-                fences.write(pipe)  # last: after the deletes, on each primary's connection
+                fences.write(pipe)  # last in the MULTI, after the deletes
             pipe.execute()
             break
         except redis.RedisError as exc:
@@ -91,6 +96,8 @@ def run(client: redis.Redis, keys: KeySchema, what: str, build: Callable[[Any], 
             f"could not invalidate {what} after {attempts} attempts "
             f"({type(error).__name__}: {error}); the cached copy may be stale until its TTL "
             "ends") from error
+    if unplanned is not None:
+        _unconfirmed(what, f"{type(unplanned).__name__}: {unplanned}")
     if fences is not None:
         confirm_replicated(client, keys, what, fences)
 
@@ -99,22 +106,22 @@ def confirm_replicated(client: redis.Redis, keys: KeySchema, what: str,
                        fences: Fences | None = None) -> None:
     """On Sentinel or Cluster, wait until the replicas have the invalidation; else raise.
 
-    ``fences``: the tokens the invalidation wrote (its server must hold them); without them,
-    only wait for what was written so far (a pattern invalidation)."""
+    ``fences``: the confirmation planned before the invalidation ran; without it (a pattern
+    invalidation), only wait for what was written so far."""
     if not replicas_to_wait_for(client):
         return
     try:
-        if fences is not None:
-            confirmed = fences.confirm(REPLICA_TIMEOUT_MS)
-        else:
-            confirmed = wait_for_replicas(client, keys.fence, REPLICA_TIMEOUT_MS)
+        if fences is None:
+            fences = Fences.plan(client, keys.fence, token_in_batch=False)
+        reason = fences.confirm(REPLICA_TIMEOUT_MS)
     except redis.RedisError as exc:
-        confirmed = False
         reason = f"{type(exc).__name__}: {exc}"
-    else:
-        reason = (f"not every replica within {REPLICA_TIMEOUT_MS} ms, or the server that "
-                  "answered never ran it: a failover in between")
-    if not confirmed:
-        raise InvalidationError(
-            f"invalidated {what} on the primary, but no replica confirmed it ({reason}): if the "
-            "primary fails before it replicates, the old entry comes back until its TTL ends")
+    if reason is not None:
+        _unconfirmed(what, reason)
+
+
+def _unconfirmed(what: str, reason: str) -> NoReturn:
+    """Say the invalidation ran and is not known to be on the replicas."""
+    raise InvalidationError(
+        f"invalidated {what}, but the replicas did not confirm it ({reason}): after a "
+        "failover the old entry can come back, until its TTL ends")
