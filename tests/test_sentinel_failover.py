@@ -117,7 +117,7 @@ def test_a_failover_between_an_invalidation_and_its_wait_confirms_nothing(
     assert wait_for_replicas(backend.client, keys.fence, 2000)  # every replica has the row
     replicas = [node for node in drill_lab.data if node.alive and node is not primary]
     write_fences = Fences.write
-    confirm = invalidation.confirm_replicated
+    confirm = invalidation.confirm_planned
 
     def set_masterauth(password: str) -> None:
         for replica in replicas:
@@ -140,7 +140,7 @@ def test_a_failover_between_an_invalidation_and_its_wait_confirms_nothing(
         confirm(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(Fences, "write", write_alone)
-    monkeypatch.setattr(invalidation, "confirm_replicated", failover_first)
+    monkeypatch.setattr(invalidation, "confirm_planned", failover_first)
     try:
         with pytest.raises(InvalidationError, match="failover"):
             cache.invalidate_ticket(7)

@@ -36,7 +36,8 @@ from ..errors import InvalidationError
 from ..keys import KeySchema
 from ..vocab import Entity
 
-__all__ = ["REPLICA_TIMEOUT_MS", "confirm_replicated", "invalidate_pattern", "run"]
+__all__ = ["REPLICA_TIMEOUT_MS", "confirm_planned", "confirm_replicated", "invalidate_pattern",
+           "run"]
 
 log = logging.getLogger("helpdesk_kit.cache")
 
@@ -99,20 +100,24 @@ def run(client: redis.Redis, keys: KeySchema, what: str, build: Callable[[Any], 
     if unplanned is not None:
         _unconfirmed(what, f"{type(unplanned).__name__}: {unplanned}")
     if fences is not None:
-        confirm_replicated(client, keys, what, fences)
+        confirm_planned(what, fences)
 
 
-def confirm_replicated(client: redis.Redis, keys: KeySchema, what: str,
-                       fences: Fences | None = None) -> None:
-    """On Sentinel or Cluster, wait until the replicas have the invalidation; else raise.
-
-    ``fences``: the confirmation planned before the invalidation ran; without it (a pattern
-    invalidation), only wait for what was written so far."""
+def confirm_replicated(client: redis.Redis, keys: KeySchema, what: str) -> None:
+    """On Sentinel or Cluster, wait until the replicas have what was written so far (a
+    pattern invalidation: no plan was made before it); else raise."""
     if not replicas_to_wait_for(client):
         return
     try:
-        if fences is None:
-            fences = Fences.plan(client, keys.fence, token_in_batch=False)
+        fences = Fences.plan(client, keys.fence, token_in_batch=False)
+    except redis.RedisError as exc:
+        _unconfirmed(what, f"{type(exc).__name__}: {exc}")
+    confirm_planned(what, fences)
+
+
+def confirm_planned(what: str, fences: Fences) -> None:
+    """Confirm an invalidation as planned before it ran (see the module); else raise."""
+    try:
         reason = fences.confirm(REPLICA_TIMEOUT_MS)
     except redis.RedisError as exc:
         reason = f"{type(exc).__name__}: {exc}"

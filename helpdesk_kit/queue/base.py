@@ -97,6 +97,12 @@ class BaseQueue(ABC):
         """Queue on ``pipe`` the commands that forget a task a worker held: ``raw`` is its
         text as Redis held it, ``entry_id`` its stream entry (when known)."""
 
+    def _beat(self, pipe: Any, worker_id: str, ttl_s: float) -> None:
+        """Queue a worker's heartbeat on ``pipe`` (a client or a pipeline): ``SET
+        tasks:heartbeat:{worker} <now ms> PX <ttl>``, a key that is gone once the worker
+        stopped refreshing it."""
+        pipe.set(self.keys.worker_heartbeat(worker_id), now_ms(), px=int(ttl_s * 1000))
+
     # --- producing -----------------------------------------------------------------------
     def make_task(self, type: str, payload: dict[str, Any]) -> Task:
         """A validated :class:`Task` (raises :class:`TaskValidationError`); touches no Redis.

@@ -212,10 +212,6 @@ class TaskQueue(BaseQueue):
         """"I am alive": a key that expires unless refreshed within ``ttl_s``."""
         self._beat(self.client, worker_id, ttl_s)
 
-    def _beat(self, pipe: Any, worker_id: str, ttl_s: float) -> None:
-        """The heartbeat's ``SET ... PX`` on ``pipe`` (a client or a pipeline)."""
-        pipe.set(self.keys.worker_heartbeat(worker_id), now_ms(), px=int(ttl_s * 1000))
-
     def release(self, worker_id: str) -> int:
         """Hand back every task this worker holds (front of the queue, same order)."""
         held = self.keys.tasks_processing(worker_id)

@@ -43,7 +43,7 @@ from .stream_entries import (
     entry_text,
     text,
 )
-from .task import Task, TaskRegistry, now_ms
+from .task import Task, TaskRegistry
 
 __all__ = ["StreamGroup"]
 
@@ -140,7 +140,7 @@ class StreamGroup(BaseQueue):
         """"I am alive": the heartbeat key, and ``XCLAIM ... JUSTID`` of what we hold, which
         sets its idle time back to 0 (and does not count a delivery)."""
         pipe = self.client.pipeline(transaction=False)  # two independent commands, one trip
-        pipe.set(self.keys.worker_heartbeat(worker_id), now_ms(), px=int(ttl_s * 1000))
+        self._beat(pipe, worker_id, ttl_s)
         self._queue_held_ids(pipe, worker_id)
         held = _ids(pipe.execute()[1])
         if held:
